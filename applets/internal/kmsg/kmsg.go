@@ -1,0 +1,104 @@
+// Package kmsg is the logger of the PID 1 and PID 2 applets: each message becomes
+// one record "<prio>applet[pid]: message" on /dev/kmsg, so that dmesg and the
+// console show the boot, or "applet[pid]: message" on stderr when /dev/kmsg cannot
+// be opened (a container, a test, an unprivileged user).
+//
+// TOYBOX_GO_LOG=stderr forces stderr; tests use it so that a PID 1 in a namespace
+// does not write into the host's kernel log.
+package kmsg
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Syslog priorities, as the kernel's printk levels use them.
+const (
+	Err    = 3
+	Warn   = 4
+	Notice = 5
+	Info   = 6
+	Debug  = 7
+)
+
+// maxRecord keeps every record below the kernel's per-write limit for /dev/kmsg
+// (LOG_LINE_MAX is 1024 minus the prefix); longer messages are split.
+const maxRecord = 900
+
+// Logger writes tagged, prioritised records. It is safe for concurrent use.
+type Logger struct {
+	mu   sync.Mutex
+	w    io.Writer
+	kmsg bool // records carry the "<prio>" prefix
+	tag  string
+}
+
+// New returns a logger for applet tag writing to /dev/kmsg, or to stderr when
+// /dev/kmsg cannot be opened for writing or TOYBOX_GO_LOG=stderr.
+func New(tag string) *Logger {
+	if os.Getenv("TOYBOX_GO_LOG") != "stderr" {
+		if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			return &Logger{w: f, kmsg: true, tag: tag}
+		}
+	}
+	return &Logger{w: os.Stderr, tag: tag}
+}
+
+// NewWriter returns a logger writing plain records (no priority prefix) to w.
+func NewWriter(tag string, w io.Writer) *Logger {
+	return &Logger{w: w, tag: tag}
+}
+
+// ToKmsg reports whether records go to the kernel log.
+func (l *Logger) ToKmsg() bool { return l.kmsg }
+
+// Log writes one message at priority prio; a message with several lines or longer
+// than a kernel record becomes several records.
+func (l *Logger) Log(prio int, format string, args ...any) {
+	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	prefix := fmt.Sprintf("%s[%d]: ", l.tag, os.Getpid())
+	if l.kmsg {
+		prefix = fmt.Sprintf("<%d>%s", prio, prefix)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.Split(msg, "\n") {
+		for {
+			chunk := line
+			if len(chunk) > maxRecord {
+				chunk = chunk[:maxRecord]
+			}
+			// One write per record: /dev/kmsg takes each write as one message.
+			_, _ = io.WriteString(l.w, prefix+chunk+"\n")
+			line = line[len(chunk):]
+			if line == "" {
+				break
+			}
+		}
+	}
+}
+
+// Errorf logs at priority Err.
+func (l *Logger) Errorf(format string, args ...any) { l.Log(Err, format, args...) }
+
+// Warnf logs at priority Warn.
+func (l *Logger) Warnf(format string, args ...any) { l.Log(Warn, format, args...) }
+
+// Noticef logs at priority Notice.
+func (l *Logger) Noticef(format string, args ...any) { l.Log(Notice, format, args...) }
+
+// Infof logs at priority Info.
+func (l *Logger) Infof(format string, args ...any) { l.Log(Info, format, args...) }
+
+// Debugf logs at priority Debug.
+func (l *Logger) Debugf(format string, args ...any) { l.Log(Debug, format, args...) }
+
+// Unlimit turns off the kernel's rate limit on user-space writes to /dev/kmsg
+// (printk_devkmsg=ratelimit drops all but a burst of lines), so a boot's log is
+// complete. It is for init, which owns the kernel log; failures are harmless.
+func Unlimit() error {
+	return os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("on\n"), 0)
+}

@@ -1,0 +1,171 @@
+// toybox-go is one static binary holding the applets that boot a Linux system the
+// OpenWrt way. It dispatches on the base name of argv[0], busybox style, so that
+// /sbin/oneit -> toybox-go runs oneit; `toybox-go APPLET ARGS...` works too.
+//
+// Every applet is listed once, in sorted order, in the table below: no init()
+// registration, so what is in the binary can be read in one place.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"toybox-go/applets/oneit"
+)
+
+// applet is one entry of the dispatch table.
+type applet struct {
+	name  string // argv[0] base name
+	path  string // install path below DESTDIR, e.g. sbin/oneit
+	usage string // toybox-style usage text, printed by --help
+	// main runs the applet. args[0] is the name it was invoked as (aliases
+	// share a main and tell themselves apart by it); it returns the exit code.
+	main func(args []string) int
+}
+
+// applets is sorted by name; multicall_test.go fails on an unsorted or duplicate
+// entry.
+var applets = []applet{
+	{"oneit", "sbin/oneit", oneit.Usage, oneit.Main},
+}
+
+const selfName = "toybox-go"
+
+const selfUsage = `usage: toybox-go [--list | --install DIR | --help] [APPLET [ARG...]]
+
+One static binary holding the applets that boot a Linux system the OpenWrt way.
+It runs the applet named by the base name of argv[0] (install it as symlinks),
+or the one named by its first argument.
+
+--list         print every applet with its install path
+--install DIR  create DIR/PATH -> toybox-go symlinks for every applet
+--help         this text; APPLET --help prints the applet's usage`
+
+// version is stamped by the Makefile with -ldflags -X main.version=...
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+func find(name string) *applet {
+	i := sort.Search(len(applets), func(i int) bool { return applets[i].name >= name })
+	if i < len(applets) && applets[i].name == name {
+		return &applets[i]
+	}
+	return nil
+}
+
+// run dispatches argv and returns the exit code.
+func run(argv []string, stdout, stderr io.Writer) int {
+	if len(argv) == 0 {
+		argv = []string{selfName}
+	}
+	name := filepath.Base(argv[0])
+	if a := find(name); a != nil {
+		return runApplet(a, argv, stdout)
+	}
+	if name != selfName {
+		// A renamed binary or an unknown symlink: say so, then act as toybox-go.
+		if len(argv) < 2 {
+			fmt.Fprintf(stderr, "toybox-go: unknown applet %q\n", name)
+			listApplets(stderr)
+			return 1
+		}
+	}
+	if len(argv) < 2 {
+		fmt.Fprintln(stderr, selfUsage)
+		return 1
+	}
+	switch arg := argv[1]; arg {
+	case "--help", "-h", "help":
+		if len(argv) > 2 {
+			if a := find(argv[2]); a != nil {
+				fmt.Fprintln(stdout, a.usage)
+				return 0
+			}
+			fmt.Fprintf(stderr, "toybox-go: unknown applet %q\n", argv[2])
+			return 1
+		}
+		fmt.Fprintln(stdout, selfUsage)
+		fmt.Fprintln(stdout, "\napplets:")
+		listApplets(stdout)
+		return 0
+	case "--version":
+		fmt.Fprintln(stdout, "toybox-go", version)
+		return 0
+	case "--list":
+		listApplets(stdout)
+		return 0
+	case "--install":
+		if len(argv) != 3 {
+			fmt.Fprintln(stderr, "toybox-go: --install needs one directory")
+			return 1
+		}
+		if err := install(argv[2]); err != nil {
+			fmt.Fprintln(stderr, "toybox-go:", err)
+			return 1
+		}
+		return 0
+	default:
+		if a := find(arg); a != nil {
+			return runApplet(a, argv[1:], stdout)
+		}
+		fmt.Fprintf(stderr, "toybox-go: unknown applet %q\n", arg)
+		listApplets(stderr)
+		return 1
+	}
+}
+
+func runApplet(a *applet, argv []string, stdout io.Writer) int {
+	if len(argv) == 2 && argv[1] == "--help" {
+		fmt.Fprintln(stdout, a.usage)
+		return 0
+	}
+	return a.main(argv)
+}
+
+// listApplets prints "install-path" per applet, the format install.sh reads.
+func listApplets(w io.Writer) {
+	for _, a := range applets {
+		fmt.Fprintln(w, a.path)
+	}
+}
+
+// install makes dir/PATH a symlink to this binary for every applet. An existing
+// symlink to the binary is left alone; anything else is refused.
+func install(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this binary: %w", err)
+	}
+	for _, a := range applets {
+		dst := filepath.Join(dir, a.path)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if cur, err := os.Readlink(dst); err == nil {
+			if cur == self {
+				continue
+			}
+			return fmt.Errorf("%s: exists and points to %s, not %s", dst, cur, self)
+		}
+		if err := os.Symlink(self, dst); err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+	}
+	return nil
+}
+
+// names is used by tests and --list.
+func names() []string {
+	var n []string
+	for _, a := range applets {
+		n = append(n, a.name)
+	}
+	return n
+}
+
