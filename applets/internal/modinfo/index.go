@@ -1,0 +1,489 @@
+package modinfo
+
+import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Module is one module of the index: a file, or a built-in.
+type Module struct {
+	Name    string // kernel spelling (`_`), as /proc/modules shows it
+	Path    string // file; "" for a built-in
+	Builtin bool
+
+	// The following are valid once the Index has read the module (Index.Get,
+	// Index.Lookup and Index.ScanAll do).
+	Fields   []Field     // .modinfo in section order (built-ins: modules.builtin.modinfo)
+	Machine  elf.Machine // ELF machine of the file
+	Err      error       // why .modinfo could not be read, if it could not
+	Depends  []string    // hard dependencies (normalised names)
+	SoftPre  []string    // softdep pre: names or aliases
+	SoftPost []string    // softdep post: names or aliases
+	Aliases  []string
+
+	read   bool
+	depmod bool // Depends/aliases/softdeps came from depmod's files
+}
+
+// Field values by key, in order.
+func (m *Module) Values(key string) []string {
+	var out []string
+	for _, f := range m.Fields {
+		if f.Key == key {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
+// Vermagic returns the module's vermagic string or "".
+func (m *Module) Vermagic() string {
+	if v := m.Values("vermagic"); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Index holds the modules of one release directory. Module files are found by
+// walking the directory once; their .modinfo is read lazily (a loader that wants
+// twenty modules reads twenty files), or all at once, in parallel, when an alias
+// has to be resolved without depmod's modules.alias.
+type Index struct {
+	Dir  string // /lib/modules/RELEASE
+	Conf *Conf  // modules.conf / modprobe.d; may be nil
+	// Workers is the number of parallel .modinfo readers of ScanAll; 0 means
+	// GOMAXPROCS.
+	Workers int
+	// Problems holds non-fatal findings (unreadable directory, stale
+	// modules.dep, bad lines), one message each.
+	Problems []string
+
+	mu          sync.Mutex
+	mods        map[string]*Module
+	aliasExact  map[string][]string // normalised alias -> module names
+	aliasGlob   []aliasEntry
+	aliasesDone bool
+	depmod      bool
+}
+
+type aliasEntry struct{ pattern, module string }
+
+// Depmod reports whether dependencies come from a fresh modules.dep.
+func (ix *Index) Depmod() bool { return ix.depmod }
+
+// moduleSuffix reports whether a file name is a module.
+func moduleSuffix(name string) bool {
+	return strings.HasSuffix(name, ".ko") || Compressed(name) != ""
+}
+
+// Open indexes dir: OpenWrt's flat layout (dir/*.ko) and a distribution's
+// nested one (dir/kernel/..., dir/updates/...) alike. conf may be nil.
+func Open(dir string, conf *Conf) (*Index, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("module folder: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("module folder %s: not a directory", dir)
+	}
+	ix := &Index{Dir: dir, Conf: conf, mods: map[string]*Module{}, aliasExact: map[string][]string{}}
+	depInfo, depErr := os.Stat(filepath.Join(dir, "modules.dep"))
+	haveDep := depErr == nil
+	var newest time.Time
+	// WalkDir never follows symlinked directories (Debian's build/ and source/
+	// links, or a loop), so the walk ends.
+	werr := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			ix.Problems = append(ix.Problems, err.Error())
+			if d != nil && d.IsDir() && path != dir {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !moduleSuffix(d.Name()) {
+			return nil
+		}
+		if haveDep {
+			if fi, err := d.Info(); err == nil && fi.ModTime().After(newest) {
+				newest = fi.ModTime()
+			}
+		}
+		name := Normalize(d.Name())
+		if old, ok := ix.mods[name]; ok {
+			// depmod's default search order: updates/ before the rest.
+			rel, _ := filepath.Rel(dir, path)
+			if !strings.HasPrefix(rel, "updates/") || strings.HasPrefix(relTo(dir, old.Path), "updates/") {
+				ix.Problems = append(ix.Problems, fmt.Sprintf("%s: module %s also at %s (ignored)", path, name, old.Path))
+				return nil
+			}
+		}
+		ix.mods[name] = &Module{Name: name, Path: path}
+		return nil
+	})
+	if werr != nil {
+		return nil, werr
+	}
+	if haveDep {
+		if !depInfo.ModTime().Before(newest) {
+			if err := ix.loadDepmod(); err != nil {
+				ix.Problems = append(ix.Problems, err.Error())
+			}
+		} else {
+			ix.Problems = append(ix.Problems, fmt.Sprintf("%s: older than the modules, reading .modinfo instead", filepath.Join(dir, "modules.dep")))
+		}
+	}
+	ix.loadBuiltins()
+	return ix, nil
+}
+
+func relTo(dir, path string) string {
+	r, err := filepath.Rel(dir, path)
+	if err != nil {
+		return path
+	}
+	return r
+}
+
+// loadDepmod applies modules.dep, modules.alias and modules.softdep, unless
+// modules.dep does not list exactly the module files found (then it is stale and
+// the .modinfo scan is used).
+func (ix *Index) loadDepmod() error {
+	depPath := filepath.Join(ix.Dir, "modules.dep")
+	data, err := os.ReadFile(depPath)
+	if err != nil {
+		return err
+	}
+	deps := map[string][]string{}
+	for n, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		file, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			return fmt.Errorf("%s:%d: no colon: stale or foreign file, reading .modinfo instead", depPath, n+1)
+		}
+		name := Normalize(filepath.Base(file))
+		m := ix.mods[name]
+		want := file
+		if filepath.IsAbs(file) {
+			want = relTo(ix.Dir, file)
+		}
+		if m == nil || m.Builtin || relTo(ix.Dir, m.Path) != want {
+			return fmt.Errorf("%s:%d: %s is not in the module tree: stale, reading .modinfo instead", depPath, n+1, file)
+		}
+		var ds []string
+		for _, d := range strings.Fields(rest) {
+			ds = append(ds, Normalize(filepath.Base(d)))
+		}
+		deps[name] = ds
+	}
+	if len(deps) != len(ix.mods) {
+		return fmt.Errorf("%s lists %d modules, the tree holds %d: stale, reading .modinfo instead", depPath, len(deps), len(ix.mods))
+	}
+	for name, ds := range deps {
+		m := ix.mods[name]
+		m.Depends, m.depmod = ds, true
+	}
+	if f, err := os.Open(filepath.Join(ix.Dir, "modules.alias")); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 4096), 1<<20)
+		for sc.Scan() {
+			w := strings.Fields(sc.Text())
+			if len(w) == 3 && w[0] == "alias" {
+				ix.addAlias(w[1], Normalize(w[2]))
+				if m := ix.mods[Normalize(w[2])]; m != nil {
+					m.Aliases = append(m.Aliases, w[1])
+				}
+			}
+		}
+		f.Close()
+	}
+	if f, err := os.Open(filepath.Join(ix.Dir, "modules.softdep")); err == nil {
+		c := NewConf()
+		c.Parse(f.Name(), f)
+		f.Close()
+		for name, l := range c.SoftPre {
+			if m := ix.mods[name]; m != nil {
+				m.SoftPre = l
+			}
+		}
+		for name, l := range c.SoftPost {
+			if m := ix.mods[name]; m != nil {
+				m.SoftPost = l
+			}
+		}
+	}
+	ix.depmod, ix.aliasesDone = true, true
+	return nil
+}
+
+// loadBuiltins reads modules.builtin and modules.builtin.modinfo: built-in
+// modules count as loaded, and their aliases resolve (to "built-in").
+func (ix *Index) loadBuiltins() {
+	if data, err := os.ReadFile(filepath.Join(ix.Dir, "modules.builtin")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				ix.builtin(Normalize(filepath.Base(line)))
+			}
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(ix.Dir, "modules.builtin.modinfo"))
+	if err != nil {
+		return
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, 0)
+		var s []byte
+		if i < 0 {
+			s, data = data, nil
+		} else {
+			s, data = data[:i], data[i+1:]
+		}
+		kv, val, ok := strings.Cut(string(s), "=")
+		if !ok {
+			continue
+		}
+		mod, key, ok := strings.Cut(kv, ".")
+		if !ok || mod == "" {
+			continue
+		}
+		m := ix.builtin(Normalize(mod))
+		if m == nil {
+			continue
+		}
+		m.Fields = append(m.Fields, Field{key, val})
+		if key == "alias" {
+			m.Aliases = append(m.Aliases, val)
+			ix.addAlias(val, m.Name)
+		}
+	}
+}
+
+// builtin returns the built-in module name, creating it; nil if a module file of
+// that name exists (a file wins: the tree is what will be loaded).
+func (ix *Index) builtin(name string) *Module {
+	m := ix.mods[name]
+	if m == nil {
+		m = &Module{Name: name, Builtin: true, read: true}
+		ix.mods[name] = m
+	}
+	if !m.Builtin {
+		return nil
+	}
+	return m
+}
+
+func (ix *Index) addAlias(pattern, module string) {
+	p := normalizeAlias(pattern)
+	if p == module {
+		return
+	}
+	if isGlob(p) {
+		ix.aliasGlob = append(ix.aliasGlob, aliasEntry{p, module})
+	} else {
+		ix.aliasExact[p] = append(ix.aliasExact[p], module)
+	}
+}
+
+// read fills m from its .modinfo; caller holds ix.mu or owns m exclusively.
+func (ix *Index) read(m *Module) {
+	if m.read {
+		return
+	}
+	m.read = true
+	fields, mach, err := ReadFile(m.Path)
+	m.Fields, m.Machine, m.Err = fields, mach, err
+	if m.depmod {
+		return
+	}
+	for _, f := range fields {
+		switch f.Key {
+		case "depends":
+			for _, d := range strings.Split(f.Value, ",") {
+				if d = strings.TrimSpace(d); d != "" && d != "-" {
+					m.Depends = append(m.Depends, Normalize(d))
+				}
+			}
+		case "alias":
+			m.Aliases = append(m.Aliases, f.Value)
+		case "softdep":
+			pre, post := parseSoftdep(f.Value)
+			m.SoftPre = append(m.SoftPre, pre...)
+			m.SoftPost = append(m.SoftPost, post...)
+		}
+	}
+}
+
+// parseSoftdep splits "pre: a b post: c" into its lists.
+func parseSoftdep(s string) (pre, post []string) {
+	var cur *[]string
+	for _, w := range strings.Fields(s) {
+		switch w {
+		case "pre:":
+			cur = &pre
+		case "post:":
+			cur = &post
+		default:
+			if cur != nil {
+				*cur = append(*cur, w)
+			}
+		}
+	}
+	return pre, post
+}
+
+// Get returns the module of that name (either spelling, .ko suffix allowed),
+// read, or nil. Aliases are not consulted.
+func (ix *Index) Get(name string) *Module {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	m := ix.mods[Normalize(name)]
+	if m != nil {
+		ix.read(m)
+	}
+	return m
+}
+
+// ScanAll reads every module's .modinfo (in parallel) and builds the alias
+// table. Lookup calls it when it needs an alias and depmod's files are absent.
+func (ix *Index) ScanAll() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.scanAllLocked()
+}
+
+func (ix *Index) scanAllLocked() {
+	if ix.aliasesDone {
+		return
+	}
+	var todo []*Module
+	for _, m := range ix.mods {
+		if !m.read {
+			todo = append(todo, m)
+		}
+	}
+	workers := ix.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if workers > len(todo) {
+		workers = len(todo)
+	}
+	if workers <= 1 {
+		for _, m := range todo {
+			ix.read(m)
+		}
+	} else {
+		ch := make(chan *Module)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for m := range ch {
+					ix.read(m) // each module is owned by one worker
+				}
+			}()
+		}
+		for _, m := range todo {
+			ch <- m
+		}
+		close(ch)
+		wg.Wait()
+	}
+	names := make([]string, 0, len(ix.mods))
+	for n := range ix.mods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m := ix.mods[n]
+		if m.Builtin {
+			continue // their aliases came with modules.builtin.modinfo
+		}
+		for _, a := range m.Aliases {
+			ix.addAlias(a, m.Name)
+		}
+	}
+	ix.aliasesDone = true
+}
+
+// Lookup resolves a module name or alias (a modalias string, a request_module
+// name such as "fs-ext4" or "crypto-crc32c") to modules, read: first
+// modules.conf aliases, then names, then the modules' own aliases (glob patterns
+// matched fnmatch-style). Several modules may answer one alias; the result is
+// sorted by name and never holds duplicates.
+func (ix *Index) Lookup(name string) []*Module {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	want := normalizeAlias(name)
+	var names []string
+	if ix.Conf != nil {
+		for _, a := range ix.Conf.Aliases {
+			if Match(a.Pattern, want) {
+				names = append(names, a.Module)
+			}
+		}
+	}
+	if len(names) == 0 {
+		if m := ix.mods[Normalize(name)]; m != nil {
+			ix.read(m)
+			return []*Module{m}
+		}
+		ix.scanAllLocked()
+		names = append(names, ix.aliasExact[want]...)
+		for _, a := range ix.aliasGlob {
+			if Match(a.pattern, want) {
+				names = append(names, a.module)
+			}
+		}
+	}
+	sort.Strings(names)
+	var out []*Module
+	for i, n := range names {
+		if i > 0 && names[i-1] == n {
+			continue
+		}
+		if m := ix.mods[n]; m != nil {
+			ix.read(m)
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Soft returns m's soft dependencies: modules.conf softdep lines for m replace
+// the module's own (kmod lets configuration override).
+func (ix *Index) Soft(m *Module) (pre, post []string) {
+	pre, post = m.SoftPre, m.SoftPost
+	if ix.Conf != nil {
+		_, hasPre := ix.Conf.SoftPre[m.Name]
+		_, hasPost := ix.Conf.SoftPost[m.Name]
+		if hasPre || hasPost {
+			pre, post = ix.Conf.SoftPre[m.Name], ix.Conf.SoftPost[m.Name]
+		}
+	}
+	return pre, post
+}
+
+// Names returns every indexed module name (files and built-ins), sorted.
+func (ix *Index) Names() []string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	out := make([]string, 0, len(ix.mods))
+	for n := range ix.mods {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,135 @@
+// Package modinfo knows the kernel modules of one release directory
+// (/lib/modules/RELEASE): their names, files, dependencies, soft dependencies,
+// aliases and parameters, read from each module's ELF .modinfo section with
+// debug/elf (OpenWrt ships no modules.dep, nor does Debian's kernel package
+// before depmod runs), or from depmod's modules.dep / modules.alias /
+// modules.softdep when they are there and not older than the modules.
+//
+// Names are kept in the kernel's spelling (`-` turned into `_`); every lookup
+// treats `-` and `_` as the same. Aliases are glob patterns matched with fnmatch
+// rules, so the modalias strings of uevents and the names the kernel passes to
+// request_module resolve as they do with kmod.
+//
+// Nothing here loads anything: the kmodloader applet does that.
+package modinfo
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Field is one key=value string of a .modinfo section, in section order.
+type Field struct {
+	Key, Value string
+}
+
+// maxModinfo bounds the .modinfo section we are willing to read: real ones are a
+// few KiB; a hostile header claiming gigabytes must not make us allocate them.
+const maxModinfo = 4 << 20
+
+// ErrNoModinfo is returned for an ELF file without a .modinfo section.
+var ErrNoModinfo = errors.New("no .modinfo section (not a kernel module)")
+
+// ErrCompressed is returned when the .modinfo of a compressed module is asked
+// for: this binary carries no xz/zstd decompressor (the kernel decompresses them
+// at load time).
+var ErrCompressed = errors.New("compressed module: .modinfo not readable without modules.dep (run depmod)")
+
+// ParseModinfo splits a .modinfo section into its key=value strings. Empty
+// strings (alignment padding) are skipped; a string without '=' is kept with an
+// empty value, as modinfo(8) shows it.
+func ParseModinfo(data []byte) []Field {
+	var out []Field
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, 0)
+		var s []byte
+		if i < 0 {
+			s, data = data, nil
+		} else {
+			s, data = data[:i], data[i+1:]
+		}
+		if len(s) == 0 {
+			continue
+		}
+		k, v, _ := strings.Cut(string(s), "=")
+		out = append(out, Field{k, v})
+	}
+	return out
+}
+
+// Compressed reports the compression suffix of a module file name (".xz",
+// ".zst", ".gz") or "".
+func Compressed(path string) string {
+	for _, s := range []string{".ko.xz", ".ko.zst", ".ko.gz"} {
+		if strings.HasSuffix(path, s) {
+			return s[3:]
+		}
+	}
+	return ""
+}
+
+// ReadFile reads the .modinfo section of the module file at path. Hostile files
+// (truncated, not ELF, absurd section sizes, symlink loops) give an error, never
+// a panic.
+func ReadFile(path string) (fields []Field, machine elf.Machine, err error) {
+	if Compressed(path) != "" {
+		return nil, 0, fmt.Errorf("%s: %w", path, ErrCompressed)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	fields, machine, err = readELF(f, st.Size())
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return fields, machine, nil
+}
+
+// ReadBytes is ReadFile on a module image in memory.
+func ReadBytes(data []byte) ([]Field, elf.Machine, error) {
+	return readELF(bytes.NewReader(data), int64(len(data)))
+}
+
+func readELF(r io.ReaderAt, size int64) (fields []Field, machine elf.Machine, err error) {
+	// debug/elf is robust today, but a parser bug must not take PID 1's helper
+	// down: turn any panic into an error.
+	defer func() {
+		if p := recover(); p != nil {
+			fields, err = nil, fmt.Errorf("malformed ELF: %v", p)
+		}
+	}()
+	var magic [4]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
+		return nil, 0, errors.New("not an ELF file")
+	}
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return nil, 0, fmt.Errorf("bad ELF (truncated?): %w", err)
+	}
+	sec := ef.Section(".modinfo")
+	if sec == nil || sec.Type == elf.SHT_NOBITS {
+		return nil, ef.Machine, ErrNoModinfo
+	}
+	if sec.Size > maxModinfo || sec.Offset > uint64(size) || sec.Size > uint64(size)-sec.Offset {
+		return nil, ef.Machine, fmt.Errorf(".modinfo section of %d bytes at %d does not fit in a file of %d bytes (truncated?)", sec.Size, sec.Offset, size)
+	}
+	buf := make([]byte, sec.Size)
+	if _, err := r.ReadAt(buf, int64(sec.Offset)); err != nil {
+		return nil, ef.Machine, fmt.Errorf("reading .modinfo: %w", err)
+	}
+	return ParseModinfo(buf), ef.Machine, nil
+}
