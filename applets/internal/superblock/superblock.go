@@ -214,7 +214,7 @@ func erofs(b []byte) Info {
 		if blkszbits >= 9 && blkszbits <= 16 {
 			inf.Size = int64(blocks) << blkszbits
 		}
-		inf.UUID = uuid(sb[0x30 : min(len(sb), 0x40)])
+		inf.UUID = uuid(sb[0x30:min(len(sb), 0x40)])
 	}
 	if len(sb) >= 0x50 {
 		inf.Label = cString(sb[0x40:0x50])
