@@ -1,0 +1,762 @@
+// Package supervise is pid2's service manager: it starts services in their own
+// session through a trampoline, records them in pid files, respawns them with
+// spacing and crash-loop backoff, stops them TERM then KILL without blocking,
+// adopts the ones a previous pid2 left running, and runs one-shot tasks (rc
+// scripts, sysinit, shutdown entries) with their output logged line by line.
+//
+// A Manager is not safe for concurrent use: pid2 calls it from its main loop
+// only. Events that arrive elsewhere (pidfd deaths) come back through Events.
+package supervise
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/kmsg"
+)
+
+// Policy numbers. Spacing and the kill delay come from runit/s6/busybox and
+// procd; the crash-loop rule is sysvinit's (10 starts in 2 minutes) with a
+// doubling delay instead of a 5-minute ban, so a service is never given up.
+const (
+	Spacing        = time.Second      // minimum time between two starts of a service
+	KillDelay      = 5 * time.Second  // TERM to KILL when stopping
+	LoopStarts     = 10               // this many starts ...
+	LoopWindow     = 2 * time.Minute  // ... within this window is a crash loop
+	BackoffFirst   = 5 * time.Second  // first crash-loop delay, doubled each time
+	BackoffMax     = 60 * time.Second // cap of the delay
+	HealthyRuntime = time.Minute      // a run this long ends the crash loop
+)
+
+// Spec says how to run a service or task.
+type Spec struct {
+	Name  string
+	Kind  string // the inittab action, for status
+	Path  string
+	Argv  []string
+	TTY   string // device for stdio (below DevDir unless absolute); "" = log
+	Ask   bool   // print the askfirst prompt and wait for Enter
+	NoTTY bool   // the entry needs a tty but none could be chosen
+}
+
+// Config holds the roots and knobs of a Manager.
+type Config struct {
+	StateDir string // pid files and log FIFOs
+	ProcDir  string // "/proc"
+	DevDir   string // "/dev"
+	Self     string // executable holding the trampoline (pid2 itself)
+	Log      *kmsg.Logger
+	// Records is true when deaths of adopted services arrive as fd-3 records;
+	// otherwise adopted services are watched with pidfd_open (or polled).
+	Records bool
+}
+
+// Event is something a goroutine learned for the main loop.
+type Event struct {
+	Pid int // an adopted process's pidfd became readable
+}
+
+// State of a service.
+const (
+	StateStopped  = "stopped"
+	StateRunning  = "running"
+	StateStopping = "stopping"
+	StateWaiting  = "waiting" // respawn pending: spacing
+	StateBackoff  = "backoff" // respawn pending: crash loop
+	StateNoTTY    = "no-tty"  // cannot run: its tty does not open
+)
+
+// Status is what `pid2 status` shows for a service.
+type Status struct {
+	Name     string `json:"name"`
+	Action   string `json:"action"`
+	State    string `json:"state"`
+	Pid      int    `json:"pid"`
+	Restarts int    `json:"restarts"`
+	LastExit string `json:"last_exit"`
+	Adopted  bool   `json:"adopted"`
+	Note     string `json:"note,omitempty"`
+	Command  string `json:"command"`
+}
+
+type service struct {
+	spec      Spec
+	want      bool // keep it running
+	forget    bool // remove once stopped
+	state     string
+	pid       int
+	start     uint64
+	adopted   bool
+	started   time.Time
+	starts    []time.Time // the last LoopStarts start times
+	restarts  int
+	backoffs  int
+	lastExit  string
+	note      string
+	due       time.Time // next start, when waiting
+	killAt    time.Time // KILL deadline, when stopping
+	pidfd     int
+	ring      Ring
+	everStart bool
+}
+
+type task struct {
+	name     string
+	pid      int
+	termAt   time.Time
+	killAt   time.Time
+	termSent bool
+	done     func(exit string)
+}
+
+// Manager supervises services and runs tasks.
+type Manager struct {
+	cfg        Config
+	svcs       map[string]*service
+	tasks      map[int]*task
+	taskRing   Ring
+	events     chan Event
+	respawning bool
+	now        func() time.Time
+}
+
+// New returns a Manager; it creates the state directory (0700).
+func New(cfg Config) (*Manager, error) {
+	if cfg.ProcDir == "" {
+		cfg.ProcDir = "/proc"
+	}
+	if cfg.DevDir == "" {
+		cfg.DevDir = "/dev"
+	}
+	if cfg.Log == nil {
+		cfg.Log = kmsg.New("pid2")
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	return &Manager{cfg: cfg, svcs: map[string]*service{}, tasks: map[int]*task{},
+		events: make(chan Event, 64), respawning: true, now: time.Now}, nil
+}
+
+// Events delivers deaths learned by pidfd watchers; pass them to Handle.
+func (m *Manager) Events() <-chan Event { return m.events }
+
+func (m *Manager) pidPath(name string) string  { return filepath.Join(m.cfg.StateDir, name+".pid") }
+func (m *Manager) fifoPath(name string) string { return filepath.Join(m.cfg.StateDir, name+".out") }
+
+// Add registers a service without starting it; a service with that name is
+// replaced only when it is not running.
+func (m *Manager) Add(spec Spec) {
+	if s, ok := m.svcs[spec.Name]; ok {
+		s.spec = spec
+		s.forget = false
+		return
+	}
+	m.svcs[spec.Name] = &service{spec: spec, state: StateStopped, pidfd: -1}
+}
+
+// Has reports whether a service is known.
+func (m *Manager) Has(name string) bool { _, ok := m.svcs[name]; return ok }
+
+// Names returns the known services, sorted.
+func (m *Manager) Names() []string {
+	var out []string
+	for n := range m.svcs {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Adopt takes over the process a previous pid2 recorded in NAME.pid when it is
+// still alive with the same start time; a stale pid file is removed. It reports
+// whether the service is running now.
+func (m *Manager) Adopt(name string) bool {
+	s := m.svcs[name]
+	if s == nil {
+		return false
+	}
+	if s.pid != 0 {
+		return true
+	}
+	p, err := ReadPidFile(m.pidPath(name))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			m.cfg.Log.Warnf("%v: removed", err)
+			os.Remove(m.pidPath(name))
+		}
+		return false
+	}
+	if !Alive(m.cfg.ProcDir, p) {
+		os.Remove(m.pidPath(name))
+		return false
+	}
+	s.pid, s.start, s.adopted, s.state = p.Pid, p.StartTime, true, StateRunning
+	s.started = m.now()
+	s.everStart = true
+	m.openLog(s, false)
+	if !m.cfg.Records {
+		m.watch(s)
+	}
+	m.cfg.Log.Infof("adopted %s (pid %d)", name, p.Pid)
+	return true
+}
+
+// Leftovers returns the names of pid files whose service is not known (a
+// previous pid2 ran them from an older inittab).
+func (m *Manager) Leftovers() []string {
+	files, _ := filepath.Glob(filepath.Join(m.cfg.StateDir, "*.pid"))
+	var out []string
+	for _, f := range files {
+		n := strings.TrimSuffix(filepath.Base(f), ".pid")
+		if _, ok := m.svcs[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// watch asks the kernel to tell when an adopted process (not our child) exits.
+func (m *Manager) watch(s *service) {
+	fd, err := unix.PidfdOpen(s.pid, 0)
+	if err != nil {
+		return // Tick polls /proc for adopted services without a pidfd
+	}
+	s.pidfd = fd
+	pid := s.pid
+	go func() {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			_, err := unix.Poll(fds, -1)
+			if err == unix.EINTR {
+				continue
+			}
+			break
+		}
+		m.events <- Event{Pid: pid}
+	}()
+}
+
+// Handle processes an Event.
+func (m *Manager) Handle(ev Event) { m.checkAdopted(ev.Pid) }
+
+// Record handles one fd-3 record: the PID of a process PID 1 reaped; 0 means
+// records were lost, so every adopted service is checked.
+func (m *Manager) Record(pid int) {
+	if pid == 0 {
+		m.Rescan()
+		return
+	}
+	m.checkAdopted(pid)
+}
+
+// Rescan checks every adopted service against /proc.
+func (m *Manager) Rescan() {
+	for _, s := range m.svcs {
+		if s.pid != 0 && s.adopted {
+			m.checkAdopted(s.pid)
+		}
+	}
+}
+
+func (m *Manager) checkAdopted(pid int) {
+	for _, s := range m.svcs {
+		if s.pid == pid && s.adopted {
+			if !Alive(m.cfg.ProcDir, PidFile{Pid: s.pid, StartTime: s.start}) {
+				m.died(s, "unknown (adopted)")
+			}
+			return
+		}
+	}
+}
+
+// Reaped handles a child pid2 reaped itself.
+func (m *Manager) Reaped(pid int, ws unix.WaitStatus) {
+	exit := describe(ws)
+	if t, ok := m.tasks[pid]; ok {
+		delete(m.tasks, pid)
+		if t.done != nil {
+			t.done(exit)
+		}
+		return
+	}
+	for _, s := range m.svcs {
+		if s.pid == pid {
+			m.died(s, exit)
+			return
+		}
+	}
+}
+
+func describe(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "signal " + strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG")
+	}
+	return fmt.Sprintf("exit %d", ws.ExitStatus())
+}
+
+// Start starts a service (now, or when its spacing allows) and keeps it running.
+func (m *Manager) Start(name string) error {
+	s := m.svcs[name]
+	if s == nil {
+		return fmt.Errorf("no service %q", name)
+	}
+	s.want = true
+	s.forget = false
+	if s.pid != 0 {
+		if s.state == StateStopping {
+			return nil // restarts when the old process is gone
+		}
+		return nil
+	}
+	s.backoffs = 0
+	m.schedule(s, false)
+	return nil
+}
+
+// Stop stops a service: TERM and CONT to its process group, KILL after
+// KillDelay. With forget it is removed once gone.
+func (m *Manager) Stop(name string, forget bool) error {
+	s := m.svcs[name]
+	if s == nil {
+		return fmt.Errorf("no service %q", name)
+	}
+	s.want = false
+	s.forget = s.forget || forget
+	m.stop(s)
+	return nil
+}
+
+// Restart stops a service and starts it again once the old process is gone.
+func (m *Manager) Restart(name string) error {
+	s := m.svcs[name]
+	if s == nil {
+		return fmt.Errorf("no service %q", name)
+	}
+	if s.pid == 0 {
+		return m.Start(name)
+	}
+	s.want = true
+	s.backoffs = 0
+	m.stop(s)
+	return nil
+}
+
+func (m *Manager) stop(s *service) {
+	if s.pid == 0 {
+		if s.state == StateWaiting || s.state == StateBackoff {
+			s.state = StateStopped
+		}
+		if s.forget {
+			m.remove(s)
+		}
+		return
+	}
+	if s.state == StateStopping {
+		return
+	}
+	if s.adopted && !Alive(m.cfg.ProcDir, PidFile{Pid: s.pid, StartTime: s.start}) {
+		m.died(s, "unknown (adopted)")
+		return
+	}
+	unix.Kill(-s.pid, unix.SIGTERM)
+	unix.Kill(s.pid, unix.SIGTERM) // in case it left its process group
+	unix.Kill(-s.pid, unix.SIGCONT)
+	s.state = StateStopping
+	s.killAt = m.now().Add(KillDelay)
+}
+
+// StopAll stops every service and disables respawning (shutdown).
+func (m *Manager) StopAll() {
+	m.respawning = false
+	for _, s := range m.svcs {
+		s.want = false
+		m.stop(s)
+	}
+}
+
+// Running returns how many services and tasks still have a process.
+func (m *Manager) Running() int {
+	n := len(m.tasks)
+	for _, s := range m.svcs {
+		if s.pid != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (m *Manager) remove(s *service) {
+	delete(m.svcs, s.spec.Name)
+	os.Remove(m.pidPath(s.spec.Name))
+	os.Remove(m.fifoPath(s.spec.Name))
+}
+
+func (m *Manager) died(s *service, exit string) {
+	if s.pidfd >= 0 {
+		unix.Close(s.pidfd)
+		s.pidfd = -1
+	}
+	m.cfg.Log.Infof("%s (pid %d) ended: %s", s.spec.Name, s.pid, exit)
+	s.pid, s.start, s.adopted = 0, 0, false
+	s.lastExit = exit
+	os.Remove(m.pidPath(s.spec.Name))
+	if s.forget && !s.want {
+		m.remove(s)
+		return
+	}
+	if !s.want || !m.respawning {
+		s.state = StateStopped
+		return
+	}
+	m.schedule(s, true)
+}
+
+// schedule starts s now if its spacing allows, else sets the time it will.
+func (m *Manager) schedule(s *service, crashed bool) {
+	now := m.now()
+	due := now
+	s.note = ""
+	if !s.started.IsZero() && s.started.Add(Spacing).After(now) {
+		due = s.started.Add(Spacing)
+	}
+	if crashed && now.Sub(s.started) >= HealthyRuntime {
+		s.backoffs = 0
+	}
+	if crashed && len(s.starts) >= LoopStarts && now.Sub(s.starts[0]) < LoopWindow {
+		d := BackoffFirst << s.backoffs
+		if d > BackoffMax || d <= 0 {
+			d = BackoffMax
+		}
+		s.backoffs++
+		due = now.Add(d)
+		s.state = StateBackoff
+		s.note = fmt.Sprintf("crash loop: %d starts in %s, next start in %s", len(s.starts), now.Sub(s.starts[0]).Round(time.Second), d)
+		m.cfg.Log.Warnf("%s: %s", s.spec.Name, s.note)
+		s.due = due
+		return
+	}
+	if due.After(now) {
+		s.state = StateWaiting
+		s.due = due
+		return
+	}
+	m.launch(s)
+}
+
+// Tick runs what is due (respawns, KILL escalations, task timeouts, polling of
+// adopted services without pidfd) and returns when it next has work.
+func (m *Manager) Tick() time.Time {
+	now := m.now()
+	next := now.Add(time.Hour)
+	at := func(t time.Time) {
+		if t.Before(next) {
+			next = t
+		}
+	}
+	for _, s := range m.svcs {
+		switch {
+		case (s.state == StateWaiting || s.state == StateBackoff) && s.pid == 0:
+			if !s.want || !m.respawning {
+				s.state = StateStopped
+			} else if !s.due.After(now) {
+				m.launch(s)
+			} else {
+				at(s.due)
+			}
+		case s.state == StateStopping && s.pid != 0:
+			if !s.killAt.After(now) {
+				if !s.adopted || Alive(m.cfg.ProcDir, PidFile{Pid: s.pid, StartTime: s.start}) {
+					m.cfg.Log.Warnf("%s (pid %d) did not stop in %s: KILL", s.spec.Name, s.pid, KillDelay)
+					unix.Kill(-s.pid, unix.SIGKILL)
+					unix.Kill(s.pid, unix.SIGKILL)
+				}
+				s.killAt = now.Add(KillDelay)
+			}
+			at(s.killAt)
+		}
+		if s.pid != 0 && s.adopted && s.pidfd < 0 && !m.cfg.Records {
+			m.checkAdopted(s.pid)
+			at(now.Add(time.Second))
+		}
+	}
+	for _, t := range m.tasks {
+		if !t.termAt.IsZero() {
+			if !t.termSent && !t.termAt.After(now) {
+				m.cfg.Log.Warnf("%s (pid %d) still running: TERM", t.name, t.pid)
+				unix.Kill(-t.pid, unix.SIGTERM)
+				unix.Kill(-t.pid, unix.SIGCONT)
+				t.termSent = true
+			}
+			if t.termSent && !t.killAt.After(now) {
+				m.cfg.Log.Warnf("%s (pid %d) still running: KILL", t.name, t.pid)
+				unix.Kill(-t.pid, unix.SIGKILL)
+				t.killAt = now.Add(time.Second)
+			}
+			if t.termSent {
+				at(t.killAt)
+			} else {
+				at(t.termAt)
+			}
+		}
+	}
+	return next
+}
+
+// launch starts s's process now.
+func (m *Manager) launch(s *service) {
+	now := m.now()
+	s.started = now
+	s.starts = append(s.starts, now)
+	if len(s.starts) > LoopStarts {
+		s.starts = s.starts[len(s.starts)-LoopStarts:]
+	}
+	if s.everStart {
+		s.restarts++
+	}
+	s.everStart = true
+	pid, err := m.spawnService(s)
+	if err != nil {
+		if errors.Is(err, errNoTTY) {
+			// Like procd and busybox: an entry whose tty does not open is not
+			// retried (status shows it; reload or `pid2 start` tries again).
+			m.cfg.Log.Warnf("%s: %v: not started", s.spec.Name, err)
+			s.pid, s.state, s.lastExit = 0, StateNoTTY, err.Error()
+			return
+		}
+		m.cfg.Log.Errorf("%s: %v", s.spec.Name, err)
+		s.pid = 0
+		m.died(s, "start failed: "+err.Error())
+		return
+	}
+	s.pid = pid
+	s.state = StateRunning
+	m.cfg.Log.Infof("started %s (pid %d)", s.spec.Name, pid)
+}
+
+var errNoTTY = errors.New("no tty")
+
+func (m *Manager) ttyPath(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(m.cfg.DevDir, name)
+}
+
+// spawnService forks the trampoline for s, writes the pid file, then lets it exec.
+func (m *Manager) spawnService(s *service) (int, error) {
+	var stdin, stdout *os.File
+	var err error
+	tty := false
+	if s.spec.NoTTY {
+		return 0, errNoTTY
+	}
+	if s.spec.TTY != "" {
+		f, err := os.OpenFile(m.ttyPath(s.spec.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", errNoTTY, err)
+		}
+		defer f.Close()
+		stdin, stdout = f, f
+		_, terr := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+		tty = terr == nil
+	} else {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return 0, err
+		}
+		defer null.Close()
+		stdin = null
+		w, err := m.logWriter(s)
+		if err != nil {
+			return 0, err
+		}
+		defer w.Close()
+		stdout = w
+		m.openLog(s, true)
+	}
+	pid, err := m.fork(s.spec, []uintptr{stdin.Fd(), stdout.Fd(), stdout.Fd()}, tty, func(pid int) error {
+		_, start, err := ProcState(m.cfg.ProcDir, pid)
+		if err != nil {
+			return err
+		}
+		s.start = start
+		return WriteFileAtomic(m.pidPath(s.spec.Name), []byte(PidFile{pid, start}.String()))
+	})
+	return pid, err
+}
+
+// fork starts the trampoline with stdio and runs record(pid) before letting it
+// exec; if record fails the process is killed.
+func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, record func(int) error) (int, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return 0, err
+	}
+	defer unix.Close(p[1])
+	argv := []string{"pid2", HelperArg, "-s"}
+	if spec.Ask {
+		argv = append(argv, "-a")
+	}
+	if tty {
+		argv = append(argv, "-t")
+	}
+	argv = append(argv, "--", spec.Path)
+	argv = append(argv, spec.Argv...)
+	pid, err := syscall.ForkExec(m.cfg.Self, argv, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   os.Environ(),
+		Files: append(stdio, uintptr(p[0])),
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	unix.Close(p[0])
+	if err != nil {
+		return 0, fmt.Errorf("starting %s: %w", spec.Path, err)
+	}
+	if err := record(pid); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return pid, fmt.Errorf("recording pid %d: %w", pid, err)
+	}
+	unix.Write(p[1], []byte{1})
+	return pid, nil
+}
+
+// logWriter returns the write side of the service's log FIFO. It is opened
+// read-write: the service then always holds a reader too, so a write never
+// raises SIGPIPE while pid2 is down; the lines wait in the pipe for the next pid2.
+func (m *Manager) logWriter(s *service) (*os.File, error) {
+	p := m.fifoPath(s.spec.Name)
+	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("mkfifo %s: %w", p, err)
+	}
+	return os.OpenFile(p, os.O_RDWR, 0)
+}
+
+// openLog starts reading the service's FIFO into its ring and the log.
+func (m *Manager) openLog(s *service, must bool) {
+	f, err := os.OpenFile(m.fifoPath(s.spec.Name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if must {
+			m.cfg.Log.Warnf("%s: log: %v", s.spec.Name, err)
+		}
+		return
+	}
+	go m.readLines(f, s.spec.Name, &s.ring)
+}
+
+func (m *Manager) readLines(r io.ReadCloser, name string, ring *Ring) {
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 512)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			l := strings.TrimRight(string(line), "\r\n")
+			if errors.Is(err, bufio.ErrBufferFull) {
+				l += "..."
+			}
+			ring.Add(l)
+			m.cfg.Log.Noticef("%s: %s", name, l)
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+// Task is a one-shot process: rc scripts, sysinit, wait, once, shutdown entries.
+type Task struct {
+	Spec
+	// TermAfter > 0 bounds the run: TERM after it, KILL KillAfter later.
+	TermAfter, KillAfter time.Duration
+	// Done is called from Reaped with the exit description.
+	Done func(exit string)
+}
+
+// RunTask starts t with stdin on /dev/null (or its tty) and its output logged
+// line by line as "NAME: line".
+func (m *Manager) RunTask(t Task) error {
+	var stdio []uintptr
+	tty := false
+	if t.TTY != "" {
+		f, err := os.OpenFile(m.ttyPath(t.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %v", t.Name, errNoTTY, err)
+		}
+		defer f.Close()
+		_, terr := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+		tty = terr == nil
+		stdio = []uintptr{f.Fd(), f.Fd(), f.Fd()}
+	} else {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		stdio = []uintptr{null.Fd(), w.Fd(), w.Fd()}
+		go m.readLines(r, t.Name, &m.taskRing)
+	}
+	tk := &task{name: t.Name, done: t.Done}
+	pid, err := m.fork(t.Spec, stdio, tty, func(int) error { return nil })
+	if err != nil {
+		return err
+	}
+	tk.pid = pid
+	if t.TermAfter > 0 {
+		tk.termAt = m.now().Add(t.TermAfter)
+		tk.killAt = tk.termAt.Add(t.KillAfter)
+	}
+	m.tasks[pid] = tk
+	return nil
+}
+
+// Status describes one service, or every service when name is "".
+func (m *Manager) Status(name string) ([]Status, error) {
+	var out []Status
+	for _, n := range m.Names() {
+		if name != "" && n != name {
+			continue
+		}
+		s := m.svcs[n]
+		st := Status{Name: n, Action: s.spec.Kind, State: s.state, Pid: s.pid, Restarts: s.restarts,
+			LastExit: s.lastExit, Adopted: s.adopted, Note: s.note, Command: strings.Join(s.spec.Argv, " ")}
+		if st.LastExit == "" {
+			st.LastExit = "-"
+		}
+		if (s.state == StateWaiting || s.state == StateBackoff) && s.note != "" {
+			st.Note = s.note
+		}
+		out = append(out, st)
+	}
+	if name != "" && len(out) == 0 {
+		return nil, fmt.Errorf("no service %q", name)
+	}
+	return out, nil
+}
+
+// LogLines returns the recent output of a service, or of the tasks (rc scripts
+// and one-shots) when name is "".
+func (m *Manager) LogLines(name string) ([]string, error) {
+	if name == "" {
+		return m.taskRing.Lines(), nil
+	}
+	s := m.svcs[name]
+	if s == nil {
+		return nil, fmt.Errorf("no service %q", name)
+	}
+	return s.ring.Lines(), nil
+}
