@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"toybox-go/applets/selfexec"
 	"toybox-go/applets/oneit"
 )
 
@@ -48,6 +49,7 @@ or the one named by its first argument.
 var version = "dev"
 
 func main() {
+	selfexec.Known = func(name string) bool { return find(name) != nil }
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 

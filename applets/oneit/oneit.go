@@ -1,8 +1,169 @@
-// Package oneit is toybox's minimal PID 1 (work in progress).
+// Package oneit is toybox's minimal PID 1: it runs one command with the console,
+// reaps every zombie, and turns the command's exit and a few signals into reboot,
+// halt or poweroff. With -3 it is the PID 1 half of the oneit + pid2 design: the
+// child learns on fd 3 the PID of every orphan PID 1 reaped.
+//
+// Where we differ from toybox (spec/pid1-pid2.md 1.11), on purpose:
+//   - -r is accepted (toybox documents it but rejects it) and means -n.
+//   - -3 writes the reaped PID (toybox writes the child's own PID), and never
+//     blocks PID 1: records queue in memory and a writer goroutine drains them.
+//   - -r/-n relaunch at most once a second (toybox relaunches in a busy loop).
+//   - With -3 a shutdown signal is forwarded to the child, which is waited for.
+//   - The child gets the console as controlling tty when it is a tty.
+//   - As the real PID 1 (initial PID namespace) the final sequence also kills
+//     every process and unmounts or remounts read-only before reboot(2).
+//   - -H SECONDS: a heartbeat pipe; a silent child's group is killed.
 package oneit
 
-// Usage is printed by --help.
-const Usage = `usage: oneit [-prn3] [-H SECONDS] [-c CONSOLE] COMMAND [ARG...]`
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
 
-// Main runs oneit.
-func Main(args []string) int { return 1 }
+// Usage is printed by --help.
+const Usage = `usage: oneit [-prn3] [-H SECONDS] [-c CONSOLE] COMMAND [ARG...]
+
+Minimal PID 1: run COMMAND in a new session with CONSOLE on stdin, stdout and
+stderr (its controlling tty when it is one), reap every zombie, and reboot when
+COMMAND exits. SIGTERM or SIGINT reboots, SIGUSR1 halts, SIGUSR2 or SIGPWR powers
+off; every other signal is ignored.
+
+-c CONSOLE  console device (default: the last entry of
+            /sys/class/tty/console/active, else /dev/console)
+-p          power off instead of rebooting when COMMAND exits
+-r, -n      relaunch COMMAND when it exits (at most once a second)
+-3          fd 3 of COMMAND reads the 4-byte native-endian PID of every other
+            process PID 1 reaps (a 0 record: some were lost, rescan); a
+            shutdown signal is forwarded to COMMAND and waited for
+-H SECONDS  heartbeat: COMMAND gets a pipe's write end on fd 4 (fd 3 without
+            -3); if no byte arrives for SECONDS its process group is killed
+
+Not PID 1, oneit syncs and exits 127+signal instead of rebooting (142 when
+COMMAND exits, 139 with -p).`
+
+// options is the parsed command line.
+type options struct {
+	poweroff  bool          // -p
+	relaunch  bool          // -r or -n
+	pidPipe   bool          // -3
+	heartbeat time.Duration // -H, 0 = off
+	console   string        // -c, "" = autodetect
+	argv      []string      // COMMAND [ARG...]
+}
+
+// errHelp asks for the usage text on stdout and exit 0.
+var errHelp = fmt.Errorf("help requested")
+
+// parseArgs parses toybox style: combined flags (-n3), -cFILE or -c FILE, parsing
+// stops at the first non-option or after "--".
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if a == "--help" {
+			return nil, errHelp
+		}
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		for j := 1; j < len(a); j++ {
+			switch c := a[j]; c {
+			case 'p':
+				o.poweroff = true
+			case 'r', 'n':
+				o.relaunch = true
+			case '3':
+				o.pidPipe = true
+			case 'c', 'H':
+				val := a[j+1:]
+				if val == "" {
+					if i+1 >= len(args) {
+						return nil, fmt.Errorf("missing argument to -%c", c)
+					}
+					i++
+					val = args[i]
+				}
+				if c == 'c' {
+					o.console = val
+				} else {
+					secs, err := strconv.ParseFloat(val, 64)
+					if err != nil || secs <= 0 || secs > 86400 {
+						return nil, fmt.Errorf("bad -H %q: want seconds > 0", val)
+					}
+					o.heartbeat = time.Duration(secs * float64(time.Second))
+				}
+				j = len(a)
+			default:
+				return nil, fmt.Errorf("unknown option -%c", c)
+			}
+		}
+	}
+	o.argv = args[i:]
+	if len(o.argv) == 0 {
+		return nil, fmt.Errorf("need a COMMAND")
+	}
+	if o.poweroff && o.relaunch {
+		return nil, fmt.Errorf("no -p with -r/-n")
+	}
+	return o, nil
+}
+
+// Main runs oneit; args[0] is the name it was invoked as.
+func Main(args []string) int {
+	// Before anything else: a Go PID 1 that has not asked for a signal dies of
+	// it with exit status 2, which panics the kernel.
+	sigs := notifyAll()
+
+	if len(args) >= 3 && args[1] == rebootHelperFlag {
+		return rebootHelper(args[2])
+	}
+	o, err := parseArgs(args[1:])
+	if err == errHelp {
+		fmt.Println(Usage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "oneit: %v (see \"oneit --help\")\n", err)
+		return 1
+	}
+	return newInit(o, sigs).run()
+}
+
+// activeConsole returns the console to use when -c is not given: the last entry
+// of /sys/class/tty/console/active (the kernel's preferred console), else
+// /dev/console.
+func activeConsole(sysfs string) string {
+	b, err := os.ReadFile(sysfs + "/class/tty/console/active")
+	if err != nil {
+		return "/dev/console"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "/dev/console"
+	}
+	return "/dev/" + strings.TrimPrefix(f[len(f)-1], "/dev/")
+}
+
+// openConsole opens the console read-write without creating it and without
+// making it PID 1's controlling tty (the child takes it).
+func openConsole(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|syscallNoctty, 0)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return f, nil
+}
+
+// say writes a line to the console (PID 1's stderr after redirection).
+func say(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "oneit: "+format+"\n", args...)
+}

@@ -1,0 +1,216 @@
+package oneit
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/selfexec"
+)
+
+// rebootHelperFlag makes oneit the short-lived helper that calls reboot(2): the
+// kernel may end the task that calls it, and if that task were PID 1 a failed
+// halt or poweroff would become "Attempted to kill init" (Go cannot vfork).
+const rebootHelperFlag = "--reboot-helper"
+
+var rebootCmds = map[string]int{
+	"reboot":   unix.LINUX_REBOOT_CMD_RESTART,
+	"halt":     unix.LINUX_REBOOT_CMD_HALT,
+	"poweroff": unix.LINUX_REBOOT_CMD_POWER_OFF,
+}
+
+func rebootHelper(action string) int {
+	cmd, ok := rebootCmds[action]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "oneit: unknown reboot action %q\n", action)
+		return 1
+	}
+	err := unix.Reboot(cmd)
+	fmt.Fprintf(os.Stderr, "oneit: %s: %v\n", action, err)
+	return 1
+}
+
+// final is the end: with a shutdown signal recorded (or the child gone), kill
+// what is left, sync, unmount and reboot. Not PID 1, it only syncs and returns
+// 127+signal like toybox. It returns only when the reboot did not happen.
+func (s *initState) final() int {
+	sig := s.shutdownSig
+	unix.Sync()
+	if !s.pid1 {
+		return 127 + int(sig)
+	}
+	action := actionName(sig)
+	s.log.Noticef("%s: stopping every process", action)
+	s.killAll(unix.SIGTERM, termGrace)
+	s.killAll(unix.SIGKILL, termGrace)
+	unix.Sync()
+	if initialPIDNamespace() {
+		unmountAll(s.log.Warnf)
+		unix.Sync()
+	}
+	s.log.Noticef("%s", action)
+	err := s.runRebootHelper(action)
+	// Still alive: the reboot did not happen (no CAP_SYS_BOOT in a container).
+	say(s.console, "%s failed: %v; exiting in %v", action, err, execFailDelay)
+	s.log.Errorf("%s failed: %v", action, err)
+	s.reapFor(execFailDelay)
+	return 127
+}
+
+// killAll signals every process but PID 1 and reaps until none is left or the
+// grace time is over.
+func (s *initState) killAll(sig syscall.Signal, grace time.Duration) {
+	if err := unix.Kill(-1, sig); errors.Is(err, unix.ESRCH) {
+		return
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if s.reapAll() {
+			return
+		}
+		s.waitSignal(time.Until(deadline))
+	}
+}
+
+// reapAll reaps what is ready and reports whether no child is left at all.
+func (s *initState) reapAll() bool {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECHILD):
+			return true
+		case err != nil || pid == 0:
+			return false
+		}
+	}
+}
+
+// waitSignal waits for the next signal (SIGCHLD, usually) or the timeout. The
+// final sequence does not act on further shutdown signals.
+func (s *initState) waitSignal(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.sigs:
+	case <-t.C:
+	}
+}
+
+// reapFor keeps reaping for d.
+func (s *initState) reapFor(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		s.reapAll()
+		s.waitSignal(time.Until(deadline))
+	}
+}
+
+// runRebootHelper runs `oneit --reboot-helper ACTION` and waits for it. Inside a
+// PID namespace the helper's reboot(2) kills this PID 1 with SIGHUP or SIGINT,
+// and this never returns. A helper that cannot start falls back to calling
+// reboot(2) here, which is safe for a restart.
+func (s *initState) runRebootHelper(action string) error {
+	pid, err := syscall.ForkExec(selfexec.Exe(), []string{"oneit", rebootHelperFlag, action}, &syscall.ProcAttr{
+		Files: []uintptr{s.console.Fd(), s.console.Fd(), s.console.Fd()},
+	})
+	if err != nil {
+		if action == "reboot" {
+			return unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+		}
+		return fmt.Errorf("starting the reboot helper: %w", err)
+	}
+	for {
+		var ws unix.WaitStatus
+		r, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || r == pid {
+			break
+		}
+	}
+	return errors.New("reboot(2) returned (no CAP_SYS_BOOT?)")
+}
+
+// unmountAll unmounts every file system it can, deepest first, and remounts
+// read-only those that stay busy, so that nothing written is lost at reboot.
+// /proc, /sys and /dev stay: they hold no data and the reboot helper needs
+// /proc/self/exe.
+func unmountAll(warnf func(string, ...any)) {
+	points, err := mountPoints("/proc/self/mounts")
+	if err != nil {
+		warnf("unmount: %v", err)
+		return
+	}
+	slices.Reverse(points)
+	for _, mp := range points {
+		if keepMounted(mp) {
+			continue
+		}
+		if mp != "/" && unix.Unmount(mp, 0) == nil {
+			continue
+		}
+		if err := unix.Mount("", mp, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil && mp == "/" {
+			warnf("remounting / read-only: %v", err)
+		}
+	}
+}
+
+func keepMounted(mp string) bool {
+	for _, keep := range []string{"/proc", "/sys", "/dev"} {
+		if mp == keep || strings.HasPrefix(mp, keep+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// mountPoints lists the mount points of a mounts file in mount order, with the
+// kernel's octal escapes (\040 for a space) decoded.
+func mountPoints(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 {
+			out = append(out, unescapeMount(fields[1]))
+		}
+	}
+	return out, sc.Err()
+}
+
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }

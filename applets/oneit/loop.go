@@ -1,0 +1,372 @@
+package oneit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pkg/term/termios"
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/selfexec"
+)
+
+const (
+	syscallNoctty = unix.O_NOCTTY
+
+	// relaunchSpacing is the least time between two launches with -r.
+	relaunchSpacing = time.Second
+	// execFailDelay is toybox's pause after a command that cannot be run.
+	execFailDelay = 5 * time.Second
+	// childShutdownTimeout bounds the wait for a -3 child (pid2) to finish its
+	// shutdown policy after a forwarded signal.
+	childShutdownTimeout = 60 * time.Second
+	// termGrace is how long processes get between SIGTERM and SIGKILL.
+	termGrace = 2 * time.Second
+	// defaultQueueMax bounds the -3 backlog (4 bytes a PID, so 4 MiB at most).
+	defaultQueueMax = 1 << 20
+)
+
+// notifyAll asks for every signal, so that none can kill PID 1 through the Go
+// runtime's default handling; unwanted ones are simply dropped.
+func notifyAll() chan os.Signal {
+	c := make(chan os.Signal, 256)
+	signal.Notify(c)
+	return c
+}
+
+// initState is oneit's state. Only the goroutine running run touches it.
+type initState struct {
+	o       *options
+	sigs    chan os.Signal
+	log     *kmsg.Logger
+	console *os.File
+	ttyCon  bool // console is a tty: it becomes the child's controlling tty
+	pid1    bool
+
+	child      int // PID of the running COMMAND, 0 when none
+	generation int // launches so far; tags heartbeats
+	lastLaunch time.Time
+	relaunch   *time.Timer // pending launch after the spacing
+	execFail   *time.Timer // pending fake exit after an exec failure
+
+	queue *pidQueue
+	pipeR *os.File // kept open forever: the backlog survives relaunches
+
+	hbRead  *os.File
+	hbBeat  chan int
+	hbTimer *time.Timer
+
+	shutdownSig   syscall.Signal // 0 until a shutdown begins
+	shutdownTimer *time.Timer
+	finish        bool // run the final sequence now
+}
+
+func newInit(o *options, sigs chan os.Signal) *initState {
+	return &initState{
+		o:      o,
+		sigs:   sigs,
+		log:    kmsg.New("oneit"),
+		pid1:   os.Getpid() == 1,
+		hbBeat: make(chan int, 1),
+	}
+}
+
+// stopped returns a stopped timer, so that every timer field is always valid.
+func stopped() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+func (s *initState) run() int {
+	s.relaunch, s.execFail, s.hbTimer, s.shutdownTimer = stopped(), stopped(), stopped(), stopped()
+	if err := s.setupConsole(); err != nil {
+		if !s.pid1 {
+			fmt.Fprintf(os.Stderr, "oneit: %v\n", err)
+			return 1
+		}
+		// PID 1 must not exit: keep the stdio the kernel gave us.
+		s.log.Errorf("%v; keeping the inherited stdio", err)
+		s.console = os.Stderr
+	}
+	if s.pid1 && initialPIDNamespace() {
+		// Ctrl-Alt-Del then arrives as SIGINT instead of an instant reboot.
+		_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+	}
+	if s.o.pidPipe {
+		r, w, err := os.Pipe()
+		if err != nil {
+			s.log.Errorf("-3: pipe: %v; running without it", err)
+			s.o.pidPipe = false
+		} else {
+			s.pipeR = r
+			s.queue = newPIDQueue(queueMax())
+			go func() {
+				err := s.queue.drain(w)
+				s.log.Errorf("-3: writing PIDs: %v", err)
+			}()
+		}
+	}
+	s.launch()
+	for {
+		if code, done := s.step(); done {
+			return code
+		}
+	}
+}
+
+// step handles one event. A panic in it is logged and the loop goes on: PID 1
+// never dies of a bug.
+func (s *initState) step() (code int, done bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Errorf("recovered panic: %v", r)
+			code, done = 0, false
+		}
+	}()
+	if s.finish {
+		return s.final(), true
+	}
+	select {
+	case sig := <-s.sigs:
+		s.signal(sig.(syscall.Signal))
+	case <-s.relaunch.C:
+		s.launch()
+	case <-s.execFail.C:
+		s.childGone(syscall.WaitStatus(127 << 8))
+	case gen := <-s.hbBeat:
+		if gen == s.generation && s.child != 0 {
+			s.hbTimer.Reset(s.o.heartbeat)
+		}
+	case <-s.hbTimer.C:
+		if s.child != 0 {
+			s.log.Warnf("no heartbeat from %s (pid %d) for %v: killing its process group", s.o.argv[0], s.child, s.o.heartbeat)
+			_ = unix.Kill(-s.child, unix.SIGKILL)
+			_ = unix.Kill(s.child, unix.SIGKILL)
+		}
+	case <-s.shutdownTimer.C:
+		s.log.Warnf("%s did not exit within %v of the shutdown signal", s.o.argv[0], childShutdownTimeout)
+		s.finish = true
+	}
+	return 0, false
+}
+
+func (s *initState) signal(sig syscall.Signal) {
+	switch sig {
+	case unix.SIGCHLD:
+		s.reap()
+	case unix.SIGTERM, unix.SIGINT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPWR:
+		if s.shutdownSig != 0 {
+			return
+		}
+		s.shutdownSig = sig
+		s.relaunch.Stop()
+		s.log.Noticef("%v: %s", sig, actionName(sig))
+		if s.o.pidPipe && s.child != 0 {
+			// The policy child (pid2) runs the shutdown and exits.
+			_ = unix.Kill(s.child, sig)
+			s.shutdownTimer.Reset(childShutdownTimeout)
+			return
+		}
+		s.finish = true
+	}
+}
+
+// reap collects every zombie: the child's exit is acted on, every other PID goes
+// to the -3 pipe.
+func (s *initState) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		if pid == s.child {
+			s.childGone(syscall.WaitStatus(ws))
+		} else if s.queue != nil {
+			s.queue.push(pid)
+		}
+	}
+}
+
+// childGone acts on the end of COMMAND.
+func (s *initState) childGone(ws syscall.WaitStatus) {
+	s.child = 0
+	s.hbTimer.Stop()
+	if s.hbRead != nil {
+		s.hbRead.Close()
+		s.hbRead = nil
+	}
+	switch {
+	case s.shutdownSig != 0:
+		s.shutdownTimer.Stop()
+		s.finish = true
+	case s.o.relaunch:
+		wait := time.Until(s.lastLaunch.Add(relaunchSpacing))
+		if wait < 0 {
+			wait = 0
+		}
+		s.log.Infof("%s exited (%s); relaunching in %v", s.o.argv[0], describe(ws), wait.Round(time.Millisecond))
+		s.relaunch.Reset(wait)
+	default:
+		s.shutdownSig = unix.SIGTERM
+		if s.o.poweroff {
+			s.shutdownSig = unix.SIGUSR2
+		}
+		s.log.Noticef("%s exited (%s): %s", s.o.argv[0], describe(ws), actionName(s.shutdownSig))
+		s.finish = true
+	}
+}
+
+// launch starts COMMAND. An exec failure is reported on the console and, like
+// toybox, becomes an exit 127 five seconds later (no busy loop).
+func (s *initState) launch() {
+	s.lastLaunch = time.Now()
+	s.generation++
+	path, err := s.lookPath(s.o.argv[0])
+	var pid int
+	if err == nil {
+		pid, err = s.forkExec(path)
+	}
+	if err != nil {
+		say(s.console, "%s not in PATH=%s: %v", s.o.argv[0], os.Getenv("PATH"), err)
+		s.log.Errorf("cannot run %s: %v", s.o.argv[0], err)
+		s.execFail.Reset(execFailDelay)
+		return
+	}
+	s.child = pid
+	if s.o.heartbeat > 0 {
+		s.hbTimer.Reset(s.o.heartbeat)
+	}
+}
+
+// lookPath finds name like execvp: a name with a slash is used as is, else PATH
+// is searched, and an applet of this binary is the last resort.
+func (s *initState) lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, nil
+	}
+	if selfexec.IsApplet(name) {
+		return selfexec.Exe(), nil
+	}
+	return "", err
+}
+
+// forkExec starts the child in a new session with the console on 0-2, the -3
+// pipe on fd 3 and the heartbeat pipe after it. Signal handlers are reset to
+// the default in the child by the runtime (every signal is handled here, none
+// ignored), so nothing of PID 1's signal state leaks.
+func (s *initState) forkExec(path string) (int, error) {
+	con := s.console.Fd()
+	files := []uintptr{con, con, con}
+	if s.o.pidPipe {
+		files = append(files, s.pipeR.Fd())
+	}
+	var hbWrite *os.File
+	if s.o.heartbeat > 0 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return 0, fmt.Errorf("heartbeat pipe: %w", err)
+		}
+		hbWrite = w
+		defer hbWrite.Close()
+		files = append(files, w.Fd())
+		s.watchHeartbeat(r, s.generation)
+	}
+	attr := &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: s.ttyCon, Ctty: 0},
+	}
+	return syscall.ForkExec(path, s.o.argv, attr)
+}
+
+// watchHeartbeat forwards each read from the heartbeat pipe as a beat of this
+// launch's generation; it ends at EOF, when every writer is gone.
+func (s *initState) watchHeartbeat(r *os.File, gen int) {
+	s.hbRead = r
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, err := r.Read(buf); err != nil {
+				return
+			}
+			select {
+			case s.hbBeat <- gen:
+			default:
+			}
+		}
+	}()
+}
+
+// setupConsole opens the console and makes it PID 1's own stdio too.
+func (s *initState) setupConsole() error {
+	path := s.o.console
+	if path == "" {
+		path = activeConsole("/sys")
+	}
+	f, err := openConsole(path)
+	if err != nil {
+		return err
+	}
+	s.console = f
+	_, err = termios.Tcgetattr(f.Fd())
+	s.ttyCon = err == nil
+	for fd := 0; fd <= 2; fd++ {
+		if int(f.Fd()) != fd {
+			_ = unix.Dup2(int(f.Fd()), fd)
+		}
+	}
+	return nil
+}
+
+func queueMax() int {
+	// Test-only knob: a small bound makes the overflow path reachable.
+	if n, err := strconv.Atoi(os.Getenv("TOYBOX_GO_ONEIT_QUEUE")); err == nil && n > 0 {
+		return n
+	}
+	return defaultQueueMax
+}
+
+// initialPIDNamespace reports whether this process lives in the machine's own
+// PID namespace, whose /proc inode number is fixed (PROC_PID_INIT_INO).
+func initialPIDNamespace() bool {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		// No /proc yet: only the kernel's own init runs that early.
+		return os.Getpid() == 1
+	}
+	return st.Ino == 0xEFFFFFFC
+}
+
+func actionName(sig syscall.Signal) string {
+	switch sig {
+	case unix.SIGUSR1:
+		return "halt"
+	case unix.SIGUSR2, unix.SIGPWR:
+		return "poweroff"
+	}
+	return "reboot"
+}
+
+func describe(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return "exit " + strconv.Itoa(ws.ExitStatus())
+}

@@ -1,0 +1,739 @@
+package oneit_test
+
+// Tier 2: oneit as the real PID 1 of a PID namespace (internal/nstest), and as
+// an ordinary process for toybox's not-PID-1 exit codes. The test binary doubles
+// as the helper programs the tests run inside the namespace (see TestMain).
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/internal/nstest"
+	"toybox-go/internal/testbin"
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv("ONEIT_TEST_ROLE") {
+	case "":
+		os.Exit(m.Run())
+	case "orphans":
+		os.Exit(roleOrphans())
+	case "reader":
+		os.Exit(roleReader())
+	case "relaunch":
+		os.Exit(roleRelaunch())
+	default:
+		fmt.Fprintln(os.Stderr, "unknown ONEIT_TEST_ROLE")
+		os.Exit(2)
+	}
+}
+
+// ---- helper roles (run inside the namespace) ----
+
+// roleOrphans forks ONEIT_TEST_N children that sleep ONEIT_TEST_DELAY_MS and
+// exit, prints their PIDs and exits at once without waiting: every child ends
+// up an orphan reaped by PID 1. Raw clone: the child runs only two raw system
+// calls, so forking a Go process is safe here.
+func roleOrphans() int {
+	n, _ := strconv.Atoi(os.Getenv("ONEIT_TEST_N"))
+	ms, _ := strconv.Atoi(os.Getenv("ONEIT_TEST_DELAY_MS"))
+	ts := unix.NsecToTimespec(int64(ms) * 1e6)
+	w := bufio.NewWriter(os.Stdout)
+	for i := 0; i < n; i++ {
+		pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+		if errno != 0 {
+			fmt.Fprintln(os.Stderr, "clone:", errno)
+			return 1
+		}
+		if pid == 0 {
+			syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
+		}
+		fmt.Fprintln(w, pid)
+	}
+	w.Flush()
+	return 0
+}
+
+// makeOrphans runs roleOrphans and returns the orphans' PIDs.
+func makeOrphans(n, delayMS int) ([]int, error) {
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "ONEIT_TEST_ROLE=orphans", "ONEIT_TEST_N="+strconv.Itoa(n), "ONEIT_TEST_DELAY_MS="+strconv.Itoa(delayMS))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("orphan maker: %w", err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(out)) {
+		p, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, err
+		}
+		pids = append(pids, p)
+	}
+	if len(pids) != n {
+		return nil, fmt.Errorf("orphan maker made %d of %d", len(pids), n)
+	}
+	return pids, nil
+}
+
+// waitGone waits until none of pids exists in /proc, zombies included: only a
+// reaper makes a zombie go away.
+func waitGone(pids []int, timeout time.Duration) (left int) {
+	deadline := time.Now().Add(timeout)
+	for {
+		left = 0
+		for _, p := range pids {
+			if _, err := os.Stat("/proc/" + strconv.Itoa(p)); err == nil {
+				left++
+			}
+		}
+		if left == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(20 * time.Millisecond) // polling /proc: no event tells us
+	}
+}
+
+// readerResult is what roleReader reports.
+type readerResult struct {
+	Orphans []int
+	Left    int      // orphans still in /proc after the stall: unreaped
+	Records []uint32 // what fd 3 delivered
+	Err     string
+}
+
+// roleReader is oneit -3's child: it makes orphans, does NOT read fd 3 until
+// PID 1 has reaped them all (a stalled reader), then drains fd 3.
+func roleReader() int {
+	res := readerResult{}
+	defer func() {
+		b, _ := json.Marshal(res)
+		_ = os.WriteFile(os.Getenv("ONEIT_TEST_OUT"), b, 0o644)
+	}()
+	n, _ := strconv.Atoi(os.Getenv("ONEIT_TEST_N"))
+	overflow := os.Getenv("ONEIT_TEST_MODE") == "overflow"
+	if overflow {
+		// A one-page pipe: most records must wait in (and fall out of) PID 1's queue.
+		if _, err := unix.FcntlInt(3, unix.F_SETPIPE_SZ, 4096); err != nil {
+			res.Err = err.Error()
+			return 1
+		}
+	}
+	pids, err := makeOrphans(n, 20)
+	if err != nil {
+		res.Err = err.Error()
+		return 1
+	}
+	res.Orphans = pids
+	res.Left = waitGone(pids, 90*time.Second)
+	if err := unix.SetNonblock(3, true); err != nil {
+		res.Err = err.Error()
+		return 1
+	}
+	f := os.NewFile(3, "pidpipe")
+	buf := make([]byte, 4)
+	for {
+		_ = f.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := readFull(f, buf); err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				res.Err = err.Error()
+			}
+			break
+		}
+		rec := binary.NativeEndian.Uint32(buf)
+		res.Records = append(res.Records, rec)
+		if (!overflow && len(res.Records) == n) || rec == 0 {
+			break
+		}
+	}
+	return 0
+}
+
+func readFull(f *os.File, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// roleRelaunch is oneit -3 -r's child. The first launch makes 5 orphans that die
+// after it exits; the second reads their PIDs from fd 3, the backlog that
+// waited in the pipe across the relaunch, then asks PID 1 to halt.
+func roleRelaunch() int {
+	state := os.Getenv("ONEIT_TEST_OUT") + ".pids"
+	if _, err := os.Stat(state); err != nil {
+		pids, err := makeOrphans(5, 300)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		b, _ := json.Marshal(pids)
+		_ = os.WriteFile(state, b, 0o644)
+		return 0
+	}
+	res := readerResult{}
+	b, _ := os.ReadFile(state)
+	_ = json.Unmarshal(b, &res.Orphans)
+	_ = unix.SetNonblock(3, true)
+	f := os.NewFile(3, "pidpipe")
+	buf := make([]byte, 4)
+	for len(res.Records) < len(res.Orphans) {
+		_ = f.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := readFull(f, buf); err != nil {
+			res.Err = err.Error()
+			break
+		}
+		res.Records = append(res.Records, binary.NativeEndian.Uint32(buf))
+	}
+	b, _ = json.Marshal(res)
+	_ = os.WriteFile(os.Getenv("ONEIT_TEST_OUT"), b, 0o644)
+	_ = unix.Kill(1, unix.SIGUSR1)
+	select {} // oneit forwards USR1 here, which ends us
+}
+
+// ---- harness ----
+
+type nsRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	con    string
+	done   chan struct{}
+	ending nstest.Ending
+	err    error
+}
+
+// console returns a fresh, empty console file (oneit opens it without O_CREAT).
+func console(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "console")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startNS runs `oneit -c CONSOLE ARGS...` as PID 1 of a new namespace.
+func startNS(t *testing.T, env []string, prefix []string, args ...string) *nsRun {
+	t.Helper()
+	r := &nsRun{t: t, con: console(t), done: make(chan struct{})}
+	argv := append(slices.Clone(prefix), testbin.Applet(t, "oneit"), "-c", r.con)
+	r.cmd = nstest.Command(t, append(argv, args...)...)
+	r.cmd.Env = append(r.cmd.Env, env...)
+	r.cmd.Stderr = os.Stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		r.ending, r.err = nstest.EndingOf(r.cmd.Wait())
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			_ = r.cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+// wait returns how PID 1 ended, failing the test after timeout.
+func (r *nsRun) wait(timeout time.Duration) nstest.Ending {
+	r.t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(timeout):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+		r.t.Fatalf("PID 1 still running after %v; console:\n%s", timeout, r.console())
+	}
+	if r.err != nil {
+		r.t.Fatal(r.err)
+	}
+	return r.ending
+}
+
+func (r *nsRun) console() string {
+	b, _ := os.ReadFile(r.con)
+	return string(b)
+}
+
+func (r *nsRun) expect(timeout time.Duration, want nstest.Ending) {
+	r.t.Helper()
+	if got := r.wait(timeout); got != want {
+		r.t.Fatalf("PID 1 ended %v, want %v; console:\n%s", got, want, r.console())
+	}
+}
+
+// fifo is a named pipe a child writes a line to when it is ready.
+type fifo string
+
+func newFifo(t *testing.T) fifo {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ready")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fifo(p)
+}
+
+// wait blocks until a writer opens the fifo and writes a line.
+func (f fifo) wait(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	got := make(chan error, 1)
+	go func() {
+		fd, err := os.Open(string(f)) // blocks until the writer opens it
+		if err != nil {
+			got <- err
+			return
+		}
+		defer fd.Close()
+		_, err = bufio.NewReader(fd).ReadString('\n')
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(timeout):
+		// Unblock the opener so the goroutine ends.
+		if w, err := os.OpenFile(string(f), os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		t.Fatalf("child not ready after %v", timeout)
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("helper wrote no result: %v", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func selfEnv(role string, kv ...string) []string {
+	return append([]string{"ONEIT_TEST_ROLE=" + role}, kv...)
+}
+
+func self(t *testing.T) string {
+	p, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ---- tests ----
+
+func TestChildExitRebootsOrPowersOff(t *testing.T) {
+	t.Parallel()
+	startNS(t, nil, nil, "true").expect(30*time.Second, nstest.Rebooted)
+	startNS(t, nil, nil, "-p", "true").expect(30*time.Second, nstest.Halted)
+}
+
+func TestShutdownSignals(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		want nstest.Ending
+	}{
+		{unix.SIGTERM, nstest.Rebooted},
+		{unix.SIGINT, nstest.Rebooted},
+		{unix.SIGUSR1, nstest.Halted},
+		{unix.SIGUSR2, nstest.Halted},
+		{unix.SIGPWR, nstest.Halted},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			t.Parallel()
+			ready := newFifo(t)
+			r := startNS(t, nil, nil, "sh", "-c", "echo > "+string(ready)+"; exec sleep 1000")
+			ready.wait(t, 30*time.Second)
+			_ = r.cmd.Process.Signal(tc.sig)
+			r.expect(30*time.Second, tc.want)
+		})
+	}
+}
+
+func TestOtherSignalsChangeNothing(t *testing.T) {
+	t.Parallel()
+	ready := newFifo(t)
+	mark := filepath.Join(t.TempDir(), "mark")
+	r := startNS(t, nil, nil, "sh", "-c",
+		`trap "echo got-term > `+mark+`; exit 0" TERM; echo > `+string(ready)+`; sleep 1000 & wait`)
+	ready.wait(t, 30*time.Second)
+	for _, sig := range []syscall.Signal{unix.SIGHUP, unix.SIGQUIT, unix.SIGWINCH, unix.SIGALRM,
+		unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGVTALRM, unix.SIGXCPU, unix.SIGSYS, 40} {
+		if err := r.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Halt, which the namespace shows as SIGINT: a death by HUP, QUIT or the
+	// Go runtime's exit 2 would show otherwise.
+	_ = r.cmd.Process.Signal(unix.SIGUSR1)
+	r.expect(30*time.Second, nstest.Halted)
+	if b, _ := os.ReadFile(mark); string(b) != "got-term\n" {
+		t.Fatalf("the child did not live until the final SIGTERM (mark %q)", b)
+	}
+}
+
+func TestThousandOrphansNoZombies(t *testing.T) {
+	t.Parallel()
+	// The child makes 1000 orphans and exits only when /proc shows none of
+	// them: that happens only if PID 1 reaps them.
+	out := filepath.Join(t.TempDir(), "res")
+	script := fmt.Sprintf(`ONEIT_TEST_ROLE=orphans ONEIT_TEST_N=1000 ONEIT_TEST_DELAY_MS=50 %s > %s.pids &&
+		for i in $(seq 600); do
+			left=0; for p in $(cat %[2]s.pids); do [ -e /proc/$p ] && left=$((left+1)); done
+			[ $left = 0 ] && break; sleep 0.1
+		done; echo $left > %[2]s`, self(t), out)
+	r := startNS(t, nil, nil, "sh", "-c", script)
+	r.expect(120*time.Second, nstest.Rebooted)
+	if b, _ := os.ReadFile(out); strings.TrimSpace(string(b)) != "0" {
+		t.Fatalf("orphans left unreaped: %q", b)
+	}
+}
+
+func checkRecords(t *testing.T, res readerResult, wantRescan bool) {
+	t.Helper()
+	if res.Err != "" {
+		t.Fatalf("reader: %s", res.Err)
+	}
+	if res.Left != 0 {
+		t.Fatalf("%d orphans still unreaped while the reader stalled", res.Left)
+	}
+	want := map[uint32]bool{}
+	for _, p := range res.Orphans {
+		want[uint32(p)] = true
+	}
+	seen := map[uint32]bool{}
+	for i, rec := range res.Records {
+		if rec == 0 {
+			if !wantRescan || i != len(res.Records)-1 {
+				t.Fatalf("unexpected rescan record at %d of %d", i, len(res.Records))
+			}
+			continue
+		}
+		if !want[rec] {
+			t.Fatalf("record %d: PID %d is not one of the orphans", i, rec)
+		}
+		if seen[rec] {
+			t.Fatalf("record %d: PID %d arrived twice", i, rec)
+		}
+		seen[rec] = true
+	}
+	if wantRescan {
+		if len(res.Records) == 0 || res.Records[len(res.Records)-1] != 0 {
+			t.Fatalf("overflow without a 0 rescan record (%d records)", len(res.Records))
+		}
+		if len(seen) >= len(want) {
+			t.Fatalf("overflow test lost nothing: %d records", len(seen))
+		}
+		return
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d of %d orphans' PIDs arrived", len(seen), len(want))
+	}
+}
+
+func TestPIDPipe20000OrphansStalledReader(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "res")
+	r := startNS(t, selfEnv("reader", "ONEIT_TEST_N=20000", "ONEIT_TEST_OUT="+out), nil, "-3", self(t))
+	r.expect(240*time.Second, nstest.Rebooted)
+	var res readerResult
+	readJSON(t, out, &res)
+	checkRecords(t, res, false)
+}
+
+func TestPIDPipeOverflowSendsRescan(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "res")
+	env := selfEnv("reader", "ONEIT_TEST_N=3000", "ONEIT_TEST_MODE=overflow", "ONEIT_TEST_OUT="+out, "TOYBOX_GO_ONEIT_QUEUE=100")
+	r := startNS(t, env, nil, "-3", self(t))
+	r.expect(120*time.Second, nstest.Rebooted)
+	var res readerResult
+	readJSON(t, out, &res)
+	checkRecords(t, res, true)
+}
+
+func TestPIDBacklogSurvivesRelaunch(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "res")
+	r := startNS(t, selfEnv("relaunch", "ONEIT_TEST_OUT="+out), nil, "-3", "-r", self(t))
+	r.expect(60*time.Second, nstest.Halted)
+	var res readerResult
+	readJSON(t, out, &res)
+	if res.Err != "" {
+		t.Fatal(res.Err)
+	}
+	got := slices.Clone(res.Records)
+	slices.Sort(got)
+	var want []uint32
+	for _, p := range res.Orphans {
+		want = append(want, uint32(p))
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("second launch read %v, want the first launch's orphans %v", res.Records, res.Orphans)
+	}
+}
+
+func TestRelaunchSpacing(t *testing.T) {
+	t.Parallel()
+	stamps := filepath.Join(t.TempDir(), "stamps")
+	r := startNS(t, nil, nil, "-r", "sh", "-c",
+		`date +%s%N >> `+stamps+`; [ $(wc -l < `+stamps+`) -ge 4 ] && kill -USR1 1; exit 0`)
+	r.expect(60*time.Second, nstest.Halted)
+	b, _ := os.ReadFile(stamps)
+	var ts []int64
+	for _, f := range strings.Fields(string(b)) {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, n)
+	}
+	if len(ts) < 4 {
+		t.Fatalf("%d launches, want 4", len(ts))
+	}
+	for i := 1; i < len(ts); i++ {
+		if gap := time.Duration(ts[i] - ts[i-1]); gap < 900*time.Millisecond {
+			t.Fatalf("launch %d came %v after the previous one (want >= 1s)", i+1, gap)
+		}
+	}
+}
+
+// statusOf parses "Key:\tvalue" lines.
+func statusOf(s string) map[string]string {
+	m := map[string]string{}
+	for _, ln := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(ln, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+func TestChildSignalStateIsClean(t *testing.T) {
+	t.Parallel()
+	// The harness's shell ignores INT and QUIT before exec'ing oneit, as a
+	// non-interactive shell does for background jobs: none of it may leak.
+	prefix := []string{"sh", "-c", `trap "" INT QUIT HUP; exec "$@"`, "sh"}
+	r := startNS(t, nil, prefix, "sh", "-c", `cat /proc/$$/status; echo "stat: $(cat /proc/$$/stat)"`)
+	r.expect(30*time.Second, nstest.Rebooted)
+	st := statusOf(r.console())
+	for _, k := range []string{"SigIgn", "SigBlk"} {
+		if v, ok := st[k]; !ok || strings.Trim(v, "0") != "" {
+			t.Errorf("child %s = %q, want all zero; console:\n%s", k, v, r.console())
+		}
+	}
+	f := strings.Fields(st["stat"])
+	if len(f) < 6 || f[0] != f[5] {
+		t.Errorf("child is not a session leader: stat %q", st["stat"])
+	}
+}
+
+// openPTY returns a pty master and the path of its slave.
+func openPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		testbin.Unavailable(t, "no /dev/ptmx: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, "/dev/pts/" + strconv.Itoa(n)
+}
+
+func TestTTYConsoleBecomesControllingTTY(t *testing.T) {
+	t.Parallel()
+	testbin.RequireRoot(t)
+	master, slave := openPTY(t)
+	go func() { // drain whatever the child writes
+		buf := make([]byte, 4096)
+		for {
+			if _, err := master.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	out := filepath.Join(t.TempDir(), "stat")
+	cmd := nstest.Command(t, testbin.Applet(t, "oneit"), "-c", slave, "sh", "-c", "cat /proc/$$/stat > "+out)
+	ending, err := nstest.EndingOf(cmd.Run())
+	if err != nil || ending != nstest.Rebooted {
+		t.Fatalf("ended %v (%v)", ending, err)
+	}
+	b, _ := os.ReadFile(out)
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // f[0] = field 3
+	// field 5 pgrp, 6 session, 7 tty_nr, 8 tpgid
+	if len(f) < 6 || f[4] == "0" || f[5] != f[2] {
+		t.Fatalf("child has no controlling tty or is not its foreground group: %q", s)
+	}
+}
+
+func TestExecFailureReportsAndReboots(t *testing.T) {
+	t.Parallel()
+	con := console(t)
+	start := time.Now()
+	cmd := exec.Command(testbin.Applet(t, "oneit"), "-c", con, "/nonexistent/cmd")
+	cmd.Env = testbin.Env()
+	ending, err := nstest.EndingOf(cmd.Run())
+	if err != nil || ending.Code != 142 {
+		t.Fatalf("ended %v (%v), want exit 142", ending, err)
+	}
+	if d := time.Since(start); d < 4*time.Second {
+		t.Errorf("gave up after %v, want toybox's 5 s pause", d)
+	}
+	b, _ := os.ReadFile(con)
+	if !strings.Contains(string(b), "/nonexistent/cmd not in PATH=") {
+		t.Fatalf("console lacks the exec error: %q", b)
+	}
+}
+
+func TestNoCapSysBootExits127(t *testing.T) {
+	t.Parallel()
+	testbin.RequireTool(t, "setpriv")
+	r := startNS(t, nil, []string{"setpriv", "--bounding-set", "-sys_boot", "--inh-caps", "-sys_boot", "--"}, "true")
+	r.expect(60*time.Second, nstest.Ending{Code: 127})
+	if !strings.Contains(r.console(), "reboot failed") {
+		t.Fatalf("no clear message on the console: %q", r.console())
+	}
+}
+
+func TestHeartbeatKillsSilentChild(t *testing.T) {
+	t.Parallel()
+	launches := filepath.Join(t.TempDir(), "launches")
+	r := startNS(t, nil, nil, "-r", "-H", "0.3", "sh", "-c",
+		`echo x >> `+launches+`; [ $(wc -l < `+launches+`) -ge 3 ] && kill -USR1 1; exec sleep 1000`)
+	r.expect(60*time.Second, nstest.Halted)
+	if b, _ := os.ReadFile(launches); strings.Count(string(b), "x") < 3 {
+		t.Fatalf("silent child was not killed and relaunched: %q", b)
+	}
+}
+
+func TestHeartbeatKeepsBeatingChild(t *testing.T) {
+	t.Parallel()
+	ready := newFifo(t)
+	launches := filepath.Join(t.TempDir(), "launches")
+	r := startNS(t, nil, nil, "-r", "-H", "0.3", "sh", "-c",
+		`echo x >> `+launches+`; echo > `+string(ready)+`; while :; do echo >&3; sleep 0.05; done`)
+	ready.wait(t, 30*time.Second)
+	time.Sleep(2 * time.Second) // an observation window of several heartbeat periods
+	_ = r.cmd.Process.Signal(unix.SIGTERM)
+	r.expect(30*time.Second, nstest.Rebooted)
+	if b, _ := os.ReadFile(launches); strings.Count(string(b), "x") != 1 {
+		t.Fatalf("a beating child was relaunched: %q", b)
+	}
+}
+
+func TestPIDPipeForwardsShutdownSignal(t *testing.T) {
+	t.Parallel()
+	ready := newFifo(t)
+	mark := filepath.Join(t.TempDir(), "mark")
+	r := startNS(t, nil, nil, "-3", "sh", "-c",
+		`trap "echo got-usr2 > `+mark+`; exit 0" USR2; echo > `+string(ready)+`; sleep 1000 & wait`)
+	ready.wait(t, 30*time.Second)
+	_ = r.cmd.Process.Signal(unix.SIGUSR2)
+	r.expect(30*time.Second, nstest.Halted)
+	if b, _ := os.ReadFile(mark); string(b) != "got-usr2\n" {
+		t.Fatalf("USR2 was not forwarded to the -3 child (mark %q)", b)
+	}
+}
+
+// oneits are the implementations the not-PID-1 table runs: ours, and Debian's
+// toybox where installed, whose behaviour ours keeps.
+func oneits(t *testing.T) map[string][]string {
+	impls := map[string][]string{"toybox-go": {testbin.Applet(t, "oneit")}}
+	if p, err := exec.LookPath("toybox"); err == nil {
+		impls["toybox"] = []string{p, "oneit"}
+	} else if testbin.Strict() {
+		t.Fatal("toybox is not installed (make deps)")
+	}
+	return impls
+}
+
+func TestNotPID1ExitCodes(t *testing.T) {
+	t.Parallel()
+	for name, argv0 := range oneits(t) {
+		for _, tc := range []struct {
+			name string
+			args []string
+			sig  syscall.Signal
+			want int
+		}{
+			{"child-exit", []string{"true"}, 0, 142},
+			{"child-exit-p", []string{"-p", "true"}, 0, 139},
+			{"TERM", nil, unix.SIGTERM, 142},
+			{"INT", nil, unix.SIGINT, 129},
+			{"USR1", nil, unix.SIGUSR1, 137},
+			{"USR2", nil, unix.SIGUSR2, 139},
+		} {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				args := append(slices.Clone(argv0), "-c", console(t))
+				var ready fifo
+				if tc.sig != 0 {
+					ready = newFifo(t)
+					args = append(args, "sh", "-c", "echo > "+string(ready)+"; exec sleep 1000")
+				} else {
+					args = append(args, tc.args...)
+				}
+				cmd := exec.Command(args[0], args[1:]...)
+				cmd.Env = testbin.Env()
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if tc.sig != 0 {
+					ready.wait(t, 30*time.Second)
+					_ = cmd.Process.Signal(tc.sig)
+				}
+				ending, err := nstest.EndingOf(cmd.Wait())
+				want := tc.want
+				if name == "toybox" && tc.name == "child-exit-p" {
+					// Debian's toybox 0.8.9 exits 127+SIGTERM here: -p only
+					// picks poweroff when it is PID 1. Ours says poweroff.
+					want = 142
+				}
+				if err != nil || ending.Code != want {
+					t.Fatalf("ended %v (%v), want exit %d", ending, err, want)
+				}
+			})
+		}
+	}
+}
