@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 
-	"toybox-go/applets/selfexec"
 	"toybox-go/applets/oneit"
+	"toybox-go/applets/selfexec"
 )
 
 // applet is one entry of the dispatch table.
@@ -170,4 +170,3 @@ func names() []string {
 	}
 	return n
 }
-

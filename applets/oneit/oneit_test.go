@@ -64,11 +64,11 @@ func TestActiveConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	for content, want := range map[string]string{
-		"tty0 ttyS0\n":     "/dev/ttyS0",
-		"ttyS0\n":          "/dev/ttyS0",
-		"tty1\nhvc0 \n":    "/dev/hvc0",
-		"/dev/ttyAMA0\n":   "/dev/ttyAMA0",
-		"   \n":            "/dev/console",
+		"tty0 ttyS0\n":    "/dev/ttyS0",
+		"ttyS0\n":         "/dev/ttyS0",
+		"tty1\nhvc0 \n":   "/dev/hvc0",
+		"/dev/ttyAMA0\n":  "/dev/ttyAMA0",
+		"   \n":           "/dev/console",
 		"ttyS0 /dev/tty1": "/dev/tty1",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, "active"), []byte(content), 0o644); err != nil {
