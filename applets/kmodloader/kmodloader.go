@@ -1,0 +1,185 @@
+// Package kmodloader is ubox's kmodloader in Go: the boot loader of
+// /etc/modules-boot.d and /etc/modules.d, and the insmod, rmmod, lsmod, modinfo
+// and modprobe applets, all one Main dispatching on the name it was run as.
+//
+// Modules come from applets/internal/modinfo (an index of /lib/modules/RELEASE
+// built from each module's .modinfo, or from depmod's files when they are
+// fresh). Unlike ubox, dependencies include soft dependencies, built-in modules
+// count as loaded, aliases are glob patterns, and a failure is reported with the
+// kernel's reason.
+package kmodloader
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/internal/modinfo"
+)
+
+// Usage is kmodloader's usage text.
+const Usage = `usage: kmodloader [DIR]
+
+Load the kernel modules listed in the files of DIR (default /etc/modules.d), the
+way OpenWrt's ubox does at boot: files in lexical order, one "module [params]"
+per line, # comments. Files whose name starts with a digit load at once, line by
+line; the others load together at the end, with a retry pass. Dependencies and
+soft dependencies load first; loaded and built-in modules are skipped;
+/etc/modules.conf blacklist and options lines apply. Failures are logged with
+the kernel's reason and the rest still load; the exit status is 0.
+
+Also answers to insmod, rmmod, lsmod, modinfo and modprobe (by the name it runs
+as, or as "kmodloader APPLET ARGS").`
+
+// InsmodUsage is insmod's usage text.
+const InsmodUsage = `usage: insmod FILE|NAME [PARAM=VALUE...]
+
+Load one module file (or the module NAME from /lib/modules/RELEASE) without its
+dependencies, with the given parameters.`
+
+// RmmodUsage is rmmod's usage text.
+const RmmodUsage = `usage: rmmod [-f] NAME...
+
+Unload modules.
+
+-f	force unloading a module that is in use (needs CONFIG_MODULE_FORCE_UNLOAD)`
+
+// LsmodUsage is lsmod's usage text.
+const LsmodUsage = `usage: lsmod
+
+List the loaded modules (/proc/modules): name, size, use count and users.`
+
+// ModinfoUsage is modinfo's usage text.
+const ModinfoUsage = `usage: modinfo [-F FIELD] [-k RELEASE] [-b BASEDIR] NAME|FILE...
+
+Show a module's .modinfo fields (built-in modules too): filename, alias,
+depends, parm, license, vermagic...
+
+-F FIELD	print only the values of FIELD
+-k RELEASE	use /lib/modules/RELEASE instead of the running kernel's
+-b BASEDIR	find /lib/modules under BASEDIR`
+
+// ModprobeUsage is modprobe's usage text.
+const ModprobeUsage = `usage: modprobe [-arqvn] [-d BASEDIR] [-S RELEASE] NAME|ALIAS [PARAM=VALUE...]
+
+Load a module by name or alias (glob patterns, so modalias strings and the
+names the kernel's request_module asks for work), with its dependencies and
+soft dependencies, and the options of /etc/modules.conf and /etc/modprobe.d.
+
+-a	load every argument (no parameters)
+-r	unload the modules and the dependencies nothing else uses
+-q	quiet: no error for an unknown module
+-v	verbose: print what is done
+-n	dry run: do nothing (with -v: print the insmod lines)
+-d DIR	find /lib/modules under DIR
+-S REL	use kernel release REL`
+
+// System holds everything the applets touch, so tests run them on fake trees
+// with a fake loader.
+type System struct {
+	ModulesRoot string // directory holding the release directories: /lib/modules
+	Release     string // uname -r
+	Proc        string // /proc
+	Etc         string // /etc
+
+	// Insert loads a module file with parameters; Remove unloads one.
+	Insert func(path, params string) error
+	Remove func(name string, force bool) error
+
+	Stdout, Stderr io.Writer
+	// Log is the loader mode's logger (kmsg at boot).
+	Log *kmsg.Logger
+}
+
+// ModDir is /lib/modules/RELEASE.
+func (s *System) ModDir() string { return filepath.Join(s.ModulesRoot, s.Release) }
+
+// Default returns the System of the running machine.
+func Default() *System {
+	var u unix.Utsname
+	rel := ""
+	if err := unix.Uname(&u); err == nil {
+		rel = unix.ByteSliceToString(u.Release[:])
+	}
+	return &System{
+		ModulesRoot: "/lib/modules",
+		Release:     rel,
+		Proc:        "/proc",
+		Etc:         "/etc",
+		Insert:      insertKernel,
+		Remove:      removeKernel,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+	}
+}
+
+var appletNames = []string{"insmod", "rmmod", "lsmod", "modinfo", "modprobe"}
+
+// Main dispatches on the base name of args[0].
+func Main(args []string) int {
+	return Default().Main(args)
+}
+
+// Main runs the applet args[0] names on s.
+func (s *System) Main(args []string) int {
+	if len(args) == 0 {
+		args = []string{"kmodloader"}
+	}
+	name := filepath.Base(args[0])
+	if name == "kmodloader" && len(args) > 1 {
+		for _, a := range appletNames {
+			if args[1] == a {
+				name, args = a, args[1:]
+			}
+		}
+	}
+	switch name {
+	case "insmod":
+		return s.insmod(args)
+	case "rmmod":
+		return s.rmmod(args)
+	case "lsmod":
+		return s.lsmod(args)
+	case "modinfo":
+		return s.modinfo(args)
+	case "modprobe":
+		return s.modprobe(args)
+	}
+	return s.boot(args)
+}
+
+// conf reads /etc/modules.conf (OpenWrt) and the modprobe.d directories (kmod).
+func (s *System) conf() *modinfo.Conf {
+	return modinfo.LoadConf(
+		filepath.Join(s.Etc, "modules.conf"),
+		filepath.Join(s.Etc, "modprobe.d"),
+		filepath.Join(filepath.Dir(s.ModulesRoot), "modprobe.d"), // /lib/modprobe.d
+	)
+}
+
+func (s *System) errorf(name, format string, args ...any) {
+	fmt.Fprintf(s.Stderr, "%s: %s\n", name, fmt.Sprintf(format, args...))
+}
+
+// openIndex indexes the module folder, reporting to the applet's stderr.
+func (s *System) openIndex(applet string, conf *modinfo.Conf) (*modinfo.Index, error) {
+	ix, err := modinfo.Open(s.ModDir(), conf)
+	if err != nil {
+		return nil, fmt.Errorf("no module folder for kernel %s: %w", s.Release, err)
+	}
+	return ix, nil
+}
+
+// splitPath tells a module file argument from a module name.
+func isFileArg(arg string) bool {
+	if strings.ContainsRune(arg, '/') {
+		return true
+	}
+	st, err := os.Stat(arg)
+	return err == nil && st.Mode().IsRegular() && strings.Contains(arg, ".ko")
+}

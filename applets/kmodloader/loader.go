@@ -1,0 +1,240 @@
+package kmodloader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/internal/modinfo"
+)
+
+type jobState int
+
+const (
+	pending jobState = iota
+	loaded
+	failed
+)
+
+// job is one module the loader wants in the kernel.
+type job struct {
+	m        *modinfo.Module
+	params   string
+	soft     bool // wanted only as a soft dependency: its failure is no error
+	state    jobState
+	err      error
+	failedAt int      // loader.loads when it failed: retried only after more loads
+	missing  []string // hard dependencies the index does not know
+	waitFor  []*job   // soft dependencies to settle first (pre:, or the module of a post:)
+}
+
+// loader resolves and loads modules: dependencies first, soft dependencies
+// around them, each module at most once, failures recorded with their reason.
+type loader struct {
+	ix     *modinfo.Index
+	conf   *modinfo.Conf
+	live   map[string]bool // loaded or built-in
+	jobs   map[string]*job
+	order  []*job // dependencies before their users
+	loads  int
+	insert func(m *modinfo.Module, params string) error
+	// logf reports a load failure (prio is kmsg.Err or kmsg.Warn).
+	logf func(prio int, format string, args ...any)
+	// verbose, when set, is told each module before it loads.
+	verbose func(m *modinfo.Module, params string)
+}
+
+func newLoader(ix *modinfo.Index, conf *modinfo.Conf, live map[string]bool) *loader {
+	if conf == nil {
+		conf = modinfo.NewConf()
+	}
+	return &loader{ix: ix, conf: conf, live: live, jobs: map[string]*job{},
+		logf: func(int, string, ...any) {}}
+}
+
+// want adds m (and what it needs) to the jobs; params are appended to
+// modules.conf's options. It returns nil when there is nothing to do.
+func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
+	if m.Builtin || l.live[m.Name] {
+		return nil
+	}
+	if j := l.jobs[m.Name]; j != nil {
+		j.params = joinWords(j.params, params)
+		if !soft {
+			l.harden(j)
+		}
+		return j
+	}
+	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), soft: soft}
+	l.jobs[m.Name] = j // before recursing: a dependency cycle ends here
+	pre, post := l.ix.Soft(m)
+	for _, s := range pre {
+		j.waitFor = append(j.waitFor, l.wantSoft(s)...)
+	}
+	for _, d := range m.Depends {
+		dm := l.ix.Get(d)
+		if dm == nil {
+			j.missing = append(j.missing, d)
+			continue
+		}
+		l.want(dm, "", soft)
+	}
+	l.order = append(l.order, j)
+	for _, s := range post {
+		for _, pj := range l.wantSoft(s) {
+			pj.waitFor = append(pj.waitFor, j)
+		}
+	}
+	return j
+}
+
+// harden marks j and its hard dependencies as really wanted.
+func (l *loader) harden(j *job) {
+	if !j.soft {
+		return
+	}
+	j.soft = false
+	for _, d := range j.m.Depends {
+		if dj := l.jobs[d]; dj != nil {
+			l.harden(dj)
+		}
+	}
+}
+
+// wantSoft adds the modules behind a soft dependency (a name or an alias, such
+// as "crypto-crc32c"); nothing when one of them is already there.
+func (l *loader) wantSoft(name string) []*job {
+	mods := l.ix.Lookup(name)
+	for _, m := range mods {
+		if m.Builtin || l.live[m.Name] {
+			return nil
+		}
+	}
+	var out []*job
+	for _, m := range mods {
+		if l.conf.Blacklist[m.Name] && len(mods) > 1 {
+			continue
+		}
+		if j := l.want(m, "", true); j != nil {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func (l *loader) ready(j *job) bool {
+	if len(j.missing) > 0 {
+		return false
+	}
+	for _, d := range j.m.Depends {
+		if !l.live[d] && !l.builtin(d) {
+			return false
+		}
+	}
+	for _, w := range j.waitFor {
+		if w.state == pending {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *loader) builtin(name string) bool {
+	m := l.ix.Get(name)
+	return m != nil && m.Builtin
+}
+
+// permanent errors are not worth a retry: another module loading cannot change
+// them.
+func permanent(err error) bool {
+	for _, e := range []error{unix.ENODEV, unix.EINVAL, unix.ENOEXEC, unix.EPERM, unix.EOPNOTSUPP, unix.EKEYREJECTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// settle loads every pending job whose dependencies are in, pass after pass,
+// while passes make progress. With retry, a module that failed is tried again
+// once other modules have loaded since its failure (a symbol it lacked may have
+// arrived), unless its error is permanent.
+func (l *loader) settle(retry bool) {
+	for {
+		progress := 0
+		for _, j := range l.order {
+			switch j.state {
+			case loaded:
+				continue
+			case failed:
+				if !retry || l.loads <= j.failedAt || permanent(j.err) {
+					continue
+				}
+			}
+			if !l.ready(j) {
+				continue
+			}
+			if l.verbose != nil {
+				l.verbose(j.m, j.params)
+			}
+			if err := l.insert(j.m, j.params); err != nil {
+				j.state, j.err, j.failedAt = failed, err, l.loads
+				prio := kmsg.Err
+				if j.soft {
+					prio = kmsg.Warn
+				}
+				l.logf(prio, "failed to load %s: %v", j.m.Name, err)
+				continue
+			}
+			j.state, j.err = loaded, nil
+			l.live[j.m.Name] = true
+			l.loads++
+			progress++
+		}
+		if progress == 0 {
+			return
+		}
+	}
+}
+
+// leftovers describes the wanted (not soft) modules that are not loaded, one
+// line each: "name: reason".
+func (l *loader) leftovers() []string {
+	var out []string
+	for _, j := range l.order {
+		if j.state == loaded || j.soft {
+			continue
+		}
+		var why []string
+		if j.err != nil {
+			why = append(why, j.err.Error())
+		}
+		for _, d := range j.missing {
+			why = append(why, "missing dependency "+d)
+		}
+		for _, d := range j.m.Depends {
+			if !l.live[d] && !l.builtin(d) && l.ix.Get(d) != nil {
+				why = append(why, "dependency not loaded "+d)
+			}
+		}
+		if len(why) == 0 {
+			why = append(why, "not loaded")
+		}
+		out = append(out, fmt.Sprintf("%s: %s", j.m.Name, strings.Join(why, ", ")))
+	}
+	return out
+}
+
+func joinWords(a, b string) string {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " " + b
+}

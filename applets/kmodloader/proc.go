@@ -1,0 +1,98 @@
+package kmodloader
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"toybox-go/applets/internal/modinfo"
+)
+
+// procModule is one line of /proc/modules:
+// "name size refcount holders, state address".
+type procModule struct {
+	Name    string
+	Size    string
+	Refs    string // "-" without CONFIG_MODULE_UNLOAD
+	Holders []string
+	State   string
+}
+
+// parseProcModules reads /proc/modules lines; malformed ones are skipped.
+func parseProcModules(r io.Reader) []procModule {
+	var out []procModule
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 {
+			continue
+		}
+		m := procModule{Name: f[0], Size: f[1], Refs: f[2]}
+		if len(f) > 3 && f[3] != "-" {
+			for _, h := range strings.Split(f[3], ",") {
+				if h != "" {
+					m.Holders = append(m.Holders, h)
+				}
+			}
+		}
+		if len(f) > 4 {
+			m.State = f[4]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s *System) procModules() ([]procModule, error) {
+	f, err := os.Open(filepath.Join(s.Proc, "modules"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseProcModules(f), nil
+}
+
+// loadedSet is the set of loaded module names (normalised). A missing
+// /proc/modules (no CONFIG_MODULES) is an empty set.
+func (s *System) loadedSet() map[string]bool {
+	mods, _ := s.procModules()
+	set := map[string]bool{}
+	for _, m := range mods {
+		set[modinfo.Normalize(m.Name)] = true
+	}
+	return set
+}
+
+// lsmod prints /proc/modules in lsmod's columns, most recently loaded first
+// (the kernel's order), as kmod's lsmod does.
+func (s *System) lsmod(args []string) int {
+	if len(args) > 1 {
+		fmt.Fprintln(s.Stderr, LsmodUsage)
+		return 1
+	}
+	mods, err := s.procModules()
+	if err != nil {
+		s.errorf("lsmod", "%v", err)
+		return 1
+	}
+	w := bufio.NewWriter(s.Stdout)
+	fmt.Fprintln(w, "Module                  Size  Used by")
+	for _, m := range mods {
+		fmt.Fprintf(w, "%-19s %8s  %s", m.Name, m.Size, m.Refs)
+		for i, h := range m.Holders {
+			sep := ","
+			if i == 0 {
+				sep = " "
+			}
+			fmt.Fprintf(w, "%s%s", sep, h)
+		}
+		fmt.Fprintln(w)
+	}
+	if err := w.Flush(); err != nil {
+		return 1
+	}
+	return 0
+}
