@@ -1,0 +1,272 @@
+package rules
+
+import "strconv"
+
+// A script is compiled once into this tree. Every node evaluates to what
+// the matching libubox handler returns, so the quirks carry over: 0 done,
+// -1 error (the enclosing list goes on), -2 "return" (ends the file).
+
+type stmtOp uint8
+
+const (
+	sList    stmtOp = iota // run items in order; stop on -2
+	sError                 // -1: something libubox reports as an error here
+	sNop                   // 0: an if/case/include libubox silently ignores
+	sCommand               // hand name and substituted args to the host
+	sIf                    // cond, items[0] = then, items[1] = else or nil
+	sCase                  // name = variable, keys[i] selects items[i]
+	sReturn                // -2
+	sInclude               // run file
+)
+
+type stmt struct {
+	op    stmtOp
+	items []*stmt
+	name  string
+	args  []template
+	keys  []string
+	cond  *cond
+	file  *file
+}
+
+type condOp uint8
+
+const (
+	cError condOp = iota // -1
+	cEq                  // name, alts
+	cRegex               // name, alts
+	cHas                 // alts (variable names)
+	cAnd                 // kids
+	cOr                  // kids
+	cNot                 // kids[0]
+	cIsdir               // path
+)
+
+type cond struct {
+	op   condOp
+	name string
+	alts []alt
+	kids []*cond
+	path template
+}
+
+// alt is one alternative of eq, regex or has. bad marks an element that
+// is not a string: libubox reports an error (-1) when it gets to it.
+type alt struct {
+	s   string
+	m   matcher
+	bad bool
+}
+
+var (
+	errorStmt  = &stmt{op: sError}
+	nopStmt    = &stmt{op: sNop}
+	returnStmt = &stmt{op: sReturn}
+	errorCond  = &cond{op: cError}
+)
+
+// compiler turns one file's JSON into statements; problems go to warn.
+type compiler struct {
+	l    *loader
+	f    *file
+	warn func(line int, msg string)
+}
+
+// block mirrors json_process_cmd: an array whose first element is a
+// string is one command, any other array is a list of blocks, anything
+// else is an error.
+func (c *compiler) block(v *value) *stmt {
+	if v.kind != kArray {
+		c.warn(v.line, sprintf("expected a rule (an array), found a %s: skipped", v.kind))
+		return errorStmt
+	}
+	if len(v.elems) > 0 && v.elems[0].kind == kString {
+		return c.command(v)
+	}
+	st := &stmt{op: sList, items: make([]*stmt, 0, len(v.elems))}
+	for _, e := range v.elems {
+		st.items = append(st.items, c.block(e))
+	}
+	return st
+}
+
+// tuple picks arguments as libubox's blobmsg_parse_array does: slot 0 is
+// the name, and each following slot takes the next element of its kind
+// (0 = any kind), silently passing over elements of another kind.
+func tuple(elems []*value, kinds ...kind) (slots [4]*value, ignored int) {
+	slots[0] = elems[0]
+	slot := 1
+	for _, e := range elems[1:] {
+		if slot > len(kinds) {
+			ignored++
+			continue
+		}
+		if kinds[slot-1] != 0 && e.kind != kinds[slot-1] {
+			ignored++
+			continue
+		}
+		slots[slot] = e
+		slot++
+	}
+	return slots, ignored
+}
+
+func (c *compiler) ignored(v *value, n int) {
+	if n > 0 {
+		c.warn(v.line, sprintf("%q: %d element(s) of an unexpected type or beyond its arguments ignored", v.elems[0].str, n))
+	}
+}
+
+func (c *compiler) command(v *value) *stmt {
+	name := v.elems[0].str
+	switch name {
+	case "if":
+		t, n := tuple(v.elems, kArray, kArray, kArray)
+		c.ignored(v, n)
+		if t[1] == nil || t[2] == nil {
+			c.warn(v.line, `"if" needs a condition and a block (arrays): ignored`)
+			return nopStmt
+		}
+		st := &stmt{op: sIf, cond: c.cond(t[1]), items: []*stmt{c.block(t[2]), nil}}
+		if t[3] != nil {
+			st.items[1] = c.block(t[3])
+		}
+		return st
+	case "case":
+		t, n := tuple(v.elems, kString, kObject)
+		c.ignored(v, n)
+		if t[1] == nil || t[2] == nil {
+			c.warn(v.line, `"case" needs a variable name and an object: ignored`)
+			return nopStmt
+		}
+		st := &stmt{op: sCase, name: t[1].str, keys: t[2].keys}
+		for _, e := range t[2].elems {
+			st.items = append(st.items, c.block(e))
+		}
+		return st
+	case "return":
+		return returnStmt
+	case "include":
+		t, n := tuple(v.elems, kString)
+		c.ignored(v, n)
+		if t[1] == nil {
+			c.warn(v.line, `"include" needs a file name: ignored`)
+			return nopStmt
+		}
+		f, err := c.l.include(c.f, t[1].str)
+		if err != nil {
+			c.warn(v.line, sprintf("include %q: %v: ignored", t[1].str, err))
+			return nopStmt
+		}
+		if f.loading {
+			c.warn(v.line, sprintf("include %q: recursive include, skipped when reached", t[1].str))
+		}
+		c.l.hasInclude = true
+		return &stmt{op: sInclude, file: f}
+	}
+	st := &stmt{op: sCommand, name: name, args: make([]template, 0, len(v.elems)-1)}
+	for i, e := range v.elems[1:] {
+		if e.kind != kString {
+			c.warn(e.line, sprintf("command %q: argument %d is a %s, not a string: dropped", name, i+1, e.kind))
+			continue
+		}
+		t := compileTemplate(e.str)
+		if t.unterminated {
+			c.warn(e.line, sprintf("command %q: unterminated variable reference in %q: the command never runs", name, clip(e.str)))
+			return errorStmt
+		}
+		st.args = append(st.args, t)
+	}
+	return st
+}
+
+// cond mirrors json_process_expr.
+func (c *compiler) cond(v *value) *cond {
+	if v.kind != kArray || len(v.elems) == 0 || v.elems[0].kind != kString {
+		c.warn(v.line, "expected a condition [\"name\", ...]: the condition is an error (false, and no else)")
+		return errorCond
+	}
+	name := v.elems[0].str
+	switch name {
+	case "eq", "regex":
+		t, n := tuple(v.elems, kString, 0)
+		c.ignored(v, n)
+		if t[1] == nil || t[2] == nil {
+			c.warn(v.line, sprintf("%q needs a variable name and a value: the condition is an error", name))
+			return errorCond
+		}
+		cd := &cond{op: cEq, name: t[1].str}
+		if name == "regex" {
+			cd.op = cRegex
+		}
+		cd.alts = c.alts(name, t[2], cd.op == cRegex)
+		return cd
+	case "has":
+		t, n := tuple(v.elems, 0)
+		c.ignored(v, n)
+		if t[1] == nil {
+			c.warn(v.line, `"has" needs a variable name: the condition is an error`)
+			return errorCond
+		}
+		return &cond{op: cHas, alts: c.alts(name, t[1], false)}
+	case "and", "or":
+		cd := &cond{op: cAnd}
+		if name == "or" {
+			cd.op = cOr
+		}
+		for _, e := range v.elems[1:] {
+			cd.kids = append(cd.kids, c.cond(e))
+		}
+		return cd
+	case "not":
+		t, n := tuple(v.elems, kArray)
+		c.ignored(v, n)
+		if t[1] == nil {
+			c.warn(v.line, `"not" needs a condition: the condition is an error`)
+			return errorCond
+		}
+		return &cond{op: cNot, kids: []*cond{c.cond(t[1])}}
+	case "isdir":
+		t, n := tuple(v.elems, kString)
+		c.ignored(v, n)
+		if t[1] == nil {
+			c.warn(v.line, `"isdir" needs a path: the condition is an error`)
+			return errorCond
+		}
+		p := compileTemplate(t[1].str)
+		if p.unterminated {
+			c.warn(t[1].line, sprintf("isdir: unterminated variable reference in %q: the condition is an error", clip(t[1].str)))
+			return errorCond
+		}
+		return &cond{op: cIsdir, path: p}
+	}
+	c.warn(v.line, sprintf("unknown condition %q: the condition is an error", clip(name)))
+	return errorCond
+}
+
+// alts compiles the value of eq/regex/has: a string or an array of them.
+func (c *compiler) alts(name string, v *value, regex bool) []alt {
+	one := func(e *value) alt {
+		if e.kind != kString {
+			c.warn(e.line, sprintf("%q: a %s where a string is expected: an error when reached", name, e.kind))
+			return alt{bad: true}
+		}
+		a := alt{s: e.str}
+		if regex {
+			m, err := compileMatcher(e.str)
+			if err != nil {
+				c.warn(e.line, sprintf("regex %s never matches: %v", strconv.Quote(clip(e.str)), err))
+			}
+			a.m = m
+		}
+		return a
+	}
+	if v.kind != kArray {
+		return []alt{one(v)}
+	}
+	alts := make([]alt, 0, len(v.elems))
+	for _, e := range v.elems {
+		alts = append(alts, one(e))
+	}
+	return alts
+}

@@ -1,0 +1,76 @@
+package rules
+
+import (
+	"regexp"
+	"strings"
+)
+
+// matcher is one compiled "regex" alternative. libubox compiles POSIX
+// extended regexes with REG_NOSUB and searches unanchored; only "does it
+// match" matters, so leftmost-first (Go) and leftmost-longest (POSIX)
+// agree. Plain prefixes such as "^tty" — all that real rule files use —
+// are matched without the regexp engine.
+type matcher struct {
+	kind matchKind
+	lit  string
+	re   *regexp.Regexp
+}
+
+type matchKind uint8
+
+const (
+	matchNever    matchKind = iota // the pattern did not compile
+	matchContains                  // "abc"
+	matchPrefix                    // "^abc"
+	matchSuffix                    // "abc$"
+	matchEqual                     // "^abc$"
+	matchRegexp
+)
+
+// compileMatcher never fails: a pattern that does not compile never
+// matches, as in libubox. The error is returned for a load warning.
+func compileMatcher(pattern string) (matcher, error) {
+	body := pattern
+	anchorStart := strings.HasPrefix(body, "^")
+	if anchorStart {
+		body = body[1:]
+	}
+	anchorEnd := strings.HasSuffix(body, "$") && !strings.HasSuffix(body, "\\$")
+	if anchorEnd {
+		body = body[:len(body)-1]
+	}
+	if !strings.ContainsAny(body, `.[]()*+?{}|^$\`) {
+		switch {
+		case anchorStart && anchorEnd:
+			return matcher{kind: matchEqual, lit: body}, nil
+		case anchorStart:
+			return matcher{kind: matchPrefix, lit: body}, nil
+		case anchorEnd:
+			return matcher{kind: matchSuffix, lit: body}, nil
+		default:
+			return matcher{kind: matchContains, lit: body}, nil
+		}
+	}
+	// POSIX '.' also matches a newline (no REG_NEWLINE); Go's needs (?s).
+	re, err := regexp.Compile("(?s)" + pattern)
+	if err != nil {
+		return matcher{kind: matchNever}, err
+	}
+	return matcher{kind: matchRegexp, re: re}, nil
+}
+
+func (m *matcher) match(s string) bool {
+	switch m.kind {
+	case matchContains:
+		return strings.Contains(s, m.lit)
+	case matchPrefix:
+		return strings.HasPrefix(s, m.lit)
+	case matchSuffix:
+		return strings.HasSuffix(s, m.lit)
+	case matchEqual:
+		return s == m.lit
+	case matchRegexp:
+		return m.re.MatchString(s)
+	}
+	return false
+}
