@@ -335,16 +335,8 @@ func (s *System) modprobe(args []string) int {
 					fmt.Fprintf(s.Stdout, "module %s is blacklisted\n", m.Name)
 				}
 				continue
-			case m.Builtin:
-				if *verbose {
-					fmt.Fprintf(s.Stdout, "module %s is builtin\n", m.Name)
-				}
-				continue
-			case live[m.Name]:
-				if *verbose {
-					fmt.Fprintf(s.Stdout, "module %s is already loaded\n", m.Name)
-				}
-				continue
+			case m.Builtin, live[m.Name]:
+				continue // nothing to do, and kmod says nothing
 			}
 			l.want(m, params, false)
 		}

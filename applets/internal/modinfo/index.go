@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -99,40 +100,9 @@ func Open(dir string, conf *Conf) (*Index, error) {
 	ix := &Index{Dir: dir, Conf: conf, mods: map[string]*Module{}, aliasExact: map[string][]string{}}
 	depInfo, depErr := os.Stat(filepath.Join(dir, "modules.dep"))
 	haveDep := depErr == nil
-	var newest time.Time
-	// WalkDir never follows symlinked directories (Debian's build/ and source/
-	// links, or a loop), so the walk ends.
-	werr := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			ix.Problems = append(ix.Problems, err.Error())
-			if d != nil && d.IsDir() && path != dir {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !moduleSuffix(d.Name()) {
-			return nil
-		}
-		if haveDep {
-			if fi, err := d.Info(); err == nil && fi.ModTime().After(newest) {
-				newest = fi.ModTime()
-			}
-		}
-		name := Normalize(d.Name())
-		if old, ok := ix.mods[name]; ok {
-			// depmod's default search order: updates/ before the rest.
-			rel, _ := filepath.Rel(dir, path)
-			if !strings.HasPrefix(rel, "updates/") || strings.HasPrefix(relTo(dir, old.Path), "updates/") {
-				ix.Problems = append(ix.Problems, fmt.Sprintf("%s: module %s also at %s (ignored)", path, name, old.Path))
-				return nil
-			}
-		}
-		ix.mods[name] = &Module{Name: name, Path: path}
-		return nil
-	})
-	if werr != nil {
-		return nil, werr
-	}
+	w := walker{ix: ix, stamp: haveDep, seen: map[[2]uint64]bool{}}
+	w.walk(dir, "")
+	newest := w.newest
 	if haveDep {
 		if !depInfo.ModTime().Before(newest) {
 			if err := ix.loadDepmod(); err != nil {
@@ -144,6 +114,70 @@ func Open(dir string, conf *Conf) (*Index, error) {
 	}
 	ix.loadBuiltins()
 	return ix, nil
+}
+
+// walker finds the module files below the release directory, following
+// symlinked directories (a tree assembled from links) but entering each real
+// directory once, so that a symlink loop ends.
+type walker struct {
+	ix     *Index
+	stamp  bool // track the newest module mtime (for modules.dep freshness)
+	newest time.Time
+	seen   map[[2]uint64]bool
+}
+
+func (w *walker) walk(path, rel string) {
+	st, err := os.Stat(path)
+	if err != nil {
+		w.ix.Problems = append(w.ix.Problems, err.Error())
+		return
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		key := [2]uint64{uint64(sys.Dev), uint64(sys.Ino)}
+		if w.seen[key] {
+			return
+		}
+		w.seen[key] = true
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		w.ix.Problems = append(w.ix.Problems, err.Error())
+		return
+	}
+	for _, e := range ents {
+		p, r := filepath.Join(path, e.Name()), filepath.Join(rel, e.Name())
+		if moduleSuffix(e.Name()) && !e.IsDir() {
+			w.add(p, r, e)
+			continue
+		}
+		switch {
+		case e.IsDir():
+			w.walk(p, r)
+		case e.Type()&fs.ModeSymlink != 0 && !(rel == "" && (e.Name() == "build" || e.Name() == "source")):
+			// Debian's build/ and source/ point at kernel headers: no modules.
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				w.walk(p, r)
+			}
+		}
+	}
+}
+
+func (w *walker) add(path, rel string, e fs.DirEntry) {
+	ix := w.ix
+	if w.stamp {
+		if fi, err := os.Stat(path); err == nil && fi.ModTime().After(w.newest) {
+			w.newest = fi.ModTime()
+		}
+	}
+	name := Normalize(e.Name())
+	if old, ok := ix.mods[name]; ok {
+		// depmod's default search order: updates/ before the rest.
+		if !strings.HasPrefix(rel, "updates/") || strings.HasPrefix(relTo(ix.Dir, old.Path), "updates/") {
+			ix.Problems = append(ix.Problems, fmt.Sprintf("%s: module %s also at %s (ignored)", path, name, old.Path))
+			return
+		}
+	}
+	ix.mods[name] = &Module{Name: name, Path: path}
 }
 
 func relTo(dir, path string) string {
@@ -181,9 +215,12 @@ func (ix *Index) loadDepmod() error {
 		if m == nil || m.Builtin || relTo(ix.Dir, m.Path) != want {
 			return fmt.Errorf("%s:%d: %s is not in the module tree: stale, reading .modinfo instead", depPath, n+1, file)
 		}
+		// modules.dep lists every dependency, users before what they use;
+		// keep Depends in load order (kmod loads the list from its end).
 		var ds []string
-		for _, d := range strings.Fields(rest) {
-			ds = append(ds, Normalize(filepath.Base(d)))
+		fl := strings.Fields(rest)
+		for i := len(fl) - 1; i >= 0; i-- {
+			ds = append(ds, Normalize(filepath.Base(fl[i])))
 		}
 		deps[name] = ds
 	}
