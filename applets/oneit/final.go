@@ -121,14 +121,16 @@ func (s *initState) reapFor(d time.Duration) {
 // runRebootHelper runs `oneit --reboot-helper ACTION` and waits for it. Inside a
 // PID namespace the helper's reboot(2) kills this PID 1 with SIGHUP or SIGINT,
 // and this never returns. A helper that cannot start falls back to calling
-// reboot(2) here, which is safe for a restart.
+// reboot(2) here: always safe for a restart, and for the machine's own PID 1
+// a failed halt ends in a panic, which is still better than exiting.
 func (s *initState) runRebootHelper(action string) error {
 	pid, err := syscall.ForkExec(selfexec.Exe(), []string{"oneit", rebootHelperFlag, action}, &syscall.ProcAttr{
 		Files: []uintptr{s.console.Fd(), s.console.Fd(), s.console.Fd()},
 	})
 	if err != nil {
-		if action == "reboot" {
-			return unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+		s.log.Warnf("starting the reboot helper: %v; calling reboot(2) directly", err)
+		if action == "reboot" || initialPIDNamespace() {
+			return unix.Reboot(rebootCmds[action])
 		}
 		return fmt.Errorf("starting the reboot helper: %w", err)
 	}

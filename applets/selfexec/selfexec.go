@@ -9,6 +9,7 @@ package selfexec
 import (
 	"os"
 	"os/exec"
+	"strings"
 )
 
 // Known reports whether name is an applet of this binary. The dispatcher in
@@ -20,14 +21,19 @@ var Known func(name string) bool
 func IsApplet(name string) bool { return Known != nil && Known(name) }
 
 // Exe is the path that re-executes this binary. /proc/self/exe works even when
-// the file was deleted (an initramfs after switch_root); os.Executable is the
-// fallback when /proc is not mounted yet.
+// the file was deleted (an initramfs after switch_root); without /proc (a PID 1
+// before its mounts) argv[0] is used, as the kernel gives init its full path.
 func Exe() string {
 	if _, err := os.Stat("/proc/self/exe"); err == nil {
 		return "/proc/self/exe"
 	}
-	if p, err := os.Executable(); err == nil {
-		return p
+	if len(os.Args) > 0 {
+		if strings.Contains(os.Args[0], "/") {
+			return os.Args[0]
+		}
+		if p, err := exec.LookPath(os.Args[0]); err == nil {
+			return p
+		}
 	}
 	return "/proc/self/exe"
 }
