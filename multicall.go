@@ -15,6 +15,8 @@ import (
 
 	"toybox-go/applets/kmodloader"
 	"toybox-go/applets/oneit"
+	"toybox-go/applets/pid2"
+	"toybox-go/applets/reboot"
 	"toybox-go/applets/selfexec"
 )
 
@@ -31,12 +33,16 @@ type applet struct {
 // applets is sorted by name; multicall_test.go fails on an unsorted or duplicate
 // entry.
 var applets = []applet{
+	{"halt", "sbin/halt", reboot.Usage, reboot.Main},
 	{"insmod", "sbin/insmod", kmodloader.InsmodUsage, kmodloader.Main},
 	{"kmodloader", "sbin/kmodloader", kmodloader.Usage, kmodloader.Main},
 	{"lsmod", "sbin/lsmod", kmodloader.LsmodUsage, kmodloader.Main},
 	{"modinfo", "sbin/modinfo", kmodloader.ModinfoUsage, kmodloader.Main},
 	{"modprobe", "sbin/modprobe", kmodloader.ModprobeUsage, kmodloader.Main},
 	{"oneit", "sbin/oneit", oneit.Usage, oneit.Main},
+	{"pid2", "sbin/pid2", pid2.Usage, pid2.Main},
+	{"poweroff", "sbin/poweroff", reboot.Usage, reboot.Main},
+	{"reboot", "sbin/reboot", reboot.Usage, reboot.Main},
 	{"rmmod", "sbin/rmmod", kmodloader.RmmodUsage, kmodloader.Main},
 }
 

@@ -63,7 +63,8 @@ type Config struct {
 
 // Event is something a goroutine learned for the main loop.
 type Event struct {
-	Pid int // an adopted process's pidfd became readable
+	Pid       int  // an adopted process's pidfd became readable, or:
+	OutputEOF bool // the output pipe of task Pid reached its end
 }
 
 // State of a service.
@@ -113,6 +114,10 @@ type service struct {
 type task struct {
 	name     string
 	pid      int
+	reaped   bool   // the process is gone; waiting for the rest of its output
+	exit     string // set when reaped
+	outEOF   bool   // its output pipe is drained (or there was none)
+	doneBy   time.Time
 	termAt   time.Time
 	killAt   time.Time
 	termSent bool
@@ -248,7 +253,29 @@ func (m *Manager) watch(s *service) {
 }
 
 // Handle processes an Event.
-func (m *Manager) Handle(ev Event) { m.checkAdopted(ev.Pid) }
+func (m *Manager) Handle(ev Event) {
+	if !ev.OutputEOF {
+		m.checkAdopted(ev.Pid)
+		return
+	}
+	if t, ok := m.tasks[ev.Pid]; ok {
+		t.outEOF = true
+		if t.reaped {
+			m.finishTask(t)
+		}
+	}
+}
+
+// outputGrace is how long a task's end waits for the rest of its output (a
+// background child may keep the pipe open for ever).
+const outputGrace = 200 * time.Millisecond
+
+func (m *Manager) finishTask(t *task) {
+	delete(m.tasks, t.pid)
+	if t.done != nil {
+		t.done(t.exit)
+	}
+}
 
 // Record handles one fd-3 record: the PID of a process PID 1 reaped; 0 means
 // records were lost, so every adopted service is checked.
@@ -284,9 +311,11 @@ func (m *Manager) checkAdopted(pid int) {
 func (m *Manager) Reaped(pid int, ws unix.WaitStatus) {
 	exit := describe(ws)
 	if t, ok := m.tasks[pid]; ok {
-		delete(m.tasks, pid)
-		if t.done != nil {
-			t.done(exit)
+		t.reaped, t.exit = true, exit
+		if t.outEOF {
+			m.finishTask(t)
+		} else {
+			t.doneBy = m.now().Add(outputGrace)
 		}
 		return
 	}
@@ -491,6 +520,14 @@ func (m *Manager) Tick() time.Time {
 		}
 	}
 	for _, t := range m.tasks {
+		if t.reaped {
+			if !t.doneBy.After(now) {
+				m.finishTask(t)
+			} else {
+				at(t.doneBy)
+			}
+			continue
+		}
 		if !t.termAt.IsZero() {
 			if !t.termSent && !t.termAt.After(now) {
 				m.cfg.Log.Warnf("%s (pid %d) still running: TERM", t.name, t.pid)
@@ -686,6 +723,7 @@ type Task struct {
 // line by line as "NAME: line".
 func (m *Manager) RunTask(t Task) error {
 	var stdio []uintptr
+	var out *os.File
 	tty := false
 	if t.TTY != "" {
 		f, err := os.OpenFile(m.ttyPath(t.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
@@ -708,12 +746,21 @@ func (m *Manager) RunTask(t Task) error {
 		}
 		defer w.Close()
 		stdio = []uintptr{null.Fd(), w.Fd(), w.Fd()}
-		go m.readLines(r, t.Name, &m.taskRing)
+		out = r
 	}
-	tk := &task{name: t.Name, done: t.Done}
+	tk := &task{name: t.Name, done: t.Done, outEOF: out == nil}
 	pid, err := m.fork(t.Spec, stdio, tty, func(int) error { return nil })
 	if err != nil {
+		if out != nil {
+			out.Close()
+		}
 		return err
+	}
+	if out != nil {
+		go func() {
+			m.readLines(out, t.Name, &m.taskRing)
+			m.events <- Event{Pid: pid, OutputEOF: true}
+		}()
 	}
 	tk.pid = pid
 	if t.TermAfter > 0 {
@@ -759,4 +806,15 @@ func (m *Manager) LogLines(name string) ([]string, error) {
 		return nil, fmt.Errorf("no service %q", name)
 	}
 	return s.ring.Lines(), nil
+}
+
+// StopTasks bounds every running task: TERM now, KILL after KillDelay.
+func (m *Manager) StopTasks() {
+	now := m.now()
+	for _, t := range m.tasks {
+		if !t.termSent {
+			t.termAt = now
+			t.killAt = now.Add(KillDelay)
+		}
+	}
 }

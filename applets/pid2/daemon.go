@@ -1,0 +1,604 @@
+package pid2
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/inittab"
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/internal/supervise"
+)
+
+// States, logged as they are entered (procd's words).
+const (
+	stateEarly    = "early"
+	stateInit     = "init"
+	stateRunning  = "running"
+	stateShutdown = "shutdown"
+)
+
+// Bounds of shutdown entries and rc K scripts (procd: 15 s, then TERM, then
+// 10 s more, then KILL).
+const (
+	shutdownTerm = 15 * time.Second
+	shutdownKill = 10 * time.Second
+)
+
+// heartbeatEvery must be under a third of the smallest `oneit -H` (1 s).
+const heartbeatEvery = 250 * time.Millisecond
+
+// bootedFile marks that sysinit ran ("sysinit"), then that wait and once
+// entries ran too ("done"). A relaunched pid2 skips what it names.
+const bootedFile = "booted"
+
+type daemon struct {
+	o       options
+	log     *kmsg.Logger
+	m       *supervise.Manager
+	state   string
+	entries []inittab.Entry
+	current map[string]inittab.Entry // supervised entries by name
+
+	steps   []func() // INIT or SHUTDOWN work, one at a time
+	busy    bool     // a step is running
+	records chan int
+	hb      *os.File
+	wd      *os.File
+	reqs    chan ctlReq
+	exiting bool // SHUTDOWN finished its steps: exit once nothing runs
+	signal  syscall.Signal
+	hotplug context.CancelFunc
+}
+
+func runDaemon(o options) (code int) {
+	log := kmsg.New("pid2")
+	defer func() {
+		if r := recover(); r != nil {
+			log.Errorf("crashed: %v", r)
+			code = 2
+		}
+	}()
+	d := &daemon{o: o, log: log, reqs: make(chan ctlReq, 16), current: map[string]inittab.Entry{}}
+	return d.run()
+}
+
+// inheritedFDs looks at fds 3 and 4: the read end of oneit's PID pipe (-3) and
+// the write end of its heartbeat pipe (-H), and makes them close-on-exec so no
+// service inherits them.
+func (d *daemon) inheritedFDs() {
+	for fd := 3; fd <= 4; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			continue
+		}
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil {
+			continue
+		}
+		unix.CloseOnExec(fd)
+		switch {
+		case fd == 3 && fl&unix.O_ACCMODE == unix.O_RDONLY:
+			d.records = make(chan int, 1024)
+			go readRecords(os.NewFile(uintptr(fd), "oneit-pids"), d.records)
+		case fl&unix.O_ACCMODE == unix.O_WRONLY && d.hb == nil:
+			unix.SetNonblock(fd, true)
+			d.hb = os.NewFile(uintptr(fd), "oneit-heartbeat")
+		}
+	}
+}
+
+// readRecords turns fd-3 records (4-byte native-endian PIDs) into a channel.
+func readRecords(f *os.File, out chan<- int) {
+	r := bufio.NewReader(f)
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return
+		}
+		out <- int(int32(binary.NativeEndian.Uint32(b[:])))
+	}
+}
+
+func (d *daemon) run() int {
+	d.inheritedFDs()
+	os.Chdir("/")
+	sigc := make(chan os.Signal, 32)
+	signal.Notify(sigc, syscall.SIGCHLD, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT,
+		syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR)
+	signal.Ignore(syscall.SIGPIPE)
+	self, err := os.Executable()
+	if err != nil {
+		d.log.Errorf("cannot find my executable: %v", err)
+		return 1
+	}
+	d.m, err = supervise.New(supervise.Config{StateDir: d.o.stateDir, Self: self, Log: d.log, Records: d.records != nil})
+	if err != nil {
+		d.log.Errorf("%v", err)
+		return 1
+	}
+	os.Chmod(d.o.stateDir, 0o700)
+	l, err := listen(d.o.stateDir, d.reqs)
+	if err != nil {
+		d.log.Errorf("%v (continuing without control)", err)
+	} else {
+		defer l.Close()
+	}
+
+	d.enterEarly()
+
+	hbTick := time.NewTicker(heartbeatEvery)
+	defer hbTick.Stop()
+	if d.hb == nil && d.wd == nil {
+		hbTick.Stop()
+	}
+	wdLast := time.Now()
+	timer := time.NewTimer(time.Hour)
+	for {
+		d.reap()
+		d.advance()
+		if d.exiting && d.m.Running() == 0 {
+			d.log.Noticef("- shutdown complete -")
+			return 0
+		}
+		next := d.m.Tick()
+		timer.Reset(time.Until(next))
+		select {
+		case s := <-sigc:
+			d.onSignal(s.(syscall.Signal))
+		case pid := <-d.records:
+			d.m.Record(pid)
+		case ev := <-d.m.Events():
+			d.m.Handle(ev)
+		case r := <-d.reqs:
+			r.reply <- d.control(r.req)
+		case <-hbTick.C:
+			if d.hb != nil {
+				d.hb.Write([]byte{'.'})
+			}
+			if d.wd != nil && time.Since(wdLast) >= 5*time.Second {
+				d.wd.Write([]byte{0})
+				wdLast = time.Now()
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// reap collects every exited child.
+func (d *daemon) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		d.m.Reaped(pid, ws)
+	}
+}
+
+func (d *daemon) enter(state string) {
+	d.state = state
+	switch state {
+	case stateRunning:
+		d.log.Noticef("- init complete -")
+	default:
+		d.log.Noticef("- %s -", state)
+	}
+}
+
+// enterEarly opens the watchdog and starts hotplug, then goes on to INIT.
+func (d *daemon) enterEarly() {
+	d.enter(stateEarly)
+	if f, err := os.OpenFile("/dev/watchdog", os.O_WRONLY, 0); err == nil {
+		d.wd = f
+		d.log.Infof("watchdog: feeding /dev/watchdog")
+	}
+	d.startHotplug()
+	d.enterInit()
+}
+
+func (d *daemon) readInittab() []inittab.Entry {
+	ents, errs, err := inittab.ReadFile(d.o.inittab)
+	if err != nil {
+		d.log.Warnf("%v: using the built-in default", err)
+		return d.defaultInittab()
+	}
+	for _, e := range errs {
+		d.log.Errorf("%s", strings.Replace(e.Error(), filepath.Base(d.o.inittab)+":", d.o.inittab+":", 1))
+	}
+	return ents
+}
+
+// defaultInittab is used without an inittab: rc scripts, and a console shell
+// when /bin/sh exists.
+func (d *daemon) defaultInittab() []inittab.Entry {
+	text := "::sysinit:/etc/init.d/rcS S boot\n::shutdown:/etc/init.d/rcS K shutdown\n"
+	if st, err := os.Stat(inittab.Shell); err == nil && st.Mode().IsRegular() {
+		text += "::askconsole:-/bin/sh\n"
+	}
+	ents, _ := inittab.Parse(strings.NewReader(text), "default-inittab")
+	return ents
+}
+
+func (d *daemon) booted() string {
+	b, _ := os.ReadFile(filepath.Join(d.o.stateDir, bootedFile))
+	return strings.TrimSpace(string(b))
+}
+
+func (d *daemon) setBooted(stage string) {
+	if err := supervise.WriteFileAtomic(filepath.Join(d.o.stateDir, bootedFile), []byte(stage+"\n")); err != nil {
+		d.log.Errorf("%v", err)
+	}
+}
+
+// enterInit reads the inittab, adopts what a previous pid2 left running and
+// queues the boot: sysinit, wait, once (each skipped after a relaunch), then the
+// supervised entries.
+func (d *daemon) enterInit() {
+	d.enter(stateInit)
+	d.entries = d.readInittab()
+	booted := d.booted()
+	if booted != "" {
+		d.log.Noticef("relaunched (booted: %s): adopting services", booted)
+	}
+	for _, e := range d.entries {
+		if e.Action.Supervised() {
+			d.m.Add(d.spec(e))
+			d.current[e.Name] = e
+			d.m.Adopt(e.Name)
+		}
+	}
+	for _, n := range d.m.Leftovers() {
+		d.m.Add(supervise.Spec{Name: n, Kind: "leftover"})
+		if d.m.Adopt(n) {
+			d.log.Warnf("%s: not in %s any more: stopping it", n, d.o.inittab)
+		}
+		d.m.Stop(n, true)
+	}
+	if booted == "" {
+		for _, e := range d.entries {
+			if e.Action == inittab.SysInit {
+				d.queueEntry(e, 0)
+			}
+		}
+		d.steps = append(d.steps, func() { d.setBooted("sysinit"); d.stepDone() })
+	}
+	if booted != "done" {
+		for _, e := range d.entries {
+			if e.Action == inittab.Wait {
+				d.queueEntry(e, 0)
+			}
+		}
+		for _, e := range d.entries {
+			if e.Action == inittab.Once {
+				d.steps = append(d.steps, func() { d.runOnce(e); d.stepDone() })
+			}
+		}
+		d.steps = append(d.steps, func() { d.setBooted("done"); d.stepDone() })
+	}
+	d.steps = append(d.steps, func() {
+		d.startSupervised(inittab.Respawn, inittab.AskConsole, inittab.AskFirst)
+		d.enter(stateRunning)
+		d.startSupervised(inittab.RespawnLate, inittab.AskConsoleLate)
+		d.stepDone()
+	})
+}
+
+func (d *daemon) startSupervised(actions ...inittab.Action) {
+	for _, e := range d.entries {
+		for _, a := range actions {
+			if e.Action == a && d.m.Has(e.Name) {
+				d.m.Start(e.Name)
+			}
+		}
+	}
+}
+
+// advance starts the next queued step when none is running.
+func (d *daemon) advance() {
+	for !d.busy && len(d.steps) > 0 {
+		step := d.steps[0]
+		d.steps = d.steps[1:]
+		d.busy = true
+		step()
+	}
+}
+
+func (d *daemon) stepDone() { d.busy = false }
+
+// consoleName is the console for askconsole: -c, else the kernel's first
+// console=, else "console".
+func (d *daemon) consoleName() string {
+	if d.o.console != "" {
+		return d.o.console
+	}
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		for _, w := range strings.Fields(string(b)) {
+			if v, ok := strings.CutPrefix(w, "console="); ok {
+				v, _, _ = strings.Cut(v, ",")
+				if v != "" {
+					return v
+				}
+			}
+		}
+	}
+	return "console"
+}
+
+// spec turns a supervised entry into a service.
+func (d *daemon) spec(e inittab.Entry) supervise.Spec {
+	s := supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY, Ask: e.Action.Asks()}
+	switch e.Action {
+	case inittab.AskConsole, inittab.AskConsoleLate:
+		s.TTY = d.consoleName()
+	case inittab.AskFirst:
+		if s.TTY == "" {
+			s.TTY = d.consoleName()
+		}
+	}
+	return s
+}
+
+// queueEntry queues a waited entry: an rcS entry becomes its scripts, one at a
+// time; anything else runs as one task. bound > 0 applies the shutdown timeouts.
+func (d *daemon) queueEntry(e inittab.Entry, bound time.Duration) {
+	if e.RC != nil {
+		rc := *e.RC
+		d.steps = append(d.steps, func() { d.queueRC(rc, bound); d.stepDone() })
+		return
+	}
+	d.steps = append(d.steps, func() {
+		spec := supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY}
+		d.task(spec, bound)
+	})
+}
+
+// queueRC puts ETC/rc.d/PATTERN* PARAM at the front of the queue, in glob order.
+func (d *daemon) queueRC(rc inittab.RC, bound time.Duration) {
+	scripts, _ := filepath.Glob(filepath.Join(d.o.etcDir, "rc.d", rc.Pattern+"*"))
+	sort.Strings(scripts)
+	if len(scripts) == 0 {
+		d.log.Infof("no %s scripts in %s", rc.Pattern, filepath.Join(d.o.etcDir, "rc.d"))
+	}
+	if rc.Param == "stop" || rc.Param == "shutdown" {
+		bound = shutdownTerm
+	}
+	var steps []func()
+	for _, sc := range scripts {
+		spec := supervise.Spec{Name: filepath.Base(sc), Kind: "rc", Path: sc, Argv: []string{sc, rc.Param}}
+		steps = append(steps, func() { d.task(spec, bound) })
+	}
+	d.steps = append(steps, d.steps...)
+}
+
+// task runs spec to completion as the current step.
+func (d *daemon) task(spec supervise.Spec, bound time.Duration) {
+	t := supervise.Task{Spec: spec, Done: func(exit string) {
+		d.log.Infof("%s finished: %s", spec.Name, exit)
+		d.stepDone()
+	}}
+	if bound > 0 {
+		t.TermAfter, t.KillAfter = bound, shutdownKill
+	}
+	if err := d.m.RunTask(t); err != nil {
+		d.log.Errorf("%s: %v", spec.Name, err)
+		d.stepDone()
+	}
+}
+
+// runOnce starts a once entry without waiting for it.
+func (d *daemon) runOnce(e inittab.Entry) {
+	spec := supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY}
+	t := supervise.Task{Spec: spec, Done: func(exit string) { d.log.Infof("%s finished: %s", e.Name, exit) }}
+	if err := d.m.RunTask(t); err != nil {
+		d.log.Errorf("%s: %v", e.Name, err)
+	}
+}
+
+func (d *daemon) onSignal(s syscall.Signal) {
+	switch s {
+	case syscall.SIGCHLD:
+		// reaped at the top of the loop
+	case syscall.SIGHUP:
+		d.reload()
+	case syscall.SIGQUIT:
+		d.restart()
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR:
+		d.shutdown(s)
+	}
+}
+
+// restart (SIGQUIT): exec the inittab's restart entry after stopping
+// everything, or, without one, re-exec pid2, which adopts the running services.
+func (d *daemon) restart() {
+	self, _ := os.Executable()
+	argv := os.Args
+	for _, e := range d.entries {
+		if e.Action == inittab.Restart {
+			d.log.Noticef("restart: stopping services, then exec %s", e.Command)
+			d.m.StopAll()
+			deadline := time.Now().Add(supervise.KillDelay + time.Second)
+			for d.m.Running() > 0 && time.Now().Before(deadline) {
+				d.m.Tick()
+				time.Sleep(20 * time.Millisecond)
+				d.reap()
+			}
+			self, argv = e.Path, e.Argv
+			break
+		}
+	}
+	d.log.Noticef("restart: exec %s", self)
+	if err := syscall.Exec(self, argv, os.Environ()); err != nil {
+		d.log.Errorf("restart: exec %s: %v", self, err)
+	}
+}
+
+// shutdown enters SHUTDOWN: ctrlaltdel entries (on INT), shutdown entries
+// (rcS K shutdown), each bounded; then every service TERM, KILL; then exit.
+func (d *daemon) shutdown(s syscall.Signal) {
+	if d.state == stateShutdown {
+		return
+	}
+	d.signal = s
+	what := map[syscall.Signal]string{syscall.SIGTERM: "reboot", syscall.SIGINT: "reboot",
+		syscall.SIGUSR1: "halt", syscall.SIGUSR2: "poweroff", syscall.SIGPWR: "poweroff"}[s]
+	d.enter(stateShutdown)
+	d.log.Noticef("%s requested (%s)", what, unix.SignalName(s))
+	d.steps = nil // abandon what INIT still had queued
+	d.m.StopTasks()
+	if s == syscall.SIGINT {
+		for _, e := range d.entries {
+			if e.Action == inittab.CtrlAltDel {
+				d.queueEntry(e, shutdownTerm)
+			}
+		}
+	}
+	for _, e := range d.entries {
+		if e.Action == inittab.Shutdown {
+			d.queueEntry(e, shutdownTerm)
+		}
+	}
+	d.steps = append(d.steps, func() {
+		d.log.Noticef("- stopping services -")
+		if d.hotplug != nil {
+			d.hotplug()
+		}
+		d.m.StopAll()
+		d.exiting = true
+		d.stepDone()
+	})
+	// Steps run after the current one (possibly an INIT task being stopped).
+}
+
+// reload (HUP, `pid2 reload`): re-read the inittab; start new supervised
+// entries, stop removed ones, restart changed ones, keep the rest running.
+func (d *daemon) reload() string {
+	if d.state == stateShutdown {
+		return "shutting down: not reloaded"
+	}
+	ents := d.readInittab()
+	next := map[string]inittab.Entry{}
+	for _, e := range ents {
+		if e.Action.Supervised() {
+			next[e.Name] = e
+		}
+	}
+	var added, removed, changed []string
+	for name, old := range d.current {
+		e, ok := next[name]
+		switch {
+		case !ok:
+			d.m.Stop(name, true)
+			removed = append(removed, name)
+		case !old.Same(e):
+			d.m.Stop(name, false)
+			d.m.Add(d.spec(e))
+			d.m.Start(name)
+			changed = append(changed, name)
+		}
+	}
+	late := d.state == stateRunning
+	for name, e := range next {
+		if _, ok := d.current[name]; ok {
+			continue
+		}
+		d.m.Add(d.spec(e))
+		isLate := e.Action == inittab.RespawnLate || e.Action == inittab.AskConsoleLate
+		if d.state != stateInit || !isLate || late {
+			d.m.Start(name)
+		}
+		added = append(added, name)
+	}
+	d.entries, d.current = ents, next
+	sort.Strings(added)
+	sort.Strings(removed)
+	sort.Strings(changed)
+	msg := fmt.Sprintf("reloaded %s: added %v, removed %v, changed %v", d.o.inittab, added, removed, changed)
+	d.log.Noticef("%s", msg)
+	return msg
+}
+
+// control answers one control-socket request.
+func (d *daemon) control(r request) reply {
+	switch r.Cmd {
+	case "status":
+		st, err := d.m.Status(r.Name)
+		if err != nil {
+			return reply{Err: err.Error()}
+		}
+		if r.JSON {
+			b, _ := json.MarshalIndent(st, "", "  ")
+			return reply{OK: true, Out: string(b) + "\n"}
+		}
+		var b strings.Builder
+		for _, s := range st {
+			pid := "-"
+			if s.Pid != 0 {
+				pid = fmt.Sprint(s.Pid)
+			}
+			fmt.Fprintf(&b, "%-20s %-9s pid=%-7s restarts=%-3d last=%s", s.Name, s.State, pid, s.Restarts, strings.ReplaceAll(s.LastExit, " ", "_"))
+			if s.Note != "" {
+				fmt.Fprintf(&b, " (%s)", s.Note)
+			}
+			b.WriteByte('\n')
+		}
+		return reply{OK: true, Out: b.String()}
+	case "log":
+		lines, err := d.m.LogLines(r.Name)
+		if err != nil {
+			return reply{Err: err.Error()}
+		}
+		out := strings.Join(lines, "\n")
+		if out != "" {
+			out += "\n"
+		}
+		return reply{OK: true, Out: out}
+	case "start", "stop", "restart":
+		if d.state == stateShutdown {
+			return reply{Err: "shutting down"}
+		}
+		var err error
+		switch r.Cmd {
+		case "start":
+			err = d.m.Start(r.Name)
+		case "stop":
+			err = d.m.Stop(r.Name, false)
+		default:
+			err = d.m.Restart(r.Name)
+		}
+		if err != nil {
+			return reply{Err: err.Error()}
+		}
+		return reply{OK: true}
+	case "reload":
+		return reply{OK: true, Out: d.reload() + "\n"}
+	case "reboot", "halt", "poweroff":
+		sig := map[string]syscall.Signal{"reboot": syscall.SIGTERM, "halt": syscall.SIGUSR1, "poweroff": syscall.SIGUSR2}[r.Cmd]
+		if os.Getppid() == 1 {
+			// Under oneit: PID 1 decides, and forwards the signal back to us.
+			if err := unix.Kill(1, sig); err != nil {
+				return reply{Err: fmt.Sprintf("signalling PID 1: %v", err)}
+			}
+		} else {
+			d.shutdown(sig)
+		}
+		return reply{OK: true}
+	}
+	return reply{Err: fmt.Sprintf("unknown command %q", r.Cmd)}
+}

@@ -1,0 +1,74 @@
+// Package pid2 is the service manager that runs as PID 2 under `oneit -3 -r`:
+// procd's state machine (EARLY, INIT, RUNNING, SHUTDOWN) and busybox's inittab,
+// in a shape that survives its own death. Everything pid2 starts is recorded in
+// pid files (PID and start time) in the state directory, so a relaunched pid2
+// adopts what still runs and starts only what is gone. The same command is the
+// client of the running daemon (status, start, stop, ..., through a unix socket).
+package pid2
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"toybox-go/applets/internal/supervise"
+)
+
+// Usage is printed by --help.
+const Usage = `usage: pid2 [-d STATEDIR] [-e ETCDIR] [-f INITTAB] [-c CONSOLE] [-h RULES] [COMMAND [ARG...]]
+
+Without COMMAND, run the service manager: EARLY (watchdog, hotplug), INIT
+(inittab: sysinit, wait, once, then respawn, askfirst, askconsole), RUNNING
+(supervise, serve the control socket), SHUTDOWN on TERM/INT (reboot), USR1
+(halt), USR2/PWR (poweroff); HUP reloads the inittab. With COMMAND, ask the
+running pid2: status [--json] [NAME], start|stop|restart NAME, reload,
+log [NAME], reboot, halt, poweroff.
+
+-d STATEDIR  pid files, booted flag and control socket (default /run/pid2)
+-e ETCDIR    where inittab, rc.d and hotplug.json are (default /etc)
+-f INITTAB   inittab to read (default ETCDIR/inittab)
+-c CONSOLE   console for askconsole entries (default: console=, else /dev/console)
+-h RULES     run only the hotplug listener with RULES until TERM`
+
+// Main runs pid2.
+func Main(args []string) int {
+	if len(args) > 1 && args[1] == supervise.HelperArg {
+		return supervise.HelperMain(args[2:])
+	}
+	fs := flag.NewFlagSet("pid2", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
+	var o options
+	fs.StringVar(&o.stateDir, "d", "/run/pid2", "")
+	fs.StringVar(&o.etcDir, "e", "/etc", "")
+	fs.StringVar(&o.inittab, "f", "", "")
+	fs.StringVar(&o.console, "c", "", "")
+	fs.StringVar(&o.hotplugRules, "h", "", "")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 1
+	}
+	if o.inittab == "" {
+		o.inittab = o.etcDir + "/inittab"
+	}
+	if fs.NArg() > 0 {
+		return client(o.stateDir, fs.Args(), os.Stdout, os.Stderr)
+	}
+	if o.hotplugRules != "" {
+		return hotplugOnly(o)
+	}
+	return runDaemon(o)
+}
+
+type options struct {
+	stateDir, etcDir, inittab, console, hotplugRules string
+}
+
+func errorf(w io.Writer, format string, args ...any) int {
+	fmt.Fprintf(w, "pid2: "+format+"\n", args...)
+	return 1
+}

@@ -1,0 +1,76 @@
+// Package reboot holds busybox's reboot, halt and poweroff: ask PID 1 to reboot,
+// halt or power off (SIGTERM, SIGUSR1, SIGUSR2, which oneit forwards to pid2 for
+// the orderly shutdown), or with -f do it at once with reboot(2).
+package reboot
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Usage is printed by --help (shared by the three names).
+const Usage = `usage: reboot|halt|poweroff [-d DELAY] [-n] [-f]
+
+Reboot, halt or power off: signal PID 1 (TERM, USR1, USR2), which shuts the
+system down in order (pid2 runs the shutdown entries and stops the services).
+
+-d DELAY  wait DELAY seconds first
+-n        do not sync
+-f        force: sync (unless -n) and call reboot(2) at once, no shutdown`
+
+type action struct {
+	sig syscall.Signal
+	cmd int
+}
+
+var actions = map[string]action{
+	"reboot":   {syscall.SIGTERM, unix.LINUX_REBOOT_CMD_RESTART},
+	"halt":     {syscall.SIGUSR1, unix.LINUX_REBOOT_CMD_HALT},
+	"poweroff": {syscall.SIGUSR2, unix.LINUX_REBOOT_CMD_POWER_OFF},
+}
+
+// Main runs reboot, halt or poweroff, chosen by the name it was invoked as.
+func Main(args []string) int {
+	name := filepath.Base(args[0])
+	a, ok := actions[name]
+	if !ok {
+		name, a = "reboot", actions["reboot"]
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
+	delay := fs.Float64("d", 0, "")
+	nosync := fs.Bool("n", false, "")
+	force := fs.Bool("f", false, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 1
+	}
+	if fs.NArg() != 0 || *delay < 0 {
+		fs.Usage()
+		return 1
+	}
+	time.Sleep(time.Duration(*delay * float64(time.Second)))
+	if *force {
+		if !*nosync {
+			unix.Sync()
+		}
+		err := unix.Reboot(a.cmd)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	if err := unix.Kill(1, a.sig); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: cannot signal PID 1: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
