@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // MaxFileSize bounds one rules file (OpenWrt's hotplug.json is 2 KiB).
@@ -94,12 +95,22 @@ func Parse(name string, data []byte) (*Script, error) {
 	return l.s, nil
 }
 
+// readLimited reads a regular file of at most MaxFileSize bytes. It opens
+// without blocking and refuses anything else, so a rule naming a FIFO or
+// a device cannot hang or flood the loader.
 func readLimited(path string) ([]byte, error) {
-	fd, err := os.Open(path)
+	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer fd.Close()
+	fi, err := fd.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
 	data, err := io.ReadAll(io.LimitReader(fd, MaxFileSize+1))
 	if err != nil {
 		return nil, err
