@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"toybox-go/applets/kmodloader"
+	"toybox-go/applets/mountroot"
 	"toybox-go/applets/oneit"
 	"toybox-go/applets/pid2"
 	"toybox-go/applets/reboot"
@@ -39,6 +40,7 @@ var applets = []applet{
 	{"lsmod", "sbin/lsmod", kmodloader.LsmodUsage, kmodloader.Main},
 	{"modinfo", "sbin/modinfo", kmodloader.ModinfoUsage, kmodloader.Main},
 	{"modprobe", "sbin/modprobe", kmodloader.ModprobeUsage, kmodloader.Main},
+	{"mount_root", "sbin/mount_root", mountroot.Usage, mountroot.Main},
 	{"oneit", "sbin/oneit", oneit.Usage, oneit.Main},
 	{"pid2", "sbin/pid2", pid2.Usage, pid2.Main},
 	{"poweroff", "sbin/poweroff", reboot.Usage, reboot.Main},

@@ -1,0 +1,112 @@
+package fsroot
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// f2fsMinSize is fstools' threshold: an unformatted volume above it gets f2fs
+// (when asked for "auto" and mkfs.f2fs exists), below it ext4.
+const f2fsMinSize = 100 << 20
+
+// FormatChoice picks the file system and the mkfs command for an unformatted
+// volume: fstools_overlay_fstype=ext4|f2fs|auto on the kernel command line, else
+// by size. It falls back to whichever mkfs exists; ok is false when none does.
+func (s *System) FormatChoice(v *Volume) (fstype string, argv []string, ok bool) {
+	want, _ := s.Param("fstools_overlay_fstype")
+	if want == "" || want == "auto" {
+		want = "ext4"
+		if v.Size > f2fsMinSize {
+			want = "f2fs"
+		}
+	}
+	tools := map[string][]string{
+		"f2fs": {"mkfs.f2fs", "-q", "-f", "-l", v.Name, v.Device},
+		"ext4": {"mkfs.ext4", "-q", "-F", "-L", v.Name, v.Device},
+	}
+	order := []string{want, "ext4", "f2fs"}
+	for _, fs := range order {
+		a, known := tools[fs]
+		if !known {
+			continue
+		}
+		if p, err := exec.LookPath(a[0]); err == nil {
+			return fs, append([]string{p}, a[1:]...), true
+		}
+	}
+	return "", nil, false
+}
+
+// Format puts a file system on an unformatted volume, first saving a config
+// backup that sysupgrade appended to it into Root/tmp/sysupgrade.tar.
+func (s *System) Format(v *Volume) (string, error) {
+	if n, err := s.SaveBackup(v); err != nil {
+		s.logf("saving the config backup in %s: %v", v.Device, err)
+	} else if n > 0 {
+		s.logf("saved %d bytes of config backup from %s to /tmp/sysupgrade.tar", n, v.Device)
+	}
+	fstype, argv, ok := s.FormatChoice(v)
+	if !ok {
+		return "", fmt.Errorf("no mkfs.ext4 or mkfs.f2fs to format %s", v.Device)
+	}
+	s.logf("overlay filesystem in %s has not been formatted yet: %v", v.Device, argv)
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%v: %w: %s", argv, err, bytes.TrimSpace(out))
+	}
+	f, err := os.Open(v.Probe)
+	if err == nil {
+		v.Info, err = probeFile(f)
+		f.Close()
+	}
+	return fstype, err
+}
+
+// SaveBackup finds a gzip stream after the leading 0xdeadc0de / erased blocks
+// of v (as sysupgrade leaves it) and writes it, uncompressed, to
+// Root/tmp/sysupgrade.tar. It returns the size written (0: no backup).
+func (s *System) SaveBackup(v *Volume) (int64, error) {
+	f, err := os.Open(v.Probe)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	blk := make([]byte, 512)
+	for i := int64(0); i < 512; i++ {
+		if _, err := f.ReadAt(blk, i*512); err != nil {
+			return 0, nil
+		}
+		w := binary.BigEndian.Uint32(blk)
+		if w == 0xdeadc0de || w == 0xffffffff {
+			continue
+		}
+		if blk[0] != 0x1f || blk[1] != 0x8b || blk[2] != 0x08 {
+			return 0, nil
+		}
+		zr, err := gzip.NewReader(io.NewSectionReader(f, i*512, 1<<40))
+		if err != nil {
+			return 0, err
+		}
+		dst := s.Path("/tmp/sysupgrade.tar")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return 0, err
+		}
+		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return 0, err
+		}
+		zr.Multistream(false)
+		n, err := io.Copy(out, io.LimitReader(zr, 64<<20))
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		return n, err
+	}
+	return 0, nil
+}

@@ -1,0 +1,272 @@
+package fsroot
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/u-root/u-root/pkg/mount"
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/superblock"
+)
+
+// ErrNoOverlay means the kernel has no overlay file system (not built in, module
+// not loaded): no overlay root is possible, not even in RAM.
+var ErrNoOverlay = errors.New("the kernel has no overlay file system (is the overlay module loaded?)")
+
+// ErrRootfs means / is the initramfs rootfs, where pivot_root(2) fails with
+// EINVAL; toybox-go's init moves / onto a mount of its own before preinit so
+// that this does not happen.
+var ErrRootfs = errors.New("/ is the initramfs rootfs: pivot_root is impossible (init must make / a mount of its own first)")
+
+// MountData mounts the data volume v on Root/tmp/overlay, applies the .fs_state
+// rules (wiping an untrusted overlay), and moves it to Root/overlay. It
+// reports whether the overlay was wiped.
+func (s *System) MountData(v *Volume) (wiped bool, err error) {
+	fstype := v.Info.Type.MountType()
+	if v.Driver == "mtd" && fstype == "" {
+		fstype = "jffs2" // erased or marked flash: the kernel formats jffs2 on mount
+	}
+	if fstype == "" {
+		return false, fmt.Errorf("%s holds %s, not a file system to mount", v.Device, v.Type())
+	}
+	if where := s.MountedAt(v.Device); where != "" {
+		return false, fmt.Errorf("%s:%s is already mounted as %s", v.Name, v.Device, where)
+	}
+	tmp := s.Path("/tmp/overlay")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return false, err
+	}
+	if _, err := mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME); err != nil {
+		return false, fmt.Errorf("mounting %s (%s) on %s: %w", v.Device, fstype, tmp, err)
+	}
+	wiped, err = PrepareOverlay(tmp)
+	if err != nil {
+		s.logf("preparing overlay %s: %v", tmp, err)
+	}
+	if wiped {
+		s.logf("overlay filesystem has not been fully initialized yet: wiped")
+	}
+	dst := s.Path("/overlay")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return wiped, err
+	}
+	if err := mount.MoveMount(tmp, dst); err != nil {
+		_ = unix.Unmount(tmp, unix.MNT_DETACH)
+		return wiped, fmt.Errorf("moving %s to %s: %w", tmp, dst, err)
+	}
+	return wiped, nil
+}
+
+// MountedAt returns where device dev is mounted ("" if nowhere), matched by
+// major:minor in Proc/self/mountinfo.
+func (s *System) MountedAt(dev string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dev, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return ""
+	}
+	want := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	for _, m := range s.mountinfo() {
+		if m.dev == want {
+			return m.target
+		}
+	}
+	return ""
+}
+
+type mountEntry struct{ dev, target, fstype, source string }
+
+func (s *System) mountinfo() []mountEntry {
+	f, err := os.Open(filepath.Join(s.Proc, "self", "mountinfo"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []mountEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		a, b := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(a) < 5 || len(b) < 2 {
+			continue
+		}
+		out = append(out, mountEntry{dev: a[2], target: unescape(a[4]), fstype: b[0], source: b[1]})
+	}
+	return out
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v byte
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// RootIsRootfs reports whether / is the kernel's initramfs rootfs.
+func (s *System) RootIsRootfs() bool {
+	for _, m := range s.mountinfo() {
+		if m.target == "/" {
+			return m.fstype == "rootfs"
+		}
+	}
+	return false
+}
+
+// RootIsOverlay reports whether / is already an overlay (mount_root ran).
+func (s *System) RootIsOverlay() bool {
+	var root string
+	for _, m := range s.mountinfo() {
+		if m.target == "/" {
+			root = m.fstype // the last mount on / is the visible one
+		}
+	}
+	return root == "overlay"
+}
+
+// FOPivot makes an overlay with the read-only root as lower layer and rw (a
+// directory on a writable file system) for its upper and work directories the
+// new root; the old root ends up on ro ("/rom"). As fstools' fopivot.
+func (s *System) FOPivot(rw, ro string) error {
+	if !s.HasFilesystem("overlay") {
+		return ErrNoOverlay
+	}
+	rwp := s.Path(rw)
+	for _, d := range []string{"upper", "work"} {
+		if err := os.MkdirAll(filepath.Join(rwp, d), 0o755); err != nil {
+			return err
+		}
+	}
+	// A config backup at the top of the volume shows up as /sysupgrade.tgz.
+	if _, err := os.Stat(filepath.Join(rwp, "sysupgrade.tgz")); err == nil {
+		_ = os.Rename(filepath.Join(rwp, "sysupgrade.tgz"), filepath.Join(rwp, "upper", "sysupgrade.tgz"))
+	}
+	mnt := s.Path("/mnt")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		return err
+	}
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Root, filepath.Join(rwp, "upper"), filepath.Join(rwp, "work"))
+	if _, err := mount.Mount("overlayfs:"+rw, mnt, "overlay", data, unix.MS_NOATIME); err != nil {
+		return fmt.Errorf("mounting overlay (%s) on %s: %w", data, mnt, err)
+	}
+	if err := s.Pivot("/mnt", ro); err != nil {
+		_ = unix.Unmount(mnt, unix.MNT_DETACH)
+		return err
+	}
+	return nil
+}
+
+// Pivot makes newRoot (a mount below Root) the root with pivot_root(2), the old
+// root landing on newRoot+putOld, then brings the kernel file systems and the
+// writable volume back to their usual places: /proc before the pivot, /dev
+// (with /dev/pts), /sys, /tmp, /run and /overlay after it.
+func (s *System) Pivot(newRoot, putOld string) error {
+	nr := s.Path(newRoot)
+	if err := os.MkdirAll(filepath.Join(nr, putOld), 0o755); err != nil {
+		return err
+	}
+	if isMount(s.Path("/proc"), s.Root) {
+		if err := mount.MoveMount(s.Path("/proc"), filepath.Join(nr, "proc")); err != nil {
+			s.logf("moving /proc to %s/proc: %v", nr, err)
+		}
+	}
+	if err := unix.PivotRoot(nr, filepath.Join(nr, putOld)); err != nil {
+		// Put /proc back so the caller can carry on.
+		_ = mount.MoveMount(filepath.Join(nr, "proc"), s.Path("/proc"))
+		if errors.Is(err, unix.EINVAL) && s.RootIsRootfs() {
+			return ErrRootfs
+		}
+		return fmt.Errorf("pivot_root(%s, %s): %w", nr, filepath.Join(nr, putOld), err)
+	}
+	_ = unix.Chdir("/")
+	for _, d := range []string{"/dev", "/sys", "/tmp", "/run", "/overlay"} {
+		from := filepath.Join(putOld, d)
+		fi, err := os.Stat(from)
+		if err != nil || !fi.IsDir() || !isMount(from, putOld) {
+			continue
+		}
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := mount.MoveMount(from, d); err != nil {
+			s.logf("moving %s to %s: %v", from, d, err)
+		}
+	}
+	return nil
+}
+
+// isMount reports whether dir is on another file system than parent.
+func isMount(dir, parent string) bool {
+	a, err1 := os.Stat(dir)
+	b, err2 := os.Stat(parent)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return a.Sys().(*syscall.Stat_t).Dev != b.Sys().(*syscall.Stat_t).Dev
+}
+
+// RAMOverlay makes a tmpfs overlay the root: nothing written will survive a
+// reboot. Callers say so loudly.
+func (s *System) RAMOverlay() error {
+	if !s.HasFilesystem("overlay") {
+		return ErrNoOverlay
+	}
+	dir := s.Path("/tmp/root")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if _, err := mount.Mount("tmpfs", dir, "tmpfs", "mode=0755", unix.MS_NOATIME); err != nil {
+		return fmt.Errorf("mounting tmpfs on %s: %w", dir, err)
+	}
+	if err := s.FOPivot("/tmp/root", "/rom"); err != nil {
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+		return err
+	}
+	return nil
+}
+
+// RootPersistent remounts the root read-write (with opts) and reports whether
+// it is then a writable file system that survives a reboot: not tmpfs, ramfs
+// or rootfs, and not read-only (squashfs, erofs).
+func (s *System) RootPersistent(opts string) bool {
+	if err := unix.Mount("", s.Root, "", unix.MS_REMOUNT|unix.MS_NOATIME, opts); err != nil {
+		s.logf("remounting %s read-write: %v", s.Root, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.Root, &st); err != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC, unix.SQUASHFS_MAGIC, unix.OVERLAYFS_SUPER_MAGIC:
+		return false
+	}
+	return st.Flags&unix.ST_RDONLY == 0 && !s.RootIsRootfs()
+}
+
+// IsPersistentFS tells whether a probe result is a file system mount_root can
+// use as overlay storage.
+func IsPersistentFS(t superblock.Type) bool {
+	switch t {
+	case superblock.Ext2, superblock.Ext3, superblock.Ext4, superblock.F2FS,
+		superblock.Btrfs, superblock.JFFS2, superblock.UBIFS:
+		return true
+	}
+	return false
+}

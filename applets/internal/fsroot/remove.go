@@ -1,0 +1,70 @@
+package fsroot
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+func devOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev)
+	}
+	return 0
+}
+
+// removeSameFS removes path and, for a directory, everything below it that is
+// on file system dev. Mount points (another dev) and their parents stay.
+func removeSameFS(path string, dev uint64) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if devOf(fi) != dev {
+		return nil
+	}
+	if fi.IsDir() {
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		var firstErr error
+		for _, e := range ents {
+			if err := removeSameFS(filepath.Join(path, e.Name()), dev); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		if firstErr != nil {
+			return firstErr
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// RemoveContents deletes everything inside dir that lives on dir's own file
+// system, as switch_root does to free an initramfs: other mounts below dir are
+// left alone, and so are the directories holding them. Errors are counted, not
+// fatal: a best effort that frees what it can.
+func RemoveContents(dir string) (failed int) {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return 1
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 1
+	}
+	for _, e := range ents {
+		if err := removeSameFS(filepath.Join(dir, e.Name()), devOf(fi)); err != nil {
+			failed++
+		}
+	}
+	return failed
+}

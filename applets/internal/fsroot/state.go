@@ -1,0 +1,90 @@
+package fsroot
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// State is the trust marker of an overlay: the text of the symlink .fs_state
+// at the top of the data volume, as fstools writes it.
+type State int
+
+// States. An overlay is kept only when a previous boot reached `mount_root done`
+// (Ready) after it was created; anything else is wiped at the next start.
+const (
+	Unknown State = 0
+	Pending State = 1
+	Ready   State = 2
+)
+
+const stateFile = ".fs_state"
+
+// ReadState returns the state recorded in dir (Unknown when there is none or
+// it is not a number).
+func ReadState(dir string) State {
+	target, err := os.Readlink(filepath.Join(dir, stateFile))
+	if err != nil {
+		return Unknown
+	}
+	n, err := strconv.Atoi(target)
+	if err != nil || n < 0 || n > 2 {
+		return Unknown
+	}
+	return State(n)
+}
+
+// WriteState records st in dir, atomically (a new symlink renamed over the old).
+func WriteState(dir string, st State) error {
+	tmp := filepath.Join(dir, stateFile+".new")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(strconv.Itoa(int(st)), tmp); err != nil {
+		return fmt.Errorf("writing %s state: %w", dir, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, stateFile)); err != nil {
+		return fmt.Errorf("writing %s state: %w", dir, err)
+	}
+	return nil
+}
+
+// keepOnWipe are the top-level entries a wipe leaves: the marker, a config
+// backup waiting to be restored, and ext4's lost+found.
+var keepOnWipe = map[string]bool{stateFile: true, "sysupgrade.tgz": true, "lost+found": true}
+
+// Wipe empties an overlay volume mounted at dir, keeping what keepOnWipe names.
+// It does not cross into other file systems.
+func Wipe(dir string) error {
+	var st0 os.FileInfo
+	st0, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for _, e := range ents {
+		if keepOnWipe[e.Name()] {
+			continue
+		}
+		if err := removeSameFS(filepath.Join(dir, e.Name()), devOf(st0)); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// PrepareOverlay applies the .fs_state rules to a freshly mounted data volume:
+// Ready is kept; anything else is marked Pending and wiped. It reports whether
+// the volume was wiped.
+func PrepareOverlay(dir string) (wiped bool, err error) {
+	if ReadState(dir) == Ready {
+		return false, nil
+	}
+	if err := WriteState(dir, Pending); err != nil {
+		return false, err
+	}
+	return true, Wipe(dir)
+}

@@ -1,0 +1,408 @@
+// Package fsroot finds OpenWrt's writable data volume (rootfs_data) and makes an
+// overlay of it the root file system, the way fstools' mount_root does: volume
+// drivers (GPT partition name, file-system label, UBI volume, MTD partition),
+// the .fs_state trust marker, the wipe of an untrusted overlay, and the overlay
+// mount + pivot_root that leaves the old root on /rom.
+//
+// Every path is taken below the System's roots, so finding volumes and the
+// state logic run on fake trees in tests. The pivot itself only makes sense
+// with Root "/" (pivot_root(2) acts on the caller's root).
+package fsroot
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/gpt"
+	"toybox-go/applets/internal/superblock"
+)
+
+// DataName is the volume name OpenWrt gives the writable partition.
+const DataName = "rootfs_data"
+
+// System holds the roots of the tree mount_root works on.
+type System struct {
+	Root string // the root file system, "/" in production
+	Sys  string // sysfs, "/sys"
+	Proc string // procfs, "/proc"
+	Dev  string // device nodes, "/dev"
+	// Cmdline is the kernel command line; nil means read Proc/cmdline.
+	Cmdline []string
+	// Logf receives one line per decision (nil: discarded).
+	Logf func(format string, args ...any)
+}
+
+// Default is the production system.
+func Default() *System { return &System{Root: "/", Sys: "/sys", Proc: "/proc", Dev: "/dev"} }
+
+func (s *System) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+	}
+}
+
+// Path joins p below Root.
+func (s *System) Path(p string) string { return filepath.Join(s.Root, p) }
+
+// Param returns the value of key=value on the kernel command line (the last
+// one wins, as for the kernel), and whether it is there. A bare word counts
+// with an empty value.
+func (s *System) Param(key string) (string, bool) {
+	words := s.Cmdline
+	if words == nil {
+		b, _ := os.ReadFile(filepath.Join(s.Proc, "cmdline"))
+		words = strings.Fields(string(b))
+	}
+	val, found := "", false
+	for _, w := range words {
+		k, v, _ := strings.Cut(w, "=")
+		if k == key {
+			val, found = v, true
+		}
+	}
+	return val, found
+}
+
+// Volume is a found data (or root) volume.
+type Volume struct {
+	Name   string // the name looked for
+	Driver string // "partname", "gpt", "label", "ubi" or "mtd"
+	Device string // node to mount
+	Probe  string // node to read the magic from (an MTD's character device)
+	Size   int64  // bytes, 0 if unknown
+	Info   superblock.Info
+}
+
+func (v *Volume) String() string {
+	return fmt.Sprintf("%s (%s, found by %s)", v.Device, v.Type(), v.Driver)
+}
+
+// Type is the identified content, "unknown" for unrecognised data.
+func (v *Volume) Type() string {
+	if v.Info.Type == superblock.Unknown {
+		return "unknown"
+	}
+	return string(v.Info.Type)
+}
+
+// ErrNotFound means no driver found the volume.
+var ErrNotFound = errors.New("volume not found")
+
+// FindVolume asks the drivers in fstools' order of priority: GPT partition name
+// (the kernel's PARTNAME, then our own GPT reader), then file-system label (ext*,
+// f2fs, btrfs: our addition, for disks without GPT), UBI volume, MTD partition.
+func (s *System) FindVolume(name string) (*Volume, error) {
+	devs := s.blockDevices()
+	if ignore, _ := s.Param("fstools_ignore_partname"); ignore != "1" {
+		if v := s.byPartName(devs, name); v != nil {
+			return s.identify(v)
+		}
+		if v := s.byGPT(devs, name); v != nil {
+			return s.identify(v)
+		}
+	}
+	if v := s.byLabel(devs, name); v != nil {
+		return v, nil
+	}
+	if v := s.byUBI(name); v != nil {
+		return s.identify(v)
+	}
+	if v := s.byMTD(name); v != nil {
+		return s.identify(v)
+	}
+	return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+}
+
+func (s *System) identify(v *Volume) (*Volume, error) {
+	if v.Driver == "ubi" {
+		v.Info = superblock.Info{Type: superblock.UBIFS} // as fstools: always ubifs
+		return v, nil
+	}
+	f, err := os.Open(v.Probe)
+	if err != nil {
+		return v, fmt.Errorf("identifying %s: %w", v.Probe, err)
+	}
+	defer f.Close()
+	v.Info, err = superblock.Probe(f)
+	if err != nil {
+		return v, fmt.Errorf("identifying %s: %w", v.Probe, err)
+	}
+	return v, nil
+}
+
+// blockDev is one entry of /sys/class/block.
+type blockDev struct {
+	name, sysdir string
+	devname      string // DEVNAME from uevent
+	partname     string // PARTNAME from uevent (GPT name)
+	partition    int    // partition number, 0 for a whole disk
+	start        int64  // first sector of a partition
+	size         int64  // bytes
+	dev          string // "MAJ:MIN"
+}
+
+func (s *System) blockDevices() []blockDev {
+	dir := filepath.Join(s.Sys, "class", "block")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		s.logf("listing block devices: %v", err)
+		return nil
+	}
+	var out []blockDev
+	for _, e := range ents {
+		d := blockDev{name: e.Name(), sysdir: filepath.Join(dir, e.Name())}
+		for k, v := range readUevent(filepath.Join(d.sysdir, "uevent")) {
+			switch k {
+			case "DEVNAME":
+				d.devname = v
+			case "PARTNAME":
+				d.partname = v
+			}
+		}
+		if d.devname == "" {
+			d.devname = d.name
+		}
+		d.partition = readInt(filepath.Join(d.sysdir, "partition"))
+		d.start = int64(readInt(filepath.Join(d.sysdir, "start")))
+		d.size = int64(readInt(filepath.Join(d.sysdir, "size"))) * 512
+		d.dev = readLine(filepath.Join(d.sysdir, "dev"))
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// node returns the device node of d, creating it from sysfs's MAJ:MIN when it
+// is missing (a device that appeared after /dev was populated, with no hotplug
+// daemon to make it).
+func (s *System) node(d blockDev) string {
+	p := filepath.Join(s.Dev, d.devname)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	maj, min, ok := parseDev(d.dev)
+	if !ok {
+		return p
+	}
+	_ = os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := unix.Mknod(p, unix.S_IFBLK|0o600, int(unix.Mkdev(maj, min))); err != nil {
+		s.logf("creating %s: %v", p, err)
+	}
+	return p
+}
+
+func (s *System) byPartName(devs []blockDev, name string) *Volume {
+	for _, d := range devs {
+		if d.partition > 0 && d.partname == name {
+			n := s.node(d)
+			return &Volume{Name: name, Driver: "partname", Device: n, Probe: n, Size: d.size}
+		}
+	}
+	return nil
+}
+
+// byGPT reads the GPT of every whole disk and maps a partition named name to
+// the kernel's partition device, or, when the kernel made none (no GPT support
+// built in, a loop disk without partition scanning), to a loop device over the
+// partition's sectors.
+func (s *System) byGPT(devs []blockDev, name string) *Volume {
+	for _, disk := range devs {
+		if disk.partition != 0 || disk.size == 0 || skipDisk(disk.name) {
+			continue
+		}
+		node := s.node(disk)
+		f, err := os.Open(node)
+		if err != nil {
+			continue
+		}
+		tab, err := gpt.Read(f, disk.size)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		p, ok := tab.Find(name)
+		if !ok {
+			continue
+		}
+		size := int64(p.LastLBA-p.FirstLBA+1) * int64(tab.SectorSize)
+		for _, d := range partitionsOf(devs, disk) {
+			if d.partition == p.Number {
+				n := s.node(d)
+				return &Volume{Name: name, Driver: "gpt", Device: n, Probe: n, Size: d.size}
+			}
+		}
+		loop, err := s.LoopRange(node, int64(p.FirstLBA)*int64(tab.SectorSize), size)
+		if err != nil {
+			s.logf("%s: GPT partition %d is %s, but no device for it: %v", disk.name, p.Number, name, err)
+			continue
+		}
+		s.logf("%s: GPT partition %d (%s) has no kernel device: using %s", disk.name, p.Number, name, loop)
+		return &Volume{Name: name, Driver: "gpt", Device: loop, Probe: loop, Size: size}
+	}
+	return nil
+}
+
+func partitionsOf(devs []blockDev, disk blockDev) []blockDev {
+	var out []blockDev
+	for _, d := range devs {
+		if d.partition == 0 {
+			continue
+		}
+		// A partition's sysfs directory lives inside its disk's.
+		if _, err := os.Stat(filepath.Join(disk.sysdir, d.name)); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// skipDisk leaves out devices that hold no file system worth probing.
+func skipDisk(name string) bool {
+	for _, p := range []string{"ram", "zram", "mtdblock", "ubiblock", "nbd", "sr", "fd"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *System) byLabel(devs []blockDev, name string) *Volume {
+	for _, d := range devs {
+		if d.size == 0 || skipDisk(d.name) {
+			continue
+		}
+		n := s.node(d)
+		v, err := s.identify(&Volume{Name: name, Driver: "label", Device: n, Probe: n, Size: d.size})
+		if err != nil {
+			continue
+		}
+		switch v.Info.Type {
+		case superblock.Ext2, superblock.Ext3, superblock.Ext4, superblock.F2FS, superblock.Btrfs:
+			if v.Info.Label == name {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// byUBI finds /sys/class/ubi/ubiN_M whose name is name, when the kernel has
+// ubifs and the volume is not exposed as a ubiblock (then it holds a read-only
+// image, not an overlay).
+func (s *System) byUBI(name string) *Volume {
+	if !s.HasFilesystem("ubifs") {
+		return nil
+	}
+	dir := filepath.Join(s.Sys, "class", "ubi")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !strings.Contains(e.Name(), "_") {
+			continue // ubiN itself, or ubi_ctrl
+		}
+		if readLine(filepath.Join(dir, e.Name(), "name")) != name {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.Dev, "ubiblock"+strings.TrimPrefix(e.Name(), "ubi"))); err == nil {
+			continue
+		}
+		n := filepath.Join(s.Dev, e.Name())
+		return &Volume{Name: name, Driver: "ubi", Device: n, Probe: n,
+			Size: int64(readInt(filepath.Join(dir, e.Name(), "data_bytes")))}
+	}
+	return nil
+}
+
+// byMTD finds the /proc/mtd line `mtdN: SIZE ERASESIZE "name"`.
+func (s *System) byMTD(name string) *Volume {
+	f, err := os.Open(filepath.Join(s.Proc, "mtd"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		dev, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || !strings.HasPrefix(dev, "mtd") {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) < 3 || strings.Trim(strings.Join(fields[2:], " "), `"`) != name {
+			continue
+		}
+		idx, err := strconv.Atoi(strings.TrimPrefix(dev, "mtd"))
+		if err != nil {
+			s.logf("%s:%d: bad device %q", filepath.Join(s.Proc, "mtd"), line, dev)
+			continue
+		}
+		size, _ := strconv.ParseInt(fields[0], 16, 64)
+		probe := filepath.Join(s.Dev, fmt.Sprintf("mtd%d", idx))
+		if _, err := os.Stat(probe); err != nil {
+			probe = filepath.Join(s.Dev, "mtd", strconv.Itoa(idx))
+		}
+		blk := filepath.Join(s.Dev, fmt.Sprintf("mtdblock%d", idx))
+		if _, err := os.Stat(probe); err != nil {
+			probe = blk
+		}
+		return &Volume{Name: name, Driver: "mtd", Device: blk, Probe: probe, Size: size}
+	}
+	return nil
+}
+
+// HasFilesystem reports whether /proc/filesystems lists fstype.
+func (s *System) HasFilesystem(fstype string) bool {
+	b, err := os.ReadFile(filepath.Join(s.Proc, "filesystems"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[len(f)-1] == fstype {
+			return true
+		}
+	}
+	return false
+}
+
+func readUevent(path string) map[string]string {
+	m := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return m
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func readLine(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+func readInt(path string) int {
+	n, _ := strconv.Atoi(readLine(path))
+	return n
+}
+
+func parseDev(s string) (maj, min uint32, ok bool) {
+	a, b, found := strings.Cut(s, ":")
+	x, err1 := strconv.ParseUint(a, 10, 32)
+	y, err2 := strconv.ParseUint(b, 10, 32)
+	if !found || err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return uint32(x), uint32(y), true
+}
+
+func probeFile(f *os.File) (superblock.Info, error) { return superblock.Probe(f) }

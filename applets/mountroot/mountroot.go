@@ -1,0 +1,193 @@
+// Package mountroot is mount_root: it makes OpenWrt's writable data volume
+// (rootfs_data) the upper layer of an overlay over the read-only root, the way
+// fstools' mount_root does, and says loudly when it has to fall back to RAM.
+package mountroot
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/fsroot"
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/internal/superblock"
+)
+
+// Usage is printed by --help.
+const Usage = `usage: mount_root [-f] [-n NAME] [start [MOUNTOPTS] | ram | done | stop]
+
+Make the writable data volume part of the root file system, as OpenWrt's
+fstools mount_root does. start (the default; only in preinit: PREINIT=1 or
+/tmp/.preinit) finds the volume named rootfs_data (GPT partition name, ext4/
+f2fs/btrfs label, UBI volume, MTD partition; kernel options
+fstools_overlay_name= and fstools_overlay_fstype=), formats it when it is empty
+or marked 0xdeadc0de, mounts it on /overlay, wipes it unless the last boot
+reached "mount_root done", and pivots to an overlay of / with the old root on
+/rom. Without a usable volume the overlay lives in RAM, and it says so: settings
+will not persist. ram makes a RAM overlay; done marks the overlay trusted
+(.fs_state 2); stop does nothing. MOUNTOPTS are used to remount the root
+read-write when there is no data volume.
+
+-f	run start outside preinit
+-n NAME	volume name (default rootfs_data, or fstools_overlay_name=)`
+
+// Mounter carries out the modes.
+type Mounter struct {
+	*fsroot.System
+	Log     *kmsg.Logger
+	Console io.Writer // where loud warnings also go (the preinit console)
+	Force   bool
+	Name    string // volume name, "" for the default
+	Getenv  func(string) string
+}
+
+// Main runs mount_root.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("mount_root", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
+	force := fs.Bool("f", false, "run start outside preinit")
+	name := fs.String("n", "", "volume name")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 1
+	}
+	log := kmsg.New("mount_root")
+	sys := fsroot.Default()
+	sys.Logf = log.Infof
+	m := &Mounter{System: sys, Log: log, Force: *force, Name: *name, Getenv: os.Getenv}
+	if log.ToKmsg() {
+		m.Console = os.Stderr // kmsg may not reach the console: say it there too
+	}
+	mode, rest := "start", fs.Args()
+	if len(rest) > 0 {
+		mode, rest = rest[0], rest[1:]
+	}
+	switch mode {
+	case "start":
+		opts := ""
+		if len(rest) > 0 {
+			opts = rest[0]
+		}
+		return m.Start(opts)
+	case "ram":
+		return m.RAM("asked for (mount_root ram)")
+	case "done":
+		return m.Done()
+	case "stop":
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "mount_root: unknown mode %q\n%s\n", mode, Usage)
+	return 1
+}
+
+func (m *Mounter) name() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	if v, ok := m.Param("fstools_overlay_name"); ok && v != "" {
+		return v
+	}
+	return fsroot.DataName
+}
+
+// InPreinit reports whether the preinit markers are there.
+func (m *Mounter) InPreinit() bool {
+	if m.Getenv != nil && m.Getenv("PREINIT") == "1" {
+		return true
+	}
+	_, err := os.Stat(m.Path("/tmp/.preinit"))
+	return err == nil
+}
+
+// Start is `mount_root start`.
+func (m *Mounter) Start(opts string) int {
+	name := m.name()
+	v, findErr := m.FindVolume(name) // before the preinit check, as fstools
+	if !m.InPreinit() && !m.Force {
+		fmt.Fprintln(os.Stderr, "mount_root: start runs only during preinit (PREINIT=1 or /tmp/.preinit); -f forces it")
+		return 1
+	}
+	if m.RootIsOverlay() {
+		m.Log.Noticef("/ is already an overlay: nothing to do")
+		return 0
+	}
+	if v == nil {
+		if m.RootPersistent(opts) {
+			m.Log.Noticef("no %s volume: running on the writable root file system", name)
+			return 0
+		}
+		return m.RAM(fmt.Sprintf("no volume named %s found", name))
+	}
+	m.Log.Infof("%s is %s", name, v)
+	if findErr != nil {
+		return m.RAM(findErr.Error())
+	}
+	switch {
+	case v.Info.Type.NeedsFormat() && v.Driver != "mtd" && v.Driver != "ubi":
+		if _, err := m.Format(v); err != nil {
+			return m.RAM(fmt.Sprintf("%s is not formatted and could not be: %v", v.Device, err))
+		}
+	case v.Info.Type == superblock.Unknown && v.Driver != "mtd":
+		// fstools formats whatever it does not recognise; a corrupt superblock
+		// may still be someone's data, so we leave it alone.
+		return m.RAM(fmt.Sprintf("%s holds no file system we know (a damaged superblock?); not formatting it: erase it (zeros or 0xdeadc0de) to have it formatted", v.Device))
+	}
+	if _, err := m.MountData(v); err != nil {
+		return m.RAM(err.Error())
+	}
+	m.Log.Noticef("switching to %s overlay on %s", v.Type(), v.Device)
+	if err := m.FOPivot("/overlay", "/rom"); err != nil {
+		_ = unix.Unmount(m.Path("/overlay"), unix.MNT_DETACH)
+		return m.RAM(fmt.Sprintf("switching to the %s overlay failed: %v", v.Type(), err))
+	}
+	return 0
+}
+
+// RAM makes a RAM overlay the root, never silently.
+func (m *Mounter) RAM(why string) int {
+	msg := fmt.Sprintf("WARNING: using a RAM overlay (%s): changes and settings will NOT persist across a reboot", why)
+	m.Log.Warnf("%s", msg)
+	if m.Console != nil {
+		fmt.Fprintf(m.Console, "mount_root: %s\n", msg)
+	}
+	if err := m.RAMOverlay(); err != nil {
+		m.Log.Errorf("RAM overlay failed: %v; the root stays as it is", err)
+		if m.Console != nil {
+			fmt.Fprintf(m.Console, "mount_root: RAM overlay failed: %v; the root stays as it is\n", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// Done is `mount_root done`: the boot got this far, so the overlay is trusted.
+func (m *Mounter) Done() int {
+	name := m.name()
+	v, err := m.FindVolume(name)
+	if v == nil {
+		fmt.Fprintf(os.Stderr, "mount_root: done: %v\n", err)
+		return 1
+	}
+	if !fsroot.IsPersistentFS(v.Info.Type) {
+		m.Log.Warnf("%s (%s) is not formatted: the overlay stays in RAM until the next boot formats it", v.Device, v.Type())
+		return 0
+	}
+	dir := m.Path("/overlay")
+	if where := m.MountedAt(v.Device); v.Driver != "ubi" && v.Driver != "mtd" && where != "/overlay" {
+		msg := fmt.Sprintf("%s is not mounted on /overlay (%q): the root is not on it, nothing to mark", v.Device, where)
+		m.Log.Warnf("%s", msg)
+		fmt.Fprintln(os.Stderr, "mount_root:", msg)
+		return 1
+	}
+	if err := fsroot.WriteState(dir, fsroot.Ready); err != nil {
+		fmt.Fprintln(os.Stderr, "mount_root:", err)
+		return 1
+	}
+	unix.Sync()
+	m.Log.Infof("overlay on %s marked ready (%s)", v.Device, filepath.Join(dir, ".fs_state"))
+	return 0
+}

@@ -1,0 +1,371 @@
+package mountroot
+
+// Tier 2: mount_root for real, as root, in a private mount namespace. Each
+// "boot" builds a small root file system on a fresh tmpfs (busybox-static,
+// toybox-go, empty /rom /overlay /mnt), mounts proc, sysfs, the host's /dev and a
+// tmpfs /tmp in it, chroots there and runs a script under busybox sh. The data
+// volume is a loop device; when the namespace ends, its mounts go away, so a
+// second boot is a fresh namespace finding the same loop device.
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"toybox-go/internal/testbin"
+)
+
+// bootEnv prepares everything a boot needs once per test.
+type bootEnv struct {
+	t       *testing.T
+	bin     string
+	busybox string
+}
+
+func newBootEnv(t *testing.T) *bootEnv {
+	t.Helper()
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "unshare")
+	bb := testbin.RequireTool(t, "busybox")
+	if out, err := exec.Command("file", "-L", bb).CombinedOutput(); err == nil && !strings.Contains(string(out), "statically linked") {
+		testbin.Unavailable(t, "%s is not busybox-static", bb)
+	}
+	if b, _ := os.ReadFile("/proc/filesystems"); !strings.Contains(string(b), "overlay") {
+		testbin.Unavailable(t, "kernel has no overlay file system")
+	}
+	return &bootEnv{t: t, bin: testbin.Path(t), busybox: bb}
+}
+
+// setup is run by the host's sh inside the new mount namespace: $R is the new
+// root, $BIN and $BB the binaries, then `chroot $R /bin/sh -c "$SCRIPT"`.
+const setup = `set -e
+mount --make-rprivate /
+mkdir -p "$R"
+mount -t tmpfs -o mode=0755 tmpfs "$R"
+cd "$R"
+mkdir -p bin sbin proc sys dev tmp rom overlay mnt etc usr run
+cp "$BB" bin/busybox
+for a in sh cat echo ls mount umount readlink sync grep test mkdir rm touch; do ln -s busybox bin/$a; done
+cp "$BIN" sbin/toybox-go
+ln -s toybox-go sbin/mount_root
+echo base > etc/base
+if [ -n "$WITH_USR" ]; then
+	mount --rbind /usr usr
+	ln -s usr/lib lib
+	[ -e /lib64 ] && ln -s usr/lib64 lib64
+fi
+mount -t proc proc proc
+mount -t sysfs sysfs sys
+mount --rbind /dev dev
+mount -t tmpfs -o mode=01777 tmpfs tmp
+cd /
+exec chroot "$R" /bin/sh -c "$SCRIPT"
+`
+
+// boot runs script as described above and returns its combined output and
+// exit code.
+func (e *bootEnv) boot(script string, env ...string) (string, int) {
+	e.t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", setup)
+	cmd.Env = testbin.Env(append([]string{
+		"R=" + filepath.Join(e.t.TempDir(), "root"), "BIN=" + e.bin, "BB=" + e.busybox,
+		"SCRIPT=" + script, "PATH=/bin:/sbin:/usr/sbin:/usr/bin",
+	}, env...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("running boot: %v", err)
+		}
+		code = ee.ExitCode()
+	}
+	return string(out), code
+}
+
+// uniqueName is a volume name no stray device on the host can have (labels
+// are at most 16 bytes).
+func uniqueName(t *testing.T) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "rd_" + hex.EncodeToString(b)
+}
+
+// loopImage makes a sparse image of size bytes, optionally prepared by prep
+// (run with the image path appended), attached to a loop device that is
+// detached at the end of the test. partscan adds -P.
+func loopImage(t *testing.T, size int64, partscan bool, prep ...string) string {
+	t.Helper()
+	losetup := testbin.RequireTool(t, "losetup")
+	img := filepath.Join(t.TempDir(), "disk.img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if len(prep) > 0 {
+		tool := testbin.RequireTool(t, prep[0])
+		if out, err := exec.Command(tool, append(prep[1:], img)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", prep, err, out)
+		}
+	}
+	args := []string{"--find", "--show"}
+	if partscan {
+		args = append(args, "-P")
+	}
+	out, err := exec.Command(losetup, append(args, img)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v\n%s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command(losetup, "-d", dev).Run() })
+	return dev
+}
+
+// debugfsCat reads a file from an ext4 image without mounting it.
+func debugfsCat(t *testing.T, dev, path string) (string, bool) {
+	t.Helper()
+	debugfs := testbin.RequireTool(t, "debugfs")
+	out, err := exec.Command(debugfs, "-R", "cat "+path, dev).Output()
+	if err != nil {
+		t.Fatalf("debugfs cat %s on %s: %v", path, dev, err)
+	}
+	// debugfs prints nothing on stdout for a missing file (the error goes to stderr).
+	ls, _ := exec.Command(debugfs, "-R", "stat "+path, dev).CombinedOutput()
+	return string(out), !strings.Contains(string(ls), "File not found")
+}
+
+func mustContain(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Fatalf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+const firstBoot = `set -e
+PREINIT=1 mount_root -n "$NAME" start
+grep ' / overlay ' /proc/mounts
+grep ' /rom ' /proc/mounts
+grep ' /overlay ' /proc/mounts
+grep ' /proc proc ' /proc/mounts
+grep ' /tmp tmpfs ' /proc/mounts
+grep ' /dev ' /proc/mounts
+test -e /rom/etc/base && echo ROM-HAS-BASE
+echo "$PAYLOAD" > /etc/written
+echo "root-is:$(cat /etc/written)"
+if [ "$DONE" = 1 ]; then mount_root -n "$NAME" done; echo "state:$(readlink /overlay/.fs_state)"; fi
+sync
+`
+
+const secondBoot = `set -e
+PREINIT=1 mount_root -n "$NAME" start
+grep ' / overlay ' /proc/mounts
+if [ -e /etc/written ]; then echo "KEPT:$(cat /etc/written)"; else echo WIPED; fi
+echo "state:$(readlink /overlay/.fs_state)"
+`
+
+func TestExt4LabelPersistsWhenDone(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t)
+	dev := loopImage(t, 32<<20, false, "mkfs.ext4", "-q", "-F", "-L", name)
+
+	out, code := e.boot(firstBoot, "NAME="+name, "PAYLOAD=hello-persist", "DONE=1")
+	if code != 0 {
+		t.Fatalf("first boot: exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "ROM-HAS-BASE", "root-is:hello-persist", "state:2", "switching to ext4 overlay")
+	// The write landed on the loop image, in the overlay's upper directory.
+	if got, ok := debugfsCat(t, dev, "/upper/etc/written"); !ok || got != "hello-persist\n" {
+		t.Fatalf("upper/etc/written on %s: %q (exists %v)", dev, got, ok)
+	}
+
+	out, code = e.boot(secondBoot, "NAME="+name)
+	if code != 0 {
+		t.Fatalf("second boot: exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "KEPT:hello-persist", "state:2")
+}
+
+func TestOverlayWipedWhenNotDone(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t)
+	dev := loopImage(t, 32<<20, false, "mkfs.ext4", "-q", "-F", "-L", name)
+	out, code := e.boot(firstBoot, "NAME="+name, "PAYLOAD=lost", "DONE=0")
+	if code != 0 {
+		t.Fatalf("first boot: exit %d\n%s", code, out)
+	}
+	if _, ok := debugfsCat(t, dev, "/upper/etc/written"); !ok {
+		t.Fatalf("write did not land on %s", dev)
+	}
+	// A config backup at the top of the volume survives the wipe.
+	if out, err := exec.Command("debugfs", "-w", "-R", "write /etc/hostname sysupgrade.tgz", dev).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs write: %v\n%s", err, out)
+	}
+	out, code = e.boot(secondBoot+"test -e /sysupgrade.tgz && echo BACKUP-KEPT\n", "NAME="+name)
+	if code != 0 {
+		t.Fatalf("second boot: exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "WIPED", "state:1", "BACKUP-KEPT")
+}
+
+func TestDefaultNameByLabel(t *testing.T) {
+	e := newBootEnv(t)
+	loopImage(t, 16<<20, false, "mkfs.ext4", "-q", "-F", "-L", "rootfs_data")
+	out, code := e.boot(`PREINIT=1 mount_root && grep ' /overlay ext4 ' /proc/mounts`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "rootfs_data is /dev/loop", "found by label")
+}
+
+// loopsOver returns the loop devices whose backing file is dev (the ones
+// mount_root set up over GPT partitions) and detaches them at the end.
+func loopsOver(t *testing.T, dev string) []string {
+	t.Helper()
+	out, err := exec.Command("losetup", "-n", "-O", "NAME", "-j", dev).Output()
+	if err != nil {
+		t.Fatalf("losetup -j %s: %v", dev, err)
+	}
+	loops := strings.Fields(string(out))
+	t.Cleanup(func() {
+		for _, l := range loops {
+			_ = exec.Command("losetup", "-d", l).Run()
+		}
+	})
+	return loops
+}
+
+func TestGPTPartitionIsFormatted(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t)
+	// Partition 1 is named like the data volume and holds zeros: mount_root
+	// finds it by its GPT name and formats it (mkfs.ext4 from the host's /usr).
+	// Partition scanning is not asked for: on a kernel without GPT support (this
+	// one may be) mount_root reaches the partition through a loop device of its
+	// own.
+	dev := loopImage(t, 48<<20, false, "sgdisk", "-n", "1:2048:+16M", "-c", "1:"+name, "-n", "2:0:0", "-c", "2:other")
+	out, code := e.boot(firstBoot, "NAME="+name, "PAYLOAD=on-gpt", "DONE=1", "WITH_USR=1")
+	t.Cleanup(func() { loopsOver(t, dev) })
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "found by ", "has not been formatted yet", "root-is:on-gpt", "state:2")
+	part := dev + "p1"
+	if _, err := os.Stat(part); err != nil {
+		loops := loopsOver(t, dev)
+		if len(loops) != 1 {
+			t.Fatalf("loop devices over %s: %v, want one", dev, loops)
+		}
+		part = loops[0]
+		mustContain(t, out, "found by gpt")
+	}
+	if got, ok := debugfsCat(t, part, "/upper/etc/written"); !ok || got != "on-gpt\n" {
+		t.Fatalf("upper/etc/written on %s: %q", part, got)
+	}
+	// A second boot finds the same partition (the same loop device) and keeps it.
+	out, code = e.boot(secondBoot, "NAME="+name)
+	if code != 0 {
+		t.Fatalf("second boot: exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "KEPT:on-gpt")
+	if loops := loopsOver(t, dev); len(loops) > 1 {
+		t.Fatalf("second boot set up another loop device: %v", loops)
+	}
+}
+
+func TestNoVolumeMeansLoudRAMOverlay(t *testing.T) {
+	e := newBootEnv(t)
+	out, code := e.boot(`PREINIT=1 mount_root -n ` + uniqueName(t) + ` start && grep ' / overlay ' /proc/mounts && grep 'tmpfs /rom' /proc/mounts; echo hi > /etc/x && cat /etc/x`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "WARNING: using a RAM overlay", "will NOT persist", "overlayfs:/tmp/root / overlay", "hi")
+}
+
+func TestCorruptSuperblockIsNotFormatted(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t)
+	dev := loopImage(t, 16<<20, false, "sgdisk", "-n", "1:2048:0", "-c", "1:"+name)
+	const at = 2048*512 + 1024
+	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteAt([]byte("this is not a superblock but somebody's data"), at)
+	f.Close()
+	out, code := e.boot(`PREINIT=1 mount_root -n `+name+` start; grep ' / overlay ' /proc/mounts`, "WITH_USR=1")
+	t.Cleanup(func() { loopsOver(t, dev) })
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "no file system we know", "not formatting it", "WARNING: using a RAM overlay")
+	b := make([]byte, 44)
+	g, _ := os.Open(dev)
+	_, _ = g.ReadAt(b, at)
+	g.Close()
+	if string(b) != "this is not a superblock but somebody's data" {
+		t.Fatalf("data on %s was overwritten: %q", dev, b)
+	}
+}
+
+func TestMountFailureFallsBackToRAM(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t)
+	dev := loopImage(t, 16<<20, false, "mkfs.ext4", "-q", "-F", "-L", name)
+	// Keep the magic and label, break the rest: the mount fails.
+	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteAt(make([]byte, 0x30), 1024) // inode/block counts, first data block...
+	f.Close()
+	out, code := e.boot(`PREINIT=1 mount_root -n ` + name + ` start; grep ' / overlay ' /proc/mounts`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "mounting "+dev, "WARNING: using a RAM overlay", "overlayfs:/tmp/root")
+}
+
+func TestLabelTooLongIsNotAMatch(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t) // 11 bytes; the label below has it as a prefix
+	loopImage(t, 16<<20, false, "mkfs.ext4", "-q", "-F", "-L", name+"_extra")
+	out, code := e.boot(`PREINIT=1 mount_root -n ` + name + ` start`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "no volume named "+name+" found", "WARNING: using a RAM overlay")
+}
+
+func TestStartRefusedOutsidePreinit(t *testing.T) {
+	e := newBootEnv(t)
+	out, code := e.boot(`mount_root -n ` + uniqueName(t) + ` start; echo "exit:$?"; grep -c ' / overlay ' /proc/mounts || true`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "only during preinit", "exit:1", "\n0\n")
+	out, _ = e.boot(`touch /tmp/.preinit; mount_root -n ` + uniqueName(t) + ` start >/dev/null 2>&1; grep -c ' / overlay ' /proc/mounts`)
+	mustContain(t, out, "1\n")
+	out, _ = e.boot(`mount_root -f -n ` + uniqueName(t) + ` start >/dev/null 2>&1; grep -c ' / overlay ' /proc/mounts`)
+	mustContain(t, out, "1\n")
+}
+
+func TestRAMAndStopModes(t *testing.T) {
+	e := newBootEnv(t)
+	out, code := e.boot(`mount_root ram && grep ' / overlay ' /proc/mounts && mount_root stop && echo STOP-OK`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "will NOT persist", "overlayfs:/tmp/root / overlay", "STOP-OK")
+}
