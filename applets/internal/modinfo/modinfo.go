@@ -41,8 +41,8 @@ var ErrNoModinfo = errors.New("no .modinfo section (not a kernel module)")
 var ErrCompressed = errors.New("compressed module: .modinfo not readable without modules.dep (run depmod)")
 
 // ParseModinfo splits a .modinfo section into its key=value strings. Empty
-// strings (alignment padding) are skipped; a string without '=' is kept with an
-// empty value, as modinfo(8) shows it.
+// strings (alignment padding) and strings without a key are skipped; a string
+// without '=' is kept with an empty value.
 func ParseModinfo(data []byte) []Field {
 	var out []Field
 	for len(data) > 0 {
@@ -57,6 +57,9 @@ func ParseModinfo(data []byte) []Field {
 			continue
 		}
 		k, v, _ := strings.Cut(string(s), "=")
+		if k == "" {
+			continue // "=value": no key, nothing to show
+		}
 		out = append(out, Field{k, v})
 	}
 	return out

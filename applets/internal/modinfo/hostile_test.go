@@ -1,0 +1,233 @@
+package modinfo
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseModinfo(t *testing.T) {
+	got := ParseModinfo([]byte("license=GPL\x00\x00\x00alias=fs-ext4\x00depends=jbd2,mbcache\x00intree=Y\x00odd\x00trail=x"))
+	want := []Field{{"license", "GPL"}, {"alias", "fs-ext4"}, {"depends", "jbd2,mbcache"}, {"intree", "Y"}, {"odd", ""}, {"trail", "x"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q", got)
+	}
+	if ParseModinfo(nil) != nil {
+		t.Error("empty section gives fields")
+	}
+}
+
+// sectionHeader finds the section header of name in an ELF64 little-endian
+// image and returns the offset of its sh_size field.
+func sizeFieldOf(t *testing.T, image []byte, name string) int {
+	t.Helper()
+	f, err := elf.NewFile(bytesReader(image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shoff := binary.LittleEndian.Uint64(image[0x28:])
+	shentsize := int(binary.LittleEndian.Uint16(image[0x3a:]))
+	for i, s := range f.Sections {
+		if s.Name == name {
+			return int(shoff) + i*shentsize + 0x20 // sh_size in Elf64_Shdr
+		}
+	}
+	t.Fatalf("no section %s", name)
+	return 0
+}
+
+func TestHostileFiles(t *testing.T) {
+	dir := realModules(t)
+	good, err := os.ReadFile(filepath.Join(dir, "kernel", "drivers", "block", "loop.ko"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	huge := slices.Clone(good)
+	binary.LittleEndian.PutUint64(huge[sizeFieldOf(t, huge, ".modinfo"):], 1<<40)
+	hugeShnum := slices.Clone(good)
+	binary.LittleEndian.PutUint16(hugeShnum[0x3c:], 0xffff) // e_shnum
+	noModinfo := slices.Clone(good)
+	// Rename ".modinfo" in the section name table: same file, no such section.
+	if i := strings.Index(string(noModinfo), ".modinfo\x00"); i >= 0 {
+		copy(noModinfo[i:], ".modinfX")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		path string
+		want string
+	}{
+		"empty":            {write("empty.ko", nil), "not an ELF"},
+		"text":             {write("text.ko", []byte("#!/bin/sh\necho hi\n")), "not an ELF"},
+		"magic only":       {write("magic.ko", []byte("\x7fELF")), "bad ELF"},
+		"truncated header": {write("trunc1.ko", good[:40]), "bad ELF"},
+		"truncated":        {write("trunc2.ko", good[:len(good)/2]), ""},
+		"huge section":     {write("huge.ko", huge), "does not fit"},
+		"huge shnum":       {write("shnum.ko", hugeShnum), ""},
+		"no modinfo":       {write("nomodinfo.ko", noModinfo), "no .modinfo"},
+		"program":          {self, "no .modinfo"},
+		"directory":        {tmp, "not a regular file"},
+		"compressed":       {write("x.ko.xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0}), "compressed"},
+	}
+	if err := os.Symlink("loopb.ko", filepath.Join(tmp, "loopa.ko")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("loopa.ko", filepath.Join(tmp, "loopb.ko")); err != nil {
+		t.Fatal(err)
+	}
+	cases["symlink loop"] = struct{ path, want string }{filepath.Join(tmp, "loopa.ko"), "too many levels"}
+	for name, tc := range cases {
+		fields, _, err := ReadFile(tc.path)
+		if err == nil {
+			t.Errorf("%s: no error, fields %q", name, fields)
+			continue
+		}
+		if tc.want != "" && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q, want it to say %q", name, err, tc.want)
+		}
+		if !strings.Contains(err.Error(), tc.path) {
+			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+	}
+	if _, _, err := ReadFile(filepath.Join(tmp, "x.ko.xz")); !errors.Is(err, ErrCompressed) {
+		t.Errorf("compressed: %v", err)
+	}
+
+	// The index over such a directory (plus a directory symlink loop) builds,
+	// reports the bad modules on read, and never hangs.
+	if err := os.Symlink("..", filepath.Join(tmp, "up")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(tmp, filepath.Join(tmp, "sub", "back")); err != nil {
+		t.Fatal(err)
+	}
+	write("loop.ko", good)
+	ix, err := Open(tmp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.ScanAll()
+	if m := ix.Get("huge"); m == nil || m.Err == nil {
+		t.Errorf("huge: %+v", m)
+	}
+	if m := ix.Get("loop"); m == nil || m.Err != nil || len(m.Aliases) == 0 {
+		t.Errorf("the good module among bad ones: %+v", m)
+	}
+	if l := ix.Lookup("block-major-7-1"); len(l) != 1 {
+		t.Errorf("alias lookup among hostile files: %v", l)
+	}
+}
+
+func TestMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"block_major_7_*", "block_major_7_0", true},
+		{"block_major_7_*", "block_major_8_0", false},
+		{"pci:v00008086d*sv*sd*bc*sc*i*", "pci:v00008086d00001234sv0sd0bc01sc02i03", true},
+		{"pci:v00008086d*sv*sd*bc*sc*i*", "pci:v00001AF4d00001234sv0sd0bc01sc02i03", false},
+		{"usb:v*p*d*dc*dsc*dp*ic08isc06ip50in*", "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00", true},
+		{"a?c", "abc", true},
+		{"a?c", "ac", false},
+		{"*", "", true},
+		{"", "", true},
+		{"", "a", false},
+		{"a*b*c", "aXbYbZc", true},
+		{"a*b*c", "aXbYbZ", false},
+		{"of:N*T*Cfoo,bar*", "of:NxTyCfoo,barC", true},
+		{"x[0-9]y", "x5y", true},
+		{"x[0-9]y", "xay", false},
+		{"x[!0-9]y", "xay", true},
+		{"x[^0-9]y", "x5y", false},
+		{"x[]]y", "x]y", true},
+		{"x[a-]y", "x-y", true},
+		{"x[", "x[", true},
+		{"x[ab", "x[ab", true},
+		{`x\*y`, "x*y", true},
+		{`x\*y`, "xay", false},
+		{"dev*/x", "devname:mapper/x", true}, // no FNM_PATHNAME: * crosses /
+		{"*a*a*a*a*a*a*a*b", strings.Repeat("a", 200), false},
+	} {
+		if got := Match(tc.pattern, tc.name); got != tc.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tc.pattern, tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"nls_iso8859-1": "nls_iso8859_1", "nls-iso8859-1.ko": "nls_iso8859_1",
+		"crc32c-intel.ko.zst": "crc32c_intel", "bridge": "bridge",
+	} {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q", in, got)
+		}
+	}
+	if got := normalizeAlias("fs-ext4[a-z]-x"); got != "fs_ext4[a-z]_x" {
+		t.Errorf("normalizeAlias: %q", got)
+	}
+}
+
+func TestConf(t *testing.T) {
+	fixture, err := os.ReadFile("/work/shared/fixtures/openwrt/modules.d/modules.conf.upstream")
+	if err != nil {
+		fixture = []byte("# examples:\n# options mod1 option=val\n# blacklist mod2\n")
+	}
+	c := NewConf()
+	c.Parse("modules.conf", strings.NewReader(string(fixture)))
+	if len(c.Problems) != 0 || len(c.Blacklist) != 0 || len(c.Options) != 0 {
+		t.Errorf("upstream example (all comments) gave %+v", c)
+	}
+	c.Parse("modules.conf", strings.NewReader(`
+blacklist nls-cp437   # comment
+options zram num_devices=2
+options zram  extra=1
+options loop
+softdep ext4 pre: crc32c post: nothing
+softdep bad x
+alias my-fs overlay
+install foo /bin/true
+frobnicate x
+blacklist
+`))
+	if !c.Blacklist["nls_cp437"] {
+		t.Error("blacklist")
+	}
+	if c.Options["zram"] != "num_devices=2 extra=1" {
+		t.Errorf("options %q", c.Options["zram"])
+	}
+	if !slices.Equal(c.SoftPre["ext4"], []string{"crc32c"}) || !slices.Equal(c.SoftPost["ext4"], []string{"nothing"}) {
+		t.Errorf("softdep %q %q", c.SoftPre, c.SoftPost)
+	}
+	if len(c.Aliases) != 1 || c.Aliases[0] != (ConfAlias{"my_fs", "overlay"}) {
+		t.Errorf("aliases %v", c.Aliases)
+	}
+	want := []string{"modules.conf:7:", "modules.conf:9:", "modules.conf:10:", "modules.conf:11:"}
+	if len(c.Problems) != len(want) {
+		t.Fatalf("problems %q", c.Problems)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(c.Problems[i], w) {
+			t.Errorf("problem %q, want %s", c.Problems[i], w)
+		}
+	}
+}
