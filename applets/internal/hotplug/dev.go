@@ -1,0 +1,190 @@
+package hotplug
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/uevent"
+)
+
+// devName checks the event's own DEVNAME, which the rules paste into paths:
+// absolute, "..", NUL are refused whatever the rule makes of them.
+func devName(ev *uevent.Event) (string, error) {
+	name, ok := ev.Get("DEVNAME")
+	if !ok {
+		return "", nil
+	}
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.ContainsRune(name, 0) {
+		return name, fmt.Errorf("unsafe DEVNAME %q", name)
+	}
+	return name, nil
+}
+
+// makedev carries out [makedev PATH MODE GROUP?].
+func (p *Plug) makedev(ev *uevent.Event, args []string) {
+	majorS, okMaj := ev.Get("MAJOR")
+	minorS, okMin := ev.Get("MINOR")
+	subsystem, okSub := ev.Get("SUBSYSTEM")
+	if !okMaj || !okMin || !okSub {
+		return // procd: no device number, nothing to make
+	}
+	if len(args) < 2 {
+		p.log.Warnf("makedev needs a path and a mode, got %q", args)
+		return
+	}
+	if _, err := devName(ev); err != nil {
+		p.log.Errorf("makedev %q refused: %v (%v)", args[0], err, ev)
+		return
+	}
+	rel, ok := devRel(args[0])
+	if !ok {
+		p.log.Errorf("makedev %q refused: not a plain name below /dev (%v)", args[0], ev)
+		return
+	}
+	mode, err := strconv.ParseUint(args[1], 8, 32)
+	if err != nil || mode > 0o7777 {
+		p.log.Errorf("makedev %q: bad mode %q", args[0], args[1])
+		return
+	}
+	major, err1 := strconv.ParseUint(majorS, 10, 32)
+	minor, err2 := strconv.ParseUint(minorS, 10, 32)
+	if err1 != nil || err2 != nil {
+		p.log.Errorf("makedev %q: bad device number %q:%q", args[0], majorS, minorS)
+		return
+	}
+	gid := -1
+	if len(args) > 2 && args[2] != "" {
+		g, err := lookupGroup(filepath.Join(p.cfg.Etc, "group"), args[2])
+		if err != nil {
+			p.log.Warnf("makedev %q: group %q: %v; leaving group root", args[0], args[2], err)
+		} else {
+			gid = g
+		}
+	}
+	typ := uint32(unix.S_IFCHR)
+	if subsystem == "block" {
+		typ = unix.S_IFBLK
+	}
+	err = mknod(p.cfg.Dev, rel, typ|uint32(mode), unix.Mkdev(uint32(major), uint32(minor)), gid)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		p.log.Debugf("makedev %q: exists, left alone", args[0])
+	case err != nil:
+		p.log.Errorf("makedev %q: %v", args[0], err)
+	}
+}
+
+// mknod makes the node rel below root: parents 0755, mode exactly as given
+// whatever the umask, group gid when >= 0. Symbolic links are followed only
+// while they stay below root (os.Root), so a DEVNAME that walks a link out of
+// /dev makes nothing. An existing name is an fs.ErrExist error.
+func mknod(root, rel string, mode uint32, dev uint64, gid int) error {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	dir, base := filepath.Split(rel)
+	if dir != "" {
+		if err := r.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	} else {
+		dir = "."
+	}
+	d, err := r.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fd := int(d.Fd())
+	if err := unix.Mknodat(fd, base, mode, int(dev)); err != nil {
+		return &fs.PathError{Op: "mknod", Path: filepath.Join(root, rel), Err: err}
+	}
+	if err := unix.Fchmodat(fd, base, mode&0o7777, 0); err != nil {
+		return &fs.PathError{Op: "chmod", Path: filepath.Join(root, rel), Err: err}
+	}
+	if gid >= 0 {
+		if err := unix.Fchownat(fd, base, 0, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return &fs.PathError{Op: "chown", Path: filepath.Join(root, rel), Err: err}
+		}
+	}
+	return nil
+}
+
+// remove carries out [rm PATH]: unlink, never a directory.
+func (p *Plug) remove(ev *uevent.Event, args []string) {
+	if len(args) < 1 {
+		return
+	}
+	if _, err := devName(ev); err != nil {
+		p.log.Errorf("rm %q refused: %v (%v)", args[0], err, ev)
+		return
+	}
+	rel, ok := devRel(args[0])
+	if !ok {
+		p.log.Errorf("rm %q refused: not a plain name below /dev (%v)", args[0], ev)
+		return
+	}
+	r, err := os.OpenRoot(p.cfg.Dev)
+	if err != nil {
+		p.log.Errorf("rm %q: %v", args[0], err)
+		return
+	}
+	defer r.Close()
+	fi, err := r.Lstat(rel)
+	if err != nil {
+		p.log.Debugf("rm %q: %v", args[0], err)
+		return
+	}
+	if fi.IsDir() {
+		p.log.Warnf("rm %q: a directory, left alone", args[0])
+		return
+	}
+	if err := r.Remove(rel); err != nil {
+		p.log.Errorf("rm %q: %v", args[0], err)
+	}
+}
+
+// lookupGroup finds name's gid in an /etc/group file ("name:password:gid:
+// members"). Comment and malformed lines are skipped.
+func lookupGroup(file, name string) (int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return -1, err
+	}
+	defer f.Close()
+	return findGroup(f, file, name)
+}
+
+func findGroup(r io.Reader, file, name string) (int, error) {
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		fields := strings.SplitN(line, ":", 4)
+		if len(fields) < 3 || fields[0] != name {
+			continue
+		}
+		gid, err := strconv.ParseUint(fields[2], 10, 31)
+		if err != nil {
+			return -1, fmt.Errorf("%s:%d: bad gid %q", file, n, fields[2])
+		}
+		return int(gid), nil
+	}
+	if err := sc.Err(); err != nil {
+		return -1, err
+	}
+	return -1, errors.New("no such group")
+}

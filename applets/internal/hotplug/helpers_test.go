@@ -1,0 +1,208 @@
+package hotplug
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/internal/rules"
+	"toybox-go/applets/internal/uevent"
+)
+
+// logBuf is a log sink safe to read while the daemon writes.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fakeSource delivers events pushed by the test.
+type fakeSource struct {
+	events chan *uevent.Event
+	mu     sync.Mutex
+	stop   chan struct{}
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{events: make(chan *uevent.Event, 1024), stop: make(chan struct{})}
+}
+
+func (f *fakeSource) Receive() (*uevent.Event, error) {
+	f.mu.Lock()
+	stop := f.stop
+	f.mu.Unlock()
+	select {
+	case ev := <-f.events:
+		return ev, nil
+	case <-stop:
+		return nil, os.ErrDeadlineExceeded
+	}
+}
+
+func (f *fakeSource) SetReadDeadline(t time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.stop:
+		if t.IsZero() {
+			f.stop = make(chan struct{})
+		}
+	default:
+		if !t.IsZero() && t.Before(time.Now()) {
+			close(f.stop)
+		}
+	}
+	return nil
+}
+
+func (f *fakeSource) Close() error { return nil }
+
+// event builds a parsed event from KEY=VALUE pairs (ACTION and DEVPATH needed).
+func event(t testing.TB, kv ...string) *uevent.Event {
+	t.Helper()
+	var action, devpath string
+	for _, e := range kv {
+		if v, ok := strings.CutPrefix(e, "ACTION="); ok {
+			action = v
+		}
+		if v, ok := strings.CutPrefix(e, "DEVPATH="); ok {
+			devpath = v
+		}
+	}
+	ev, err := uevent.Parse([]byte(action + "@" + devpath + "\x00" + strings.Join(kv, "\x00") + "\x00"))
+	if err != nil {
+		t.Fatalf("test event %q: %v", kv, err)
+	}
+	return ev
+}
+
+// script compiles a rules file from text.
+func script(t testing.TB, root, text string) *rules.Script {
+	t.Helper()
+	s, err := rules.Parse("test.json", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := s.Warnings(); len(w) > 0 {
+		t.Fatalf("rules warnings: %v", w)
+	}
+	s.Root = root
+	return s
+}
+
+// tree is a fake root: dev, sys, etc, lib/firmware.
+type tree struct {
+	root, dev, sys, etc, fw string
+}
+
+func newTree(t testing.TB) *tree {
+	t.Helper()
+	root := t.TempDir()
+	tr := &tree{root: root, dev: filepath.Join(root, "dev"), sys: filepath.Join(root, "sys"),
+		etc: filepath.Join(root, "etc"), fw: filepath.Join(root, "lib", "firmware")}
+	for _, d := range []string{tr.dev, tr.sys, tr.etc, tr.fw} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tr
+}
+
+func (tr *tree) write(t testing.TB, rel, content string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(tr.root, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newPlug makes a Plug on the tree with a fake source; cfg fields set by the
+// caller win.
+func newPlug(t testing.TB, tr *tree, r Rules, cfg Config) (*Plug, *logBuf, *fakeSource) {
+	t.Helper()
+	lb := &logBuf{}
+	src := newFakeSource()
+	cfg.Rules = r
+	cfg.Dev, cfg.Sys, cfg.Etc, cfg.Firmware = tr.dev, tr.sys, tr.etc, tr.fw
+	cfg.Log = kmsg.NewWriter("hotplug", lb)
+	cfg.Source = src
+	if cfg.Env == nil {
+		cfg.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FROM_DAEMON=1"}
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, lb, src
+}
+
+func waitIdle(t testing.TB, p *Plug) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.WaitIdle(ctx); err != nil {
+		t.Fatalf("queue not idle: %v", err)
+	}
+}
+
+func readFile(t testing.TB, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or 20 s pass (for effects of timers).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// emitter is a Rules that emits fixed commands, with %VAR% replaced.
+type emitter [][]string
+
+func (e emitter) Run(vars map[string]string, emit func(string, []string)) {
+	for _, c := range e {
+		args := make([]string, len(c)-1)
+		for i, a := range c[1:] {
+			for k, v := range vars {
+				a = strings.ReplaceAll(a, "%"+k+"%", v)
+			}
+			args[i] = a
+		}
+		emit(c[0], args)
+	}
+}
+
+var _ = fmt.Sprintf

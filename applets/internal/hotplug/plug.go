@@ -1,0 +1,321 @@
+package hotplug
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/internal/uevent"
+)
+
+// Rules is a compiled rules file; *rules.Script is one.
+type Rules interface {
+	Run(vars map[string]string, emit func(cmd string, args []string))
+}
+
+// Source delivers events; *uevent.Conn is the real one.
+type Source interface {
+	Receive() (*uevent.Event, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+// Defaults of Config.
+const (
+	DefaultExecTimeout   = 60 * time.Second
+	DefaultSettleTimeout = 120 * time.Second
+	DefaultQuiet         = time.Second
+	DefaultMaxQueue      = 4096
+)
+
+// Config describes a Plug. Only Rules is required.
+type Config struct {
+	Rules Rules
+
+	// Roots; defaults /dev, /sys, /etc, /lib/firmware.
+	Dev, Sys, Etc, Firmware string
+
+	Log *kmsg.Logger // default kmsg.New("hotplug")
+	// Env is the environment children start from, before the event's variables
+	// are added; default os.Environ().
+	Env []string
+
+	ExecTimeout   time.Duration // bound on one queued child; default DefaultExecTimeout
+	SettleTimeout time.Duration // bound on Coldplug; default DefaultSettleTimeout
+	Quiet         time.Duration // settle fallback, see the package doc; default DefaultQuiet
+	MaxQueue      int           // queued commands beyond this are dropped and logged
+
+	// Source of events; default a uevent.Conn opened by New.
+	Source Source
+	// Trigger replays the existing devices; default uevent.Trigger on Sys, all
+	// devices. It runs in Coldplug and again after ENOBUFS.
+	Trigger func() error
+	// KeepDev makes Coldplug leave the /dev mount alone (containers).
+	KeepDev bool
+	// StartConsole serves the start-console command; nil logs and ignores it.
+	StartConsole func(dev string) error
+
+	// Self is this program's binary (default /proc/self/exe): an exec of a
+	// hotplug-call that is this binary runs the shell directly.
+	Self string
+	// Shell runs hotplug.d scripts; default /bin/sh. Functions is sourced
+	// first when it exists; default /lib/functions.sh.
+	Shell, Functions string
+}
+
+// Plug is the hotplug daemon: an event source, the rules, an executor.
+type Plug struct {
+	cfg    Config
+	log    *kmsg.Logger
+	src    Source
+	caller *Caller
+	self   os.FileInfo // nil when Self cannot be stat'ed
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced at every state change
+	lastSeq   uint64        // highest SEQNUM dispatched
+	lastEvent time.Time     // when the last event was dispatched or command finished
+	jobs      []*job        // pending queued commands, FIFO
+	busy      bool          // a queued command is running
+	closed    bool
+	triggers  int    // triggers in progress
+	target    uint64 // uevent_seqnum after the latest trigger
+
+	retriggering   bool // a replay after ENOBUFS is running
+	pending        bool // and another one is wanted after it
+	retriggerStart time.Time
+	retriggerCount int
+
+	wake    chan struct{}   // a job was queued
+	stop    context.Context // cancelled by Close: kills the running child
+	cancel  func()          // of stop
+	done    chan struct{}   // the worker has exited
+	buttons map[string]*time.Timer
+}
+
+// New checks the configuration, opens the uevent socket (unless a Source is
+// given) and starts the queue worker.
+func New(cfg Config) (*Plug, error) {
+	if cfg.Rules == nil {
+		return nil, errors.New("hotplug: no rules")
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&cfg.Dev, "/dev")
+	def(&cfg.Sys, "/sys")
+	def(&cfg.Etc, "/etc")
+	def(&cfg.Firmware, "/lib/firmware")
+	def(&cfg.Self, "/proc/self/exe")
+	def(&cfg.Shell, "/bin/sh")
+	def(&cfg.Functions, "/lib/functions.sh")
+	if cfg.Log == nil {
+		cfg.Log = kmsg.New("hotplug")
+	}
+	if cfg.Env == nil {
+		cfg.Env = os.Environ()
+	}
+	if cfg.ExecTimeout <= 0 {
+		cfg.ExecTimeout = DefaultExecTimeout
+	}
+	if cfg.SettleTimeout <= 0 {
+		cfg.SettleTimeout = DefaultSettleTimeout
+	}
+	if cfg.Quiet <= 0 {
+		cfg.Quiet = DefaultQuiet
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = DefaultMaxQueue
+	}
+	p := &Plug{
+		cfg:     cfg,
+		log:     cfg.Log,
+		src:     cfg.Source,
+		caller:  &Caller{Etc: cfg.Etc, Shell: cfg.Shell, Functions: cfg.Functions},
+		changed: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		buttons: make(map[string]*time.Timer),
+	}
+	if p.cfg.Trigger == nil {
+		p.cfg.Trigger = p.defaultTrigger
+	}
+	if fi, err := os.Stat(cfg.Self); err == nil {
+		p.self = fi
+	}
+	if p.src == nil {
+		c, err := uevent.Listen(0, cfg.Log)
+		if err != nil {
+			return nil, err
+		}
+		p.src = c
+	}
+	p.stop, p.cancel = context.WithCancel(context.Background())
+	go p.worker()
+	return p, nil
+}
+
+// Close stops the worker (killing a running child, dropping what is queued),
+// the button timers and the event source.
+func (p *Plug) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.jobs = nil
+	for _, t := range p.buttons {
+		t.Stop()
+	}
+	p.mu.Unlock()
+	p.cancel()
+	<-p.done
+	return p.src.Close()
+}
+
+// Run receives events and dispatches them until ctx is done (then it returns
+// nil) or the source fails. Lost events (ENOBUFS) are logged and replayed by
+// a new trigger.
+func (p *Plug) Run(ctx context.Context) error {
+	if err := p.src.SetReadDeadline(time.Time{}); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = p.src.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for {
+		ev, err := p.src.Receive()
+		switch {
+		case err == nil:
+			p.Handle(ev)
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, uevent.ErrOverflow):
+			p.log.Errorf("%v: triggering all devices again", err)
+			p.Retrigger()
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// A deadline set by a previous Run's cancellation; carry on.
+			if err := p.src.SetReadDeadline(time.Time{}); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("hotplug: %w", err)
+		}
+	}
+}
+
+// Handle runs the rules for one event and carries out what they emit:
+// makedev and rm at once, the rest queued. Run calls it for every event.
+func (p *Plug) Handle(ev *uevent.Event) {
+	p.cfg.Rules.Run(ev.Map(), func(cmd string, args []string) {
+		p.command(ev, cmd, args)
+	})
+	p.mu.Lock()
+	if ev.Seqnum > p.lastSeq {
+		p.lastSeq = ev.Seqnum
+	}
+	p.lastEvent = time.Now()
+	p.notifyLocked()
+	p.mu.Unlock()
+}
+
+func (p *Plug) command(ev *uevent.Event, cmd string, args []string) {
+	switch cmd {
+	case "makedev":
+		p.makedev(ev, args)
+	case "rm":
+		p.remove(ev, args)
+	case "exec", "button":
+		if len(args) == 0 || args[0] == "" {
+			p.log.Warnf("%s without a program for %v", cmd, ev)
+			return
+		}
+		j := &job{kind: cmd, argv: args, vars: ev.Environ(), event: ev.String()}
+		if cmd == "button" {
+			j.button, _ = ev.Get("BUTTON")
+		}
+		p.enqueue(j)
+	case "load-firmware":
+		if len(args) == 0 {
+			p.log.Warnf("load-firmware without a directory for %v", ev)
+			return
+		}
+		p.enqueue(&job{kind: cmd, argv: args[:1], ev: ev, event: ev.String()})
+	case "start-console":
+		if len(args) == 0 {
+			return
+		}
+		p.enqueue(&job{kind: cmd, argv: args[:1], event: ev.String()})
+	default:
+		p.log.Debugf("unknown command %q in the rules, ignored", cmd)
+	}
+}
+
+// WaitIdle returns once no queued command is pending or running, or with
+// ctx's error.
+func (p *Plug) WaitIdle(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		idle := len(p.jobs) == 0 && !p.busy
+		changed := p.changed
+		p.mu.Unlock()
+		if idle {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// notifyLocked wakes every waiter on p.changed; p.mu is held.
+func (p *Plug) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// Serve is the listener-only mode (`pid2 -h FILE`, procd -h): it loads the
+// rules file and runs a Plug with default roots until SIGTERM or SIGINT, then
+// returns nil. It does no coldplug.
+func Serve(rulesFile string, log *kmsg.Logger) error {
+	return serve(rulesFile, log)
+}
+
+func (p *Plug) defaultTrigger() error {
+	t := &uevent.Trigger{Sys: p.cfg.Sys}
+	n, errs, err := t.Run()
+	if err != nil {
+		return err
+	}
+	for _, e := range errs {
+		p.log.Debugf("trigger: %v", e)
+	}
+	p.log.Infof("triggered %d devices (%d refused)", n, len(errs))
+	return nil
+}
+
+// devRel maps a rule's /dev/NAME to NAME below the dev root.
+func devRel(path string) (string, bool) {
+	rel, ok := strings.CutPrefix(path, "/dev/")
+	if !ok {
+		return "", false
+	}
+	return rel, safeName(rel)
+}
+
+// safeName reports whether name is a clean relative path with no "..", no
+// NUL and no empty or "." component.
+func safeName(name string) bool {
+	return name != "" && filepath.IsLocal(name) && filepath.Clean(name) == name &&
+		!strings.ContainsRune(name, 0) && !strings.Contains(name, "..")
+}
