@@ -227,7 +227,7 @@ func (p *Plug) runCmd(cmd *exec.Cmd, tag, what string) int {
 	}
 	if why != "" {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		err = <-waited
+		<-waited
 		p.log.Errorf("%s (%s): %s: killed", tag, what, why)
 		return -1
 	}
