@@ -2,6 +2,7 @@ package rules
 
 import (
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,13 +24,8 @@ type runState struct {
 // "return" ends only that file.
 func (s *Script) Run(vars map[string]string, emit func(cmd string, args []string)) {
 	r := runState{vars: vars, fallback: s.Fallback, emit: emit, root: s.Root}
-	var small [8]bool
 	if s.hasInclude {
-		if len(s.files) <= len(small) {
-			r.seen = small[:len(s.files)]
-		} else {
-			r.seen = make([]bool, len(s.files))
-		}
+		r.seen = make([]bool, len(s.files))
 	}
 	r.runFile(s.main)
 }
@@ -167,7 +163,11 @@ func (r *runState) isDir(p string) int8 {
 		return 0 // stat("") fails with ENOENT
 	}
 	if r.root != "" && r.root != "/" {
-		p = filepath.Join(r.root, filepath.Clean("/"+p))
+		// Keep the path inside Root: ".." stops at Root's top.
+		if p[0] != '/' {
+			p = "/" + p
+		}
+		p = strings.TrimSuffix(r.root, "/") + filepath.Clean(p)
 	}
 	var st unix.Stat_t
 	if unix.Stat(p, &st) != nil {
