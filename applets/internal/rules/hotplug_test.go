@@ -347,3 +347,8 @@ func TestFixturesHaveTrailingCommas(t *testing.T) {
 		mustLoad(t, p)
 	}
 }
+
+func TestZeroScript(t *testing.T) {
+	var s Script
+	s.Run(env("ACTION=add"), func(string, []string) { t.Error("a zero Script emitted a command") })
+}

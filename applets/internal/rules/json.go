@@ -245,7 +245,7 @@ func (r *jsonReader) array() (*value, error) {
 			r.depth--
 			return v, nil
 		default:
-			return nil, r.fail("expected ',' or ']' in array, found %q", string(rune(r.data[r.pos])))
+			return nil, r.fail("expected ',' or ']' in array, found %q", string(r.data[r.pos:r.pos+1]))
 		}
 	}
 }
@@ -270,7 +270,7 @@ func (r *jsonReader) object() (*value, error) {
 			return v, nil
 		}
 		if c != '"' && c != '\'' {
-			return nil, r.fail("expected a quoted member name in object, found %q", string(rune(c)))
+			return nil, r.fail("expected a quoted member name in object, found %q", string(r.data[r.pos:r.pos+1]))
 		}
 		keyLine := r.line
 		key, err := r.str()
@@ -319,7 +319,7 @@ func (r *jsonReader) object() (*value, error) {
 			r.depth--
 			return v, nil
 		default:
-			return nil, r.fail("expected ',' or '}' in object, found %q", string(rune(r.data[r.pos])))
+			return nil, r.fail("expected ',' or '}' in object, found %q", string(r.data[r.pos:r.pos+1]))
 		}
 	}
 }

@@ -21,8 +21,12 @@ type runState struct {
 // %VAR% substitution. emit owns args (a fresh slice each call) and may
 // keep it. Names the host does not know are passed too: procd ignores
 // them. A "return" ends the file for this event; an included file's
-// "return" ends only that file.
+// "return" ends only that file. vars is read only; for a uevent with a
+// key twice, procd uses the first value.
 func (s *Script) Run(vars map[string]string, emit func(cmd string, args []string)) {
+	if s.main == nil {
+		return // a Script not made by Parse or LoadFile has no rules
+	}
 	r := runState{vars: vars, fallback: s.Fallback, emit: emit, root: s.Root}
 	if s.hasInclude {
 		r.seen = make([]bool, len(s.files))
