@@ -20,7 +20,9 @@ import (
 // halt or poweroff would become "Attempted to kill init" (Go cannot vfork).
 const rebootHelperFlag = "--reboot-helper"
 
-var rebootCmds = map[string]int{
+// rebootCmds are the reboot(2) magic numbers; uint32 because HALT and
+// POWER_OFF overflow a 32-bit int as constants.
+var rebootCmds = map[string]uint32{
 	"reboot":   unix.LINUX_REBOOT_CMD_RESTART,
 	"halt":     unix.LINUX_REBOOT_CMD_HALT,
 	"poweroff": unix.LINUX_REBOOT_CMD_POWER_OFF,
@@ -32,10 +34,14 @@ func rebootHelper(action string) int {
 		fmt.Fprintf(os.Stderr, "oneit: unknown reboot action %q\n", action)
 		return 1
 	}
-	err := unix.Reboot(cmd)
+	err := reboot(cmd)
 	fmt.Fprintf(os.Stderr, "oneit: %s: %v\n", action, err)
 	return 1
 }
+
+// reboot calls reboot(2); the kernel reads cmd as an unsigned int, so the
+// conversion through int32 keeps its bits on 32- and 64-bit machines alike.
+func reboot(cmd uint32) error { return unix.Reboot(int(int32(cmd))) }
 
 // final is the end: with a shutdown signal recorded (or the child gone), kill
 // what is left, sync, unmount and reboot. Not PID 1, it only syncs and returns
@@ -130,7 +136,7 @@ func (s *initState) runRebootHelper(action string) error {
 	if err != nil {
 		s.log.Warnf("starting the reboot helper: %v; calling reboot(2) directly", err)
 		if action == "reboot" || initialPIDNamespace() {
-			return unix.Reboot(rebootCmds[action])
+			return reboot(rebootCmds[action])
 		}
 		return fmt.Errorf("starting the reboot helper: %w", err)
 	}

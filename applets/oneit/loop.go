@@ -325,14 +325,21 @@ func (s *initState) setupConsole() error {
 		return err
 	}
 	s.console = f
-	_, err = termios.Tcgetattr(f.Fd())
-	s.ttyCon = err == nil
+	s.ttyCon = isTTY(f.Fd())
 	for fd := 0; fd <= 2; fd++ {
 		if int(f.Fd()) != fd {
 			_ = unix.Dup2(int(f.Fd()), fd)
 		}
 	}
 	return nil
+}
+
+// isTTY reports whether fd is a terminal. pkg/term's termios is pinned at
+// v1.2.0-beta.2: v1.1.0 sends the wrong ioctl on MIPS, so a serial console
+// there would not be seen as a tty (the mipsle unit tests under qemu catch it).
+func isTTY(fd uintptr) bool {
+	_, err := termios.Tcgetattr(fd)
+	return err == nil
 }
 
 func queueMax() int {

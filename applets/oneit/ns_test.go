@@ -344,7 +344,7 @@ func selfEnv(role string, kv ...string) []string {
 	return append([]string{"ONEIT_TEST_ROLE=" + role}, kv...)
 }
 
-func self(t *testing.T) string {
+func self(t testing.TB) string {
 	p, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

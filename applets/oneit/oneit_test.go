@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,6 +78,27 @@ func TestActiveConsole(t *testing.T) {
 		if got := activeConsole(root); got != want {
 			t.Errorf("active %q: got %q, want %q", content, got, want)
 		}
+	}
+}
+
+// TestIsTTY runs in `make cross` under qemu-mipsel-static too, where a wrong
+// TCGETS number (pkg/term v1.1.0 on MIPS) makes a pty look like a file.
+func TestIsTTY(t *testing.T) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pty support: %v", err) // unit tier: not a prerequisite gate
+	}
+	defer m.Close()
+	if !isTTY(m.Fd()) {
+		t.Fatal("a pty master is not seen as a tty")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTTY(f.Fd()) {
+		t.Fatal("a regular file is seen as a tty")
 	}
 }
 
