@@ -1,0 +1,543 @@
+package pid2_test
+
+// Tier 2: oneit and pid2 as the real PID 1 and PID 2 of a PID namespace
+// (internal/nstest), on a prepared etc tree and state directory under
+// t.TempDir(). The control commands run on the host: the socket is a file in
+// the shared mount tree.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"toybox-go/applets/internal/supervise"
+	"toybox-go/internal/nstest"
+	"toybox-go/internal/testbin"
+)
+
+type system struct {
+	t                            *testing.T
+	root, etc, state, marks, con string
+	pid2                         string // the applet symlink
+	cmd                          *exec.Cmd
+	done                         chan struct{}
+	ending                       nstest.Ending
+	err                          error
+}
+
+// boot writes ETC/inittab (and the given files below root, executable when
+// under rc.d) and runs `oneit -3 -r -c CONSOLE pid2 -e ETC -d STATE` as PID 1.
+// In inittab and files, @ROOT@ and @MARKS@ are replaced by their paths.
+func boot(t *testing.T, inittab string, files map[string]string, oneitArgs ...string) *system {
+	t.Helper()
+	testbin.RequireRoot(t)
+	root := t.TempDir()
+	s := &system{t: t, root: root, etc: filepath.Join(root, "etc"), state: filepath.Join(root, "state"),
+		marks: filepath.Join(root, "marks"), con: filepath.Join(root, "console"), done: make(chan struct{})}
+	s.pid2 = testbin.Applet(t, "pid2")
+	os.MkdirAll(filepath.Join(s.etc, "rc.d"), 0o755)
+	os.WriteFile(s.con, nil, 0o644)
+	os.WriteFile(s.marks, nil, 0o644)
+	sub := strings.NewReplacer("@ROOT@", root, "@MARKS@", s.marks)
+	if inittab != "" {
+		os.WriteFile(filepath.Join(s.etc, "inittab"), []byte(sub.Replace(inittab)), 0o644)
+	}
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(sub.Replace(body)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s.start(oneitArgs...)
+}
+
+func (s *system) start(oneitArgs ...string) *system {
+	s.t.Helper()
+	argv := []string{testbin.Applet(s.t, "oneit"), "-3", "-r", "-c", s.con}
+	argv = append(argv, oneitArgs...)
+	argv = append(argv, s.pid2, "-e", s.etc, "-d", s.state)
+	s.cmd = nstest.Command(s.t, argv...)
+	s.cmd.Stderr = os.Stderr
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() {
+		s.ending, s.err = nstest.EndingOf(s.cmd.Wait())
+		close(s.done)
+	}()
+	s.t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+		if s.t.Failed() || os.Getenv("PID2_TEST_CONSOLE") != "" {
+			s.t.Logf("console:\n%s", s.console())
+		}
+	})
+	return s
+}
+
+func (s *system) console() string { b, _ := os.ReadFile(s.con); return string(b) }
+
+func (s *system) markLines() []string {
+	b, _ := os.ReadFile(s.marks)
+	return strings.Fields(string(b))
+}
+
+// ctl runs `pid2 -d STATE ARGS...` on the host.
+func (s *system) ctl(args ...string) (string, error) {
+	cmd := exec.Command(s.pid2, append([]string{"-d", s.state}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (s *system) status() map[string]supervise.Status {
+	out, err := s.ctl("status", "--json")
+	if err != nil {
+		return nil
+	}
+	var st []supervise.Status
+	if json.Unmarshal([]byte(out), &st) != nil {
+		return nil
+	}
+	m := map[string]supervise.Status{}
+	for _, x := range st {
+		m[x.Name] = x
+	}
+	return m
+}
+
+// waitFor polls cond (the state it waits for is in another PID namespace and in
+// files: there is no event to wait on) until it holds or timeout passes.
+func (s *system) waitFor(what string, timeout time.Duration, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			st, _ := s.ctl("status")
+			s.t.Fatalf("timed out after %v waiting for %s; status:\n%s\nmarks: %q", timeout, what, st, s.markLines())
+		}
+		select {
+		case <-s.done:
+			s.t.Fatalf("PID 1 ended (%v) while waiting for %s", s.ending, what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// allRunning waits until every named service runs.
+func (s *system) allRunning(timeout time.Duration, names ...string) map[string]supervise.Status {
+	s.t.Helper()
+	var st map[string]supervise.Status
+	s.waitFor(fmt.Sprintf("%v running", names), timeout, func() bool {
+		st = s.status()
+		if st == nil {
+			return false
+		}
+		for _, n := range names {
+			if x, ok := st[n]; !ok || x.State != supervise.StateRunning || x.Pid == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	return st
+}
+
+func (s *system) expectEnd(timeout time.Duration, want nstest.Ending) {
+	s.t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(timeout):
+		s.t.Fatalf("PID 1 still running after %v", timeout)
+	}
+	if s.err != nil || s.ending != want {
+		s.t.Fatalf("PID 1 ended %v (%v), want %v", s.ending, s.err, want)
+	}
+}
+
+func (s *system) signal(sig syscall.Signal) {
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// procs returns the host PIDs of the namespace's processes with their argv.
+func (s *system) procs() map[int]string {
+	out := map[int]string{}
+	for _, p := range nstest.Descendants(s.cmd.Process.Pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if err == nil {
+			out[p] = strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+		}
+	}
+	return out
+}
+
+// pid2Pid is pid2's host PID (the child of PID 1 running pid2).
+func (s *system) pid2Pid() int {
+	for p, argv := range s.procs() {
+		if strings.HasPrefix(argv, s.pid2+" -e") && ppidOf(p) == s.cmd.Process.Pid {
+			return p
+		}
+	}
+	return 0
+}
+
+func ppidOf(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	str := string(b)
+	f := strings.Fields(str[strings.LastIndexByte(str, ')')+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
+}
+
+// nsPid is the PID a host process has in its own (the test's) namespace.
+func nsPid(hostPid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", hostPid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(v)
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	return 0
+}
+
+func count(lines []string, want string) int {
+	n := 0
+	for _, l := range lines {
+		if l == want {
+			n++
+		}
+	}
+	return n
+}
+
+func index(lines []string, want string) int {
+	for i, l := range lines {
+		if l == want {
+			return i
+		}
+	}
+	return -1
+}
+
+const rcScript = "#!/bin/sh\necho $(basename $0)-$1 >> @MARKS@\necho output of $(basename $0)\n"
+
+func TestBootOrderAndShutdown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		want nstest.Ending
+	}{{syscall.SIGTERM, nstest.Rebooted}, {syscall.SIGUSR1, nstest.Halted}, {syscall.SIGUSR2, nstest.Halted}} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			t.Parallel()
+			s := boot(t, `
+::sysinit:/etc/init.d/rcS S boot
+::sysinit:echo sysinit2 >> @MARKS@
+::wait:echo wait1 >> @MARKS@
+::once:echo once1 >> @MARKS@
+:svc:respawn:trap 'echo svc-term >> @MARKS@; exit 0' TERM; echo svc-up >> @MARKS@; sleep 1000 & wait
+::shutdown:/etc/init.d/rcS K shutdown
+::shutdown:echo shutdown2 >> @MARKS@
+`, map[string]string{"etc/rc.d/S10a": rcScript, "etc/rc.d/S20b": rcScript, "etc/rc.d/K10a": rcScript, "etc/rc.d/K50b": rcScript})
+			s.allRunning(10*time.Second, "svc")
+			s.waitFor("once entry and svc", 5*time.Second, func() bool {
+				m := s.markLines()
+				return index(m, "once1") >= 0 && index(m, "svc-up") >= 0
+			})
+			m := s.markLines()
+			want := []string{"S10a-boot", "S20b-boot", "sysinit2", "wait1"}
+			for i, w := range want {
+				if i >= len(m) || m[i] != w {
+					t.Fatalf("boot marks %q, want prefix %q", m, want)
+				}
+			}
+			for _, w := range append(want, "once1", "svc-up") {
+				if count(m, w) != 1 {
+					t.Errorf("%s ran %d times: %q", w, count(m, w), m)
+				}
+			}
+			if b, _ := os.ReadFile(filepath.Join(s.state, "booted")); len(b) == 0 {
+				t.Error("no booted file after boot")
+			}
+			if !strings.Contains(s.console(), "S10a: output of S10a") {
+				t.Error("rc script output not logged line by line with its name")
+			}
+			if out, err := s.ctl("log"); err != nil || !strings.Contains(out, "output of S20b") {
+				t.Errorf("pid2 log: %q %v", out, err)
+			}
+			s.signal(tc.sig)
+			s.expectEnd(30*time.Second, tc.want)
+			m = s.markLines()
+			k1, k2, sd, term := index(m, "K10a-shutdown"), index(m, "K50b-shutdown"), index(m, "shutdown2"), index(m, "svc-term")
+			if k1 < 0 || k2 < k1 || sd < k2 || term < sd {
+				t.Errorf("shutdown order %q: want K10a, K50b, shutdown2, then svc-term", m)
+			}
+		})
+	}
+}
+
+func TestRespawnSpacingAndCrashLoop(t *testing.T) {
+	t.Parallel()
+	// Each run records its start time (field 22 of its stat: clock ticks since
+	// boot, set at fork, so exec and shell start-up jitter do not count).
+	s := boot(t, ":crash:respawn:cut -d' ' -f22 /proc/$$/stat >> @MARKS@; exit 3\n", nil)
+	s.waitFor("crash loop in status", 30*time.Second, func() bool {
+		st := s.status()
+		return st != nil && st["crash"].State == supervise.StateBackoff
+	})
+	st := s.status()["crash"]
+	if !strings.Contains(st.Note, "crash loop") || st.LastExit != "exit 3" || st.Restarts < supervise.LoopStarts-1 {
+		t.Errorf("status %+v", st)
+	}
+	out, _ := s.ctl("status", "crash")
+	if !strings.Contains(out, "backoff") || !strings.Contains(out, "crash loop") {
+		t.Errorf("text status %q", out)
+	}
+	m := s.markLines()
+	if len(m) < supervise.LoopStarts {
+		t.Fatalf("%d starts before backoff", len(m))
+	}
+	var prev float64
+	for i, l := range m {
+		v, err := strconv.ParseFloat(l, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 100 ticks a second; one tick of rounding.
+		if i > 0 && v-prev < 99 {
+			t.Errorf("start %d came %.0f ticks after the previous one (spacing 1 s)", i, v-prev)
+		}
+		prev = v
+	}
+	// The backoff does not give up: the service starts again after it.
+	n := len(m)
+	s.waitFor("start after backoff", 3*supervise.BackoffFirst, func() bool { return len(s.markLines()) > n })
+}
+
+func TestStopEscalation(t *testing.T) {
+	t.Parallel()
+	s := boot(t, ":stubborn:respawn:trap '' TERM; echo up >> @MARKS@; exec sleep 1000\n", nil)
+	st := s.allRunning(10*time.Second, "stubborn")
+	s.waitFor("service up", 5*time.Second, func() bool { return len(s.markLines()) == 1 })
+	t0 := time.Now()
+	if out, err := s.ctl("stop", "stubborn"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	if x := s.status()["stubborn"]; x.State != supervise.StateStopping || x.Pid != st["stubborn"].Pid {
+		t.Errorf("right after stop: %+v (the main loop must not block)", x)
+	}
+	s.waitFor("stopped", 10*time.Second, func() bool { return s.status()["stubborn"].State == supervise.StateStopped })
+	if d := time.Since(t0); d < supervise.KillDelay-500*time.Millisecond {
+		t.Errorf("stopped after %v: KILL came before %v", d, supervise.KillDelay)
+	}
+	if x := s.status()["stubborn"]; x.LastExit != "signal KILL" || x.Pid != 0 {
+		t.Errorf("after stop: %+v", x)
+	}
+	if _, err := os.Stat(filepath.Join(s.state, "stubborn.pid")); err == nil {
+		t.Error("pid file left after stop")
+	}
+	if out, err := s.ctl("start", "stubborn"); err != nil {
+		t.Fatalf("start: %v %s", err, out)
+	}
+	s.allRunning(5*time.Second, "stubborn")
+}
+
+// TestKill9 kills pid2 twenty times in a row, killing services while it is
+// down: afterwards every service runs exactly once and sysinit ran once.
+func TestKill9(t *testing.T) {
+	t.Parallel()
+	var tab strings.Builder
+	tab.WriteString("::sysinit:echo sysinit >> @MARKS@\n")
+	var names []string
+	for i := range 10 {
+		n := fmt.Sprintf("s%d", i)
+		names = append(names, n)
+		fmt.Fprintf(&tab, ":%s:respawn:echo %s >> @MARKS@; exec sleep %d\n", n, n, 1000+i)
+	}
+	s := boot(t, tab.String(), nil)
+	s.allRunning(15*time.Second, names...)
+	sleepOf := func(n string) string { return "sleep " + strconv.Itoa(1000+int(n[1]-'0')) }
+	for round := range 20 {
+		p := s.pid2Pid()
+		if p == 0 {
+			t.Fatalf("round %d: pid2 not found", round)
+		}
+		// On even rounds PID 1 is stopped first, so that the services surely
+		// die while no pid2 runs (and oneit reaps them only after SIGCONT).
+		if round%2 == 0 {
+			s.signal(syscall.SIGSTOP)
+		}
+		syscall.Kill(p, syscall.SIGKILL)
+		victims := map[string]int{}
+		for _, n := range []string{names[round%10], names[(round*3+1)%10]} {
+			for hp, argv := range s.procs() {
+				if argv == sleepOf(n) {
+					victims[n] = nsPid(hp)
+					syscall.Kill(hp, syscall.SIGKILL)
+				}
+			}
+		}
+		if round%2 == 0 {
+			s.signal(syscall.SIGCONT)
+		}
+		s.waitFor("pid2 relaunched", 10*time.Second, func() bool { q := s.pid2Pid(); return q != 0 && q != p })
+		st := s.allRunning(15*time.Second, names...)
+		for n, old := range victims {
+			if st[n].Pid == old {
+				t.Errorf("round %d: %s killed (pid %d) but status still shows it", round, n, old)
+			}
+		}
+	}
+	// Let any duplicate show up, then count.
+	time.Sleep(1500 * time.Millisecond)
+	st := s.allRunning(5*time.Second, names...)
+	procs := s.procs()
+	for _, n := range names {
+		var found []int
+		for hp, argv := range procs {
+			if argv == sleepOf(n) {
+				found = append(found, nsPid(hp))
+			}
+		}
+		if len(found) != 1 {
+			t.Errorf("%s runs %d times", n, len(found))
+		} else if st[n].Pid != found[0] {
+			t.Errorf("%s: status says pid %d, it runs as %d", n, st[n].Pid, found[0])
+		}
+	}
+	if c := count(s.markLines(), "sysinit"); c != 1 {
+		t.Errorf("sysinit ran %d times", c)
+	}
+	if out, err := s.ctl("status"); err != nil || strings.Count(out, " running ") != 10 {
+		t.Errorf("status after the kills (%v):\n%s", err, out)
+	}
+}
+
+func TestReusedPidNotAdopted(t *testing.T) {
+	t.Parallel()
+	// A relaunch after boot, with a pid file naming PID 1 (alive, but a stranger
+	// to the service: another start time), and one naming a dead PID.
+	s := boot(t, "::sysinit:echo sysinit >> @MARKS@\n:reuse:respawn:echo reuse >> @MARKS@; exec sleep 1000\n:dead:respawn:/bin/sleep 1001\n",
+		map[string]string{"state/booted": "done\n", "state/reuse.pid": "1 1\n", "state/dead.pid": "4000000 5\n"})
+	st := s.allRunning(10*time.Second, "reuse", "dead")
+	if st["reuse"].Pid == 1 || st["reuse"].Adopted || st["dead"].Adopted {
+		t.Errorf("stale pid files adopted: %+v", st)
+	}
+	s.waitFor("reuse started", 5*time.Second, func() bool { return count(s.markLines(), "reuse") == 1 })
+	if m := s.markLines(); count(m, "sysinit") != 0 {
+		t.Errorf("marks %q: sysinit ran after a relaunch (booted)", m)
+	}
+	select {
+	case <-s.done:
+		t.Fatal("PID 1 died")
+	default:
+	}
+}
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	s := boot(t, ":a:respawn:/bin/sleep 1001\n:b:respawn:/bin/sleep 1002\n:c:respawn:/bin/sleep 1003\n", nil)
+	before := s.allRunning(10*time.Second, "a", "b", "c")
+	os.WriteFile(filepath.Join(s.etc, "inittab"), []byte(":a:respawn:/bin/sleep 1001\n:c:respawn:/bin/sleep 1033\n:d:respawn:/bin/sleep 1004\n"), 0o644)
+	out, err := s.ctl("reload")
+	if err != nil {
+		t.Fatalf("reload: %v %s", err, out)
+	}
+	after := s.allRunning(10*time.Second, "a", "c", "d")
+	s.waitFor("b removed", 10*time.Second, func() bool { _, ok := s.status()["b"]; return !ok })
+	if after["a"].Pid != before["a"].Pid {
+		t.Errorf("unchanged entry restarted: %d -> %d", before["a"].Pid, after["a"].Pid)
+	}
+	if after["c"].Pid == before["c"].Pid || after["c"].Command != "/bin/sleep 1033" {
+		t.Errorf("changed entry: %+v", after["c"])
+	}
+	procs := s.procs()
+	for _, argv := range procs {
+		if argv == "/bin/sleep 1002" || argv == "/bin/sleep 1003" {
+			t.Errorf("%q still runs after reload", argv)
+		}
+	}
+	// HUP does the same.
+	os.WriteFile(filepath.Join(s.etc, "inittab"), []byte(":a:respawn:/bin/sleep 1001\n"), 0o644)
+	syscall.Kill(s.pid2Pid(), syscall.SIGHUP)
+	s.waitFor("c and d removed", 10*time.Second, func() bool { return len(s.status()) == 1 })
+}
+
+func TestControlRefusesNonRoot(t *testing.T) {
+	t.Parallel()
+	s := boot(t, ":a:respawn:/bin/sleep 1001\n", nil)
+	s.allRunning(10*time.Second, "a")
+	// Open the file permissions, so that only SO_PEERCRED stands in the way.
+	os.Chmod(s.root, 0o755)
+	os.Chmod(s.state, 0o755)
+	os.Chmod(filepath.Join(s.state, "control"), 0o777)
+	os.Chmod(filepath.Dir(s.root), 0o755)
+	dir, err := os.MkdirTemp("", "pid2-nonroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "toybox-go")
+	if out, err := exec.Command("cp", testbin.Path(t), bin).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "pid2", "-d", s.state, "status")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "permission denied") || strings.Contains(string(out), "running") {
+		t.Errorf("non-root peer: err %v, output %q", err, out)
+	}
+	if out, err := s.ctl("status"); err != nil || !strings.Contains(out, "running") {
+		t.Errorf("root peer: %v %q", err, out)
+	}
+}
+
+func TestHostileInittab(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(":ok:respawn:/bin/sleep 1001\n")
+	b.WriteString("::respawn:/bin/" + strings.Repeat("A", 200000) + "\n")
+	b.WriteString("\x7fELF\x02\x01\x01\x00\x00\x00:\xff\xfe::\n")
+	b.WriteString(":ok2:respawn:/bin/sleep 1002\n")
+	for i := range 10000 {
+		fmt.Fprintf(&b, "::ctrlaltdel:/bin/true %d\n", i)
+	}
+	b.WriteString("::respawn:/bin/unterminated")
+	s := boot(t, b.String(), nil)
+	s.allRunning(10*time.Second, "ok", "ok2")
+	con := s.console()
+	for _, want := range []string{"inittab:2: line longer", "inittab:3: not text", "more than 1024 entries"} {
+		if !strings.Contains(con, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	s.signal(syscall.SIGTERM)
+	s.expectEnd(20*time.Second, nstest.Rebooted)
+}
+
+func TestNoInittabStillBoots(t *testing.T) {
+	t.Parallel()
+	s := boot(t, "", map[string]string{"etc/rc.d/S10a": rcScript})
+	s.waitFor("S10a", 10*time.Second, func() bool { return count(s.markLines(), "S10a-boot") == 1 })
+	s.waitFor("running", 10*time.Second, func() bool { return strings.Contains(s.console(), "- init complete -") })
+	s.signal(syscall.SIGUSR2)
+	s.expectEnd(20*time.Second, nstest.Halted)
+}
