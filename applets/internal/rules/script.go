@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -69,7 +70,7 @@ func (s *Script) Files() []string {
 
 // Warnings are the problems found while loading, each a *Error naming
 // file:line. Each one cost at most the rule it is in; the rest runs.
-func (s *Script) Warnings() []error { return s.warnings }
+func (s *Script) Warnings() []error { return slices.Clone(s.warnings) }
 
 // LoadFile reads and compiles a rules file and the files it includes.
 // The error, a *Error, is returned only when the file itself cannot be
