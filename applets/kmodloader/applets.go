@@ -73,7 +73,12 @@ func (s *System) insmod(args []string) int {
 		return 1
 	}
 	if err := s.Insert(m.Path, params); err != nil {
-		s.errorf("insmod", "cannot insert %s: %v", m.Path, err)
+		var le *LoadError
+		if errors.As(err, &le) {
+			s.errorf("insmod", "cannot insert %v", err)
+		} else {
+			s.errorf("insmod", "cannot insert %s: %v", m.Path, err)
+		}
 		var missing []string
 		for _, d := range m.Depends {
 			if !live[d] {

@@ -24,7 +24,11 @@ type LoadError struct {
 }
 
 func (e *LoadError) Error() string {
-	msg := fmt.Sprintf("%s: %v", e.Path, e.Errno)
+	what := e.Errno.Error()
+	if e.Errno == unix.ENOENT {
+		what = "ENOENT" // "no such file" would mislead: the file is there
+	}
+	msg := fmt.Sprintf("%s: %s", e.Path, what)
 	if e.Hint != "" {
 		msg += " (" + e.Hint + ")"
 	}
@@ -108,6 +112,8 @@ func hint(err error, path, comp string) string {
 		return "out of memory"
 	case unix.EFAULT:
 		return "module image unreadable or truncated"
+	case unix.ENOSYS:
+		return "this kernel has no module support (CONFIG_MODULES is off)"
 	}
 	return ""
 }

@@ -75,7 +75,7 @@ func (s *System) lsmod(args []string) int {
 	}
 	mods, err := s.procModules()
 	if err != nil {
-		s.errorf("lsmod", "%v", err)
+		s.errorf("lsmod", "%v (a kernel without module support?)", err)
 		return 1
 	}
 	w := bufio.NewWriter(s.Stdout)

@@ -43,6 +43,24 @@ func realModules(t testing.TB) string {
 	return kernelDir
 }
 
+// fetchKernel runs scripts/fetch-kernel.sh for a flavour (uncached: for
+// benchmarks) and returns its module directory, or "" and why not.
+func fetchKernel(t testing.TB, flavour string) (string, string) {
+	script := filepath.Join(testbin.ModuleRoot(t), "scripts", "fetch-kernel.sh")
+	cmd := exec.Command("sh", script)
+	cmd.Env = append(os.Environ(), "FLAVOUR="+flavour)
+	out, err := cmd.Output()
+	if err != nil {
+		return "", "FLAVOUR=" + flavour + " scripts/fetch-kernel.sh: " + err.Error()
+	}
+	dir := strings.TrimSpace(string(out))
+	rel, err := os.ReadFile(filepath.Join(dir, "version"))
+	if err != nil {
+		return "", err.Error()
+	}
+	return filepath.Join(dir, "lib", "modules", strings.TrimSpace(string(rel))), ""
+}
+
 // sample is the set of modules checked against kmod: dependency chains,
 // aliases with globs, parameters, and soft dependencies (pre: and post:).
 var sample = []string{
