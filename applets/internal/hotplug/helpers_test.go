@@ -3,7 +3,6 @@ package hotplug
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,12 +36,13 @@ func (l *logBuf) String() string {
 // fakeSource delivers events pushed by the test.
 type fakeSource struct {
 	events chan *uevent.Event
+	errs   chan error
 	mu     sync.Mutex
 	stop   chan struct{}
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{events: make(chan *uevent.Event, 1024), stop: make(chan struct{})}
+	return &fakeSource{events: make(chan *uevent.Event, 1024), errs: make(chan error, 16), stop: make(chan struct{})}
 }
 
 func (f *fakeSource) Receive() (*uevent.Event, error) {
@@ -52,6 +52,8 @@ func (f *fakeSource) Receive() (*uevent.Event, error) {
 	select {
 	case ev := <-f.events:
 		return ev, nil
+	case err := <-f.errs:
+		return nil, err
 	case <-stop:
 		return nil, os.ErrDeadlineExceeded
 	}
@@ -78,6 +80,22 @@ func (f *fakeSource) Close() error { return nil }
 // event builds a parsed event from KEY=VALUE pairs (ACTION and DEVPATH needed).
 func event(t testing.TB, kv ...string) *uevent.Event {
 	t.Helper()
+	ev, err := parseKV(kv)
+	if err != nil {
+		t.Fatalf("test event %q: %v", kv, err)
+	}
+	return ev
+}
+
+func mustEvent(kv ...string) *uevent.Event {
+	ev, err := parseKV(kv)
+	if err != nil {
+		panic(err)
+	}
+	return ev
+}
+
+func parseKV(kv []string) (*uevent.Event, error) {
 	var action, devpath string
 	for _, e := range kv {
 		if v, ok := strings.CutPrefix(e, "ACTION="); ok {
@@ -87,11 +105,7 @@ func event(t testing.TB, kv ...string) *uevent.Event {
 			devpath = v
 		}
 	}
-	ev, err := uevent.Parse([]byte(action + "@" + devpath + "\x00" + strings.Join(kv, "\x00") + "\x00"))
-	if err != nil {
-		t.Fatalf("test event %q: %v", kv, err)
-	}
-	return ev
+	return uevent.Parse([]byte(action + "@" + devpath + "\x00" + strings.Join(kv, "\x00") + "\x00"))
 }
 
 // script compiles a rules file from text.
@@ -204,5 +218,3 @@ func (e emitter) Run(vars map[string]string, emit func(string, []string)) {
 		emit(c[0], args)
 	}
 }
-
-var _ = fmt.Sprintf
