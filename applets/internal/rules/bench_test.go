@@ -50,3 +50,30 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHotplugJSONNaive is the comparison point: the same events
+// through the naive walker of oracle_test.go, which walks the JSON and
+// compiles each regex on every event, as libubox does (regcomp per match).
+func BenchmarkHotplugJSONNaive(b *testing.B) {
+	const path = "testdata/current/hotplug.json"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	top, err := parseJSON(data, func(int, string) {})
+	if err != nil {
+		b.Fatal(err)
+	}
+	root := fakeRoot(b)
+	mix := make([]map[string]string, len(events))
+	for i, e := range events {
+		mix[i] = env(e.vars...)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		oracleRun(path, top, mix[n%len(mix)], ProcdFallback, root)
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
