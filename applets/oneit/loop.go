@@ -326,6 +326,12 @@ func (s *initState) setupConsole() error {
 	}
 	s.console = f
 	s.ttyCon = isTTY(f.Fd())
+	if s.ttyCon && s.pid1 {
+		// Whatever the boot loader or a crashed program left, as busybox init.
+		if err := saneTTY(f.Fd()); err != nil {
+			s.log.Warnf("console %s: %v", path, err)
+		}
+	}
 	for fd := 0; fd <= 2; fd++ {
 		if int(f.Fd()) != fd {
 			_ = unix.Dup2(int(f.Fd()), fd)
@@ -340,6 +346,34 @@ func (s *initState) setupConsole() error {
 func isTTY(fd uintptr) bool {
 	_, err := termios.Tcgetattr(fd)
 	return err == nil
+}
+
+// saneTTY puts a tty into cooked mode with echo and the usual control
+// characters, keeping its line speed and character size. pkg/term v1.1.0's
+// Tcsetattr silently did nothing on MIPS; TestSaneTTY catches that.
+func saneTTY(fd uintptr) error {
+	t, err := termios.Tcgetattr(fd)
+	if err != nil {
+		return fmt.Errorf("tcgetattr: %w", err)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.INLCR | unix.IGNCR | unix.IXOFF | unix.IUCLC | unix.IXANY
+	t.Iflag |= unix.BRKINT | unix.ICRNL | unix.IXON | unix.IMAXBEL
+	t.Oflag |= unix.OPOST | unix.ONLCR
+	t.Cflag |= unix.CREAD | unix.HUPCL | unix.CLOCAL
+	t.Lflag |= unix.ISIG | unix.ICANON | unix.ECHO | unix.ECHOE | unix.ECHOK | unix.ECHOCTL | unix.ECHOKE | unix.IEXTEN
+	t.Lflag &^= unix.ECHONL | unix.NOFLSH | unix.TOSTOP
+	t.Cc[unix.VINTR] = 3    // ^C
+	t.Cc[unix.VQUIT] = 28   // ^\
+	t.Cc[unix.VERASE] = 127 // DEL
+	t.Cc[unix.VKILL] = 21   // ^U
+	t.Cc[unix.VEOF] = 4     // ^D
+	t.Cc[unix.VSTART] = 17  // ^Q
+	t.Cc[unix.VSTOP] = 19   // ^S
+	t.Cc[unix.VSUSP] = 26   // ^Z
+	if err := termios.Tcsetattr(fd, termios.TCSANOW, t); err != nil {
+		return fmt.Errorf("tcsetattr: %w", err)
+	}
+	return nil
 }
 
 func queueMax() int {

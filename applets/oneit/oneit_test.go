@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -99,6 +101,37 @@ func TestIsTTY(t *testing.T) {
 	defer f.Close()
 	if isTTY(f.Fd()) {
 		t.Fatal("a regular file is seen as a tty")
+	}
+}
+
+// TestSaneTTY: a raw pty comes back cooked. Under qemu-mipsel-static this
+// fails with pkg/term v1.1.0, whose TCSETS number is TCSETA on MIPS.
+func TestSaneTTY(t *testing.T) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pty support: %v", err)
+	}
+	defer m.Close()
+	raw, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Lflag &^= unix.ICANON | unix.ECHO | unix.ISIG
+	if err := unix.IoctlSetTermios(int(m.Fd()), unix.TCSETS, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := saneTTY(m.Fd()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint32(unix.ICANON | unix.ECHO | unix.ISIG); got.Lflag&want != want {
+		t.Fatalf("lflag %#x lacks ICANON|ECHO|ISIG after saneTTY", got.Lflag)
+	}
+	if got.Cc[unix.VINTR] != 3 {
+		t.Fatalf("VINTR = %d, want 3 (^C)", got.Cc[unix.VINTR])
 	}
 }
 

@@ -33,9 +33,13 @@ func Unavailable(t testing.TB, format string, args ...any) {
 	t.Skipf("prerequisite missing: "+format, args...)
 }
 
-// RequireRoot gates a test on euid 0.
+// RequireRoot gates a test on euid 0. In -short mode (the cross-architecture
+// runs under qemu-user) only the unit tier runs, so it always skips.
 func RequireRoot(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: unit tier only")
+	}
 	if os.Geteuid() != 0 {
 		Unavailable(t, "needs root")
 	}
@@ -62,6 +66,9 @@ func ModuleRoot(t testing.TB) string {
 // passes the one it built), else one built once per test process.
 func Path(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: unit tier only (no binary built)")
+	}
 	if p := os.Getenv("TOYBOX_GO_BIN"); p != "" {
 		abs, err := filepath.Abs(p)
 		if err != nil {
