@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"sort"
 
+	"toybox-go/applets/hotplugcall"
 	"toybox-go/applets/kmodloader"
 	"toybox-go/applets/mountroot"
 	"toybox-go/applets/oneit"
 	"toybox-go/applets/pid2"
 	"toybox-go/applets/reboot"
 	"toybox-go/applets/selfexec"
+	"toybox-go/applets/udevtrigger"
 )
 
 // applet is one entry of the dispatch table.
@@ -35,6 +37,7 @@ type applet struct {
 // entry.
 var applets = []applet{
 	{"halt", "sbin/halt", reboot.Usage, reboot.Main},
+	{"hotplug-call", "sbin/hotplug-call", hotplugcall.Usage, hotplugcall.Main},
 	{"insmod", "sbin/insmod", kmodloader.InsmodUsage, kmodloader.Main},
 	{"kmodloader", "sbin/kmodloader", kmodloader.Usage, kmodloader.Main},
 	{"lsmod", "sbin/lsmod", kmodloader.LsmodUsage, kmodloader.Main},
@@ -46,6 +49,7 @@ var applets = []applet{
 	{"poweroff", "sbin/poweroff", reboot.Usage, reboot.Main},
 	{"reboot", "sbin/reboot", reboot.Usage, reboot.Main},
 	{"rmmod", "sbin/rmmod", kmodloader.RmmodUsage, kmodloader.Main},
+	{"udevtrigger", "sbin/udevtrigger", udevtrigger.Usage, udevtrigger.Main},
 }
 
 const selfName = "toybox-go"

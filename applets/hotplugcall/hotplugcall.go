@@ -1,0 +1,60 @@
+// Package hotplugcall is /sbin/hotplug-call, OpenWrt's dispatcher of one
+// hotplug event to the scripts of /etc/hotplug.d/SUBSYSTEM.
+package hotplugcall
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"syscall"
+
+	"toybox-go/applets/internal/hotplug"
+)
+
+// Usage is printed by --help.
+const Usage = `usage: hotplug-call [-e ETC] SUBSYSTEM
+
+Run the scripts of /etc/hotplug.d/SUBSYSTEM for one event, as OpenWrt's
+base-files hotplug-call does: every regular file whose name does not start
+with a dot, in byte order of the names, each sourced by /bin/sh in a subshell
+of its own (no shebang or run bit needed; an exit ends only that script), with
+the event's variables from the environment plus HOTPLUG_TYPE=SUBSYSTEM,
+DEVICENAME (the last part of DEVPATH), PATH, USER=root and LOGNAME=root.
+/lib/functions.sh is sourced first when it exists. No such directory: exit 0.
+
+-e ETC	use ETC/hotplug.d instead of /etc/hotplug.d`
+
+// Main runs hotplug-call. When there are scripts it replaces itself with the
+// shell, whose exit status (the last script's) becomes hotplug-call's.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("hotplug-call", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
+	etc := fs.String("e", "/etc", "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 1
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, Usage)
+		return 1
+	}
+	sub := fs.Arg(0)
+	c := &hotplug.Caller{Etc: *etc, Shell: "/bin/sh", Functions: "/lib/functions.sh"}
+	scripts, err := c.Scripts(sub)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hotplug-call:", err)
+		return 1
+	}
+	if len(scripts) == 0 {
+		return 0
+	}
+	cmd, err := c.Command(sub, scripts, os.Environ())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hotplug-call:", err)
+		return 1
+	}
+	// One process fewer: the shell takes over this one.
+	err = syscall.Exec(cmd.Path, cmd.Args, cmd.Env)
+	fmt.Fprintf(os.Stderr, "hotplug-call: exec %s: %v\n", cmd.Path, err)
+	return 1
+}

@@ -1,0 +1,80 @@
+// Package udevtrigger is /sbin/udevtrigger: replay "add" events for the
+// devices that exist (coldplug), as procd's udevtrigger does.
+package udevtrigger
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"toybox-go/applets/internal/uevent"
+)
+
+// Usage is printed by --help.
+const Usage = `usage: udevtrigger [-dnv] [-r SYSROOT] [-s SUBSYSTEM]...
+
+Make the kernel announce every existing device again, so that the hotplug
+daemon creates its node and runs its scripts: write "add" to the uevent file of
+each device under SYSROOT/bus/*/devices, SYSROOT/class/* and, on kernels
+without SYSROOT/class/block, SYSROOT/block. Each device is written once, in
+sorted order. Unlike procd's udevtrigger, devices without a device number (net
+interfaces, USB interfaces, buttons, platform devices) are included, so their
+/etc/hotplug.d scripts also run at boot; -d keeps procd's choice. A device
+that refuses the write is reported and skipped.
+
+-d            only devices with a dev file (a device number), as procd does
+-n            dry run: print the uevent files that would be written, write nothing
+-r SYSROOT    sysfs root (default /sys)
+-s SUBSYSTEM  only this bus or class (block: also SYSROOT/block); repeatable
+-v            print each uevent file as it is written`
+
+// Main runs udevtrigger.
+func Main(args []string) int {
+	return run(args, os.Stdout, os.Stderr)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("udevtrigger", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, Usage) }
+	t := &uevent.Trigger{}
+	fs.BoolVar(&t.DevOnly, "d", false, "")
+	dry := fs.Bool("n", false, "")
+	fs.StringVar(&t.Sys, "r", "/sys", "")
+	fs.Func("s", "", func(s string) error {
+		for _, n := range strings.Split(s, ",") {
+			if n != "" {
+				t.Subsystems = append(t.Subsystems, n)
+			}
+		}
+		return nil
+	})
+	verbose := fs.Bool("v", false, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 1
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(stderr, Usage)
+		return 1
+	}
+	files, err := t.Devices()
+	if err != nil {
+		fmt.Fprintln(stderr, "udevtrigger:", err)
+		return 1
+	}
+	if *dry || *verbose {
+		for _, f := range files {
+			fmt.Fprintln(stdout, f)
+		}
+	}
+	if *dry {
+		return 0
+	}
+	_, errs := t.Write(files)
+	for _, e := range errs {
+		fmt.Fprintln(stderr, "udevtrigger:", e)
+	}
+	return 0
+}
