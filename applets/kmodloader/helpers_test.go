@@ -3,15 +3,12 @@ package kmodloader
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/kmsg"
 )
@@ -144,7 +141,3 @@ func (ft *fakeTree) run(args ...string) int {
 	ft.calls = nil
 	return ft.sys.Main(args)
 }
-
-var errNoSym = error(unix.ENOENT)
-
-var _ = errors.New

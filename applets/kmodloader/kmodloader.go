@@ -135,6 +135,7 @@ func (s *System) Main(args []string) int {
 		for _, a := range appletNames {
 			if args[1] == a {
 				name, args = a, args[1:]
+				break
 			}
 		}
 	}

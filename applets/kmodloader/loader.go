@@ -70,10 +70,8 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	}
 	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), soft: soft}
 	l.jobs[m.Name] = j // before recursing: a dependency cycle ends here
-	pre, post := l.ix.Soft(m)
-	for _, s := range pre {
-		j.waitFor = append(j.waitFor, l.wantSoft(s)...)
-	}
+	// kmod's order: dependencies (each with its own soft dependencies), then
+	// the module's pre: soft dependencies, the module, its post: ones.
 	for _, d := range m.Depends {
 		dm := l.ix.Get(d)
 		if dm == nil {
@@ -81,6 +79,10 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 			continue
 		}
 		l.want(dm, "", soft)
+	}
+	pre, post := l.ix.Soft(m)
+	for _, s := range pre {
+		j.waitFor = append(j.waitFor, l.wantSoft(s)...)
 	}
 	l.order = append(l.order, j)
 	for _, s := range post {
@@ -105,14 +107,11 @@ func (l *loader) harden(j *job) {
 }
 
 // wantSoft adds the modules behind a soft dependency (a name or an alias, such
-// as "crypto-crc32c"); nothing when one of them is already there.
+// as "crypto-crc32c"): every one that is not built in or loaded, as kmod does,
+// so that an optimised implementation (crc32c_intel) joins a built-in generic
+// one. Their failures are warnings.
 func (l *loader) wantSoft(name string) []*job {
 	mods := l.ix.Lookup(name)
-	for _, m := range mods {
-		if m.Builtin || l.live[m.Name] {
-			return nil
-		}
-	}
 	var out []*job
 	for _, m := range mods {
 		if l.conf.Blacklist[m.Name] && len(mods) > 1 {

@@ -146,13 +146,14 @@ func (c *Conf) fixSoft(m string, words []string) {
 			}
 		}
 	}
-	// A softdep line replaces the module's earlier ones, as in kmod.
-	c.SoftPre[m], c.SoftPost[m] = pre, post
-	if pre == nil {
-		delete(c.SoftPre, m)
+	// Several softdep lines for one module add up: the kernel's
+	// MODULE_SOFTDEP makes one line each (btrfs has four), and depmod copies
+	// them so. (kmod 30 honours only the first: we honour them all.)
+	if pre != nil {
+		c.SoftPre[m] = append(c.SoftPre[m], pre...)
 	}
-	if post == nil {
-		delete(c.SoftPost, m)
+	if post != nil {
+		c.SoftPost[m] = append(c.SoftPost[m], post...)
 	}
 }
 
