@@ -180,7 +180,7 @@ func TestNestedTreeLookups(t *testing.T) {
 		{"nls_iso8859_1.ko", []string{"nls_iso8859_1"}},
 		{"fs-overlay", []string{"overlay"}},
 		{"fs_overlay", []string{"overlay"}},
-		{"block-major-7-0", []string{"loop"}},                                              // alias block-major-7-*
+		{"block-major-7-0", []string{"loop"}},                                             // alias block-major-7-*
 		{"pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00", []string{"virtio_pci"}}, // modalias
 		{"virtio:d00000002v00001AF4", []string{"virtio_blk"}},
 		{"crypto-crc32c", []string{"crc32c_generic", "crc32c_intel"}}, // built-in and module
