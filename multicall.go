@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"toybox-go/applets/hotplugcall"
+	"toybox-go/applets/initd"
 	"toybox-go/applets/kmodloader"
 	"toybox-go/applets/mountroot"
 	"toybox-go/applets/oneit"
@@ -38,6 +39,7 @@ type applet struct {
 var applets = []applet{
 	{"halt", "sbin/halt", reboot.Usage, reboot.Main},
 	{"hotplug-call", "sbin/hotplug-call", hotplugcall.Usage, hotplugcall.Main},
+	{"init", "sbin/init", initd.Usage, initd.Main},
 	{"insmod", "sbin/insmod", kmodloader.InsmodUsage, kmodloader.Main},
 	{"kmodloader", "sbin/kmodloader", kmodloader.Usage, kmodloader.Main},
 	{"lsmod", "sbin/lsmod", kmodloader.LsmodUsage, kmodloader.Main},
@@ -87,6 +89,11 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	}
 	name := filepath.Base(argv[0])
 	if a := find(name); a != nil {
+		return runApplet(a, argv, stdout)
+	}
+	if a := followLinks(argv[0]); a != nil {
+		// /usr/bin/foo -> /sbin/oneit -> toybox-go: the first known name wins,
+		// as toybox does.
 		return runApplet(a, argv, stdout)
 	}
 	if name != selfName {
@@ -147,6 +154,25 @@ func runApplet(a *applet, argv []string, stdout io.Writer) int {
 		return 0
 	}
 	return a.main(argv)
+}
+
+// followLinks follows a chain of symlinks from path (at most 8) and returns
+// the applet named by the first link target whose base name is one.
+func followLinks(path string) *applet {
+	for i := 0; i < 8; i++ {
+		target, err := os.Readlink(path)
+		if err != nil {
+			return nil
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		if a := find(filepath.Base(target)); a != nil {
+			return a
+		}
+		path = target
+	}
+	return nil
 }
 
 // listApplets prints "install-path" per applet, the format install.sh reads.

@@ -68,6 +68,17 @@ func TestDispatch(t *testing.T) {
 	if rc, _, errs := runCapture("toybox-go"); rc != 1 || !strings.Contains(errs, "usage:") {
 		t.Fatalf("no arguments: rc %d, %q", rc, errs)
 	}
+	// A symlink chain to an applet name runs that applet.
+	dir := t.TempDir()
+	if err := os.Symlink("/nonexistent/sbin/oneit", filepath.Join(dir, "myinit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("myinit", filepath.Join(dir, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	if rc, out, _ := runCapture(filepath.Join(dir, "alias"), "--help"); rc != 0 || !strings.HasPrefix(out, "usage: oneit") {
+		t.Fatalf("symlink chain to oneit: rc %d, %q", rc, out)
+	}
 	// An applet's own usage error goes through: oneit without a command.
 	if rc, _, _ := runCapture("oneit"); rc != 1 {
 		t.Fatalf("oneit without COMMAND: rc %d", rc)

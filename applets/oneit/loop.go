@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,6 +80,14 @@ func newInit(o *options, sigs chan os.Signal) *initState {
 	}
 }
 
+// recoverPanic ends a goroutine's panic with a log line instead of the
+// process: an unrecovered panic in any goroutine would kill PID 1.
+func (s *initState) recoverPanic(what string) {
+	if r := recover(); r != nil {
+		s.log.Errorf("recovered panic in the %s: %v\n%s", what, r, debug.Stack())
+	}
+}
+
 // stopped returns a stopped timer, so that every timer field is always valid.
 func stopped() *time.Timer {
 	t := time.NewTimer(time.Hour)
@@ -110,6 +119,7 @@ func (s *initState) run() int {
 			s.pipeR = r
 			s.queue = newPIDQueue(queueMax())
 			go func() {
+				defer s.recoverPanic("-3 writer")
 				err := s.queue.drain(w)
 				s.log.Errorf("-3: writing PIDs: %v", err)
 			}()
@@ -128,7 +138,7 @@ func (s *initState) run() int {
 func (s *initState) step() (code int, done bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Errorf("recovered panic: %v", r)
+			s.log.Errorf("recovered panic in the main loop: %v\n%s", r, debug.Stack())
 			code, done = 0, false
 		}
 	}()
@@ -301,6 +311,7 @@ func (s *initState) forkExec(path string) (int, error) {
 func (s *initState) watchHeartbeat(r *os.File, gen int) {
 	s.hbRead = r
 	go func() {
+		defer s.recoverPanic("heartbeat reader")
 		buf := make([]byte, 64)
 		for {
 			if _, err := r.Read(buf); err != nil {

@@ -1,17 +1,37 @@
 package oneit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/kmsg"
 )
+
+// TestPanicInLoopIsRecovered: a bug that panics in the main loop is logged and
+// the loop goes on (a zero initState has nil timers, so a shutdown signal
+// panics in signal()).
+func TestPanicInLoopIsRecovered(t *testing.T) {
+	var logb bytes.Buffer
+	s := &initState{log: kmsg.NewWriter("oneit", &logb), sigs: make(chan os.Signal, 1), o: &options{argv: []string{"x"}}}
+	s.sigs <- syscall.SIGTERM
+	code, done := s.step()
+	if done || code != 0 {
+		t.Fatalf("step after a panic returned (%d, %v), want to go on", code, done)
+	}
+	if !strings.Contains(logb.String(), "recovered panic in the main loop") {
+		t.Fatalf("panic not logged: %q", logb.String())
+	}
+}
 
 func TestParseArgs(t *testing.T) {
 	for _, tc := range []struct {
