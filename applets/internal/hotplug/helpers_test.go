@@ -3,6 +3,7 @@ package hotplug
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,19 @@ func parseKV(kv []string) (*uevent.Event, error) {
 		}
 	}
 	return uevent.Parse([]byte(action + "@" + devpath + "\x00" + strings.Join(kv, "\x00") + "\x00"))
+}
+
+// parseRules compiles rules text with isdir under root.
+func parseRules(root, text string) (Rules, error) {
+	s, err := rules.Parse("test.json", []byte(text))
+	if err != nil {
+		return nil, err
+	}
+	if w := s.Warnings(); len(w) > 0 {
+		return nil, fmt.Errorf("rules warnings: %v", w)
+	}
+	s.Root = root
+	return s, nil
 }
 
 // script compiles a rules file from text.

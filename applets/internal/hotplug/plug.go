@@ -259,6 +259,15 @@ func (p *Plug) command(ev *uevent.Event, cmd string, args []string) {
 	}
 }
 
+// SourceStats returns the socket's counters (accepted, foreign, malformed,
+// overflows); zero when the source is not a uevent socket.
+func (p *Plug) SourceStats() uevent.Stats {
+	if c, ok := p.src.(*uevent.Conn); ok {
+		return c.Stats()
+	}
+	return uevent.Stats{}
+}
+
 // WaitIdle returns once no queued command is pending or running, or with
 // ctx's error.
 func (p *Plug) WaitIdle(ctx context.Context) error {
