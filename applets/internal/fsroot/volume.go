@@ -214,6 +214,10 @@ func (s *System) byPartName(devs []blockDev, name string) *Volume {
 // built in, a loop disk without partition scanning), to a loop device over the
 // partition's sectors.
 func (s *System) byGPT(devs []blockDev, name string) *Volume {
+	return s.gptMatch(devs, name, func(p gpt.Partition) bool { return p.Name == name })
+}
+
+func (s *System) gptMatch(devs []blockDev, name string, match func(gpt.Partition) bool) *Volume {
 	for _, disk := range devs {
 		if disk.partition != 0 || disk.size == 0 || skipDisk(disk.name) {
 			continue
@@ -228,7 +232,14 @@ func (s *System) byGPT(devs []blockDev, name string) *Volume {
 		if err != nil {
 			continue
 		}
-		p, ok := tab.Find(name)
+		var p gpt.Partition
+		ok := false
+		for _, q := range tab.Partitions {
+			if match(q) {
+				p, ok = q, true
+				break
+			}
+		}
 		if !ok {
 			continue
 		}
@@ -275,6 +286,18 @@ func skipDisk(name string) bool {
 }
 
 func (s *System) byLabel(devs []blockDev, name string) *Volume {
+	return s.probeMatch(devs, name, func(inf superblock.Info) bool {
+		switch inf.Type {
+		case superblock.Ext2, superblock.Ext3, superblock.Ext4, superblock.F2FS, superblock.Btrfs, superblock.EROFS:
+			return inf.Label == name
+		}
+		return false
+	})
+}
+
+// probeMatch probes every block device and returns the first whose superblock
+// matches.
+func (s *System) probeMatch(devs []blockDev, name string, match func(superblock.Info) bool) *Volume {
 	for _, d := range devs {
 		if d.size == 0 || skipDisk(d.name) {
 			continue
@@ -284,14 +307,44 @@ func (s *System) byLabel(devs []blockDev, name string) *Volume {
 		if err != nil {
 			continue
 		}
-		switch v.Info.Type {
-		case superblock.Ext2, superblock.Ext3, superblock.Ext4, superblock.F2FS, superblock.Btrfs:
-			if v.Info.Label == name {
-				return v
-			}
+		if match(v.Info) {
+			return v
 		}
 	}
 	return nil
+}
+
+// FindDevice resolves a root= value: /dev/NAME, LABEL=, UUID=, PARTLABEL= or
+// PARTUUID= (GPT). It returns nil when the device is not there (yet).
+func (s *System) FindDevice(spec string) (*Volume, error) {
+	devs := s.blockDevices()
+	var v *Volume
+	key, val, _ := strings.Cut(spec, "=")
+	switch key {
+	case "LABEL":
+		return s.byLabel(devs, val), nil
+	case "UUID":
+		return s.probeMatch(devs, spec, func(inf superblock.Info) bool { return strings.EqualFold(inf.UUID, val) }), nil
+	case "PARTLABEL":
+		if v = s.byPartName(devs, val); v == nil {
+			v = s.byGPT(devs, val)
+		}
+	case "PARTUUID":
+		v = s.gptMatch(devs, spec, func(p gpt.Partition) bool { return strings.EqualFold(p.GUID, val) })
+	default:
+		name := strings.TrimPrefix(spec, "/dev/")
+		for _, d := range devs {
+			if d.devname == name || d.name == name {
+				n := s.node(d)
+				v = &Volume{Name: spec, Driver: "name", Device: n, Probe: n, Size: d.size}
+				break
+			}
+		}
+	}
+	if v == nil {
+		return nil, nil
+	}
+	return s.identify(v)
 }
 
 // byUBI finds /sys/class/ubi/ubiN_M whose name is name, when the kernel has

@@ -1,0 +1,290 @@
+// Package initd is init: the first program the kernel runs (/sbin/init, or
+// /init in an initramfs). It does what procd's init does before procd: the
+// early mounts, /dev from /sys/dev, the console, /tmp; the boot modules; the
+// preinit shell with its hotplug daemon; then it execs `oneit -3 -r
+// /sbin/pid2` and stays PID 1. An initramfs with root= on the command line and
+// no /etc/preinit instead mounts that root and switches to it.
+package initd
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/fsroot"
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/selfexec"
+)
+
+// Usage is printed by --help.
+const Usage = `usage: init [-R ROOT] [-C CONSOLE] [-k CMDLINE]
+
+The first program the kernel runs, as /sbin/init or an initramfs's /init. It
+mounts /proc, /sys, cgroup2, a tmpfs /dev (nodes made from /sys/dev), devpts
+and /tmp, puts the console on stdin/out/err, loads /etc/modules-boot.d with
+kmodloader (waiting at most 120 s), runs the preinit shell /etc/preinit with
+PREINIT=1 while "pid2 -h /etc/hotplug-preinit.json" handles hotplug, then
+execs "oneit -3 -r [-c CONSOLE] /sbin/pid2", staying PID 1. In an initramfs
+with root= and no /etc/preinit it mounts root= (rootfstype=, rootflags=, ro/rw,
+rootwait, rootdelay=) and switches to it, running init= (default /sbin/init).
+Kernel options: init.oneit=PATH execs PATH instead of oneit (same arguments),
+init.pid2=PATH has oneit run PATH instead of /sbin/pid2, failsafe= is passed
+on to preinit. Refuses to run unless it is PID 1 or -R is given.
+
+-R ROOT	   run on the tree ROOT (for tests: paths below it, no watchdog)
+-C CONSOLE  console device (default ROOT/dev/console)
+-k CMDLINE  kernel command line (default: /proc/cmdline; empty with -R)`
+
+// Reboot-meaning signals during preinit (procd's init has one handler for all
+// of them: even USR2 and PWR, poweroff elsewhere, reboot here).
+var rebootSignals = []os.Signal{unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPWR}
+
+// Main runs init.
+func Main(args []string) int {
+	// First thing: a signal arriving before Notify would make the Go runtime
+	// exit, and PID 1 exiting panics the kernel.
+	sigs := make(chan os.Signal, 8)
+	pid1 := os.Getpid() == 1
+	if pid1 {
+		signal.Notify(sigs, append(rebootSignals, unix.SIGINT, unix.SIGHUP)...)
+	}
+	log := kmsg.New("init")
+
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
+	root := fs.String("R", "", "test root")
+	console := fs.String("C", "", "console device")
+	cmdline := fs.String("k", "", "kernel command line")
+	if err := fs.Parse(args[1:]); err != nil {
+		if pid1 {
+			log.Errorf("bad arguments %q: ignored", args[1:])
+		} else {
+			return 1
+		}
+	}
+	if !pid1 && *root == "" {
+		fmt.Fprintln(os.Stderr, "init: must be run as PID 1 (by the kernel); -R ROOT runs it on a test tree")
+		return 1
+	}
+	in := &Init{Root: "/", Console: *console, PID1: pid1, Log: log, Test: *root != ""}
+	if *root != "" {
+		in.Root = *root
+	}
+	if *cmdline != "" || in.Test {
+		// A test tree's proc is the host's: its command line is not ours.
+		in.Cmdline = strings.Fields(*cmdline)
+	}
+	in.reaper = newReaper()
+	go in.reaper.run()
+	go in.handleSignals(sigs)
+	return in.runGuarded()
+}
+
+// Init is one boot. Paths are below Root.
+type Init struct {
+	Root    string
+	Console string   // "" means Root/dev/console
+	Cmdline []string // nil means read Root/proc/cmdline
+	PID1    bool
+	Test    bool // -R: no watchdog, no printk change, no reboot from signals
+	Log     *kmsg.Logger
+	env     []string
+	reaper  *reaper
+	wdt     *watchdog
+}
+
+// path joins p below Root.
+func (in *Init) path(p string) string { return filepath.Join(in.Root, p) }
+
+func (in *Init) sys() *fsroot.System {
+	return &fsroot.System{Root: in.Root, Sys: in.path("/sys"), Proc: in.path("/proc"), Dev: in.path("/dev"),
+		Cmdline: in.cmdline(), Logf: in.Log.Infof}
+}
+
+func (in *Init) cmdline() []string {
+	if in.Cmdline == nil {
+		b, err := os.ReadFile(in.path("/proc/cmdline"))
+		if err != nil {
+			return []string{}
+		}
+		in.Cmdline = strings.Fields(string(b))
+	}
+	return in.Cmdline
+}
+
+// param returns key=value from the command line (last wins).
+func (in *Init) param(key string) (string, bool) {
+	val, found := "", false
+	for _, w := range in.cmdline() {
+		k, v, _ := strings.Cut(w, "=")
+		if k == key {
+			val, found = v, true
+		}
+	}
+	return val, found
+}
+
+// runGuarded runs the boot; a panic is logged and, as PID 1, never ends the
+// process: it falls back to reaping forever.
+func (in *Init) runGuarded() (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			in.Log.Errorf("panic: %v\n%s", r, debug.Stack())
+			if in.PID1 {
+				in.idle()
+			}
+			code = 1
+		}
+	}()
+	return in.Run()
+}
+
+// idle keeps PID 1 alive when there is nothing left to exec: it only reaps.
+func (in *Init) idle() {
+	in.Log.Errorf("nothing left to run: PID 1 idles (reaping) until the system is rebooted")
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// Run is the boot sequence; it returns only if the hand-off exec failed and
+// this is not PID 1.
+func (in *Init) Run() int {
+	in.env = os.Environ()
+	in.early()
+	if !in.Test && in.Root == "/" {
+		if err := kmsg.Unlimit(); err != nil {
+			in.Log.Debugf("printk_devkmsg: %v", err)
+		}
+	}
+	in.passFailsafe()
+	if rootDev, ok := in.param("root"); ok && !in.exists("/etc/preinit") && in.isInitramfs() {
+		in.modules()
+		err := in.switchRoot(rootDev) // returns only when it failed
+		in.Log.Errorf("switching to root=%s: %v; staying in the initramfs", rootDev, err)
+	}
+	if !in.Test && in.Root == "/" && in.sys().RootIsRootfs() && !in.container() {
+		if err := in.rootOnOwnMount(); err != nil {
+			in.Log.Errorf("making / a mount of its own: %v (mount_root cannot pivot)", err)
+		}
+	}
+	if !in.Test {
+		in.wdt = openWatchdog(in.path("/dev/watchdog"), in.Log)
+	}
+	in.modules()
+	in.preinit()
+	return in.handOff()
+}
+
+func (in *Init) exists(p string) bool {
+	_, err := os.Stat(in.path(p))
+	return err == nil
+}
+
+// container tells whether we run inside a container, as procd decides.
+func (in *Init) container() bool {
+	if os.Getenv("container") != "" {
+		return true
+	}
+	return in.exists("/.dockerenv") || in.exists("/pantavisor")
+}
+
+// passFailsafe puts failsafe= from the command line into the environment of
+// preinit, as the kernel does for the init it starts (unknown key=value words
+// become environment variables); with -k the kernel did not, so we do.
+func (in *Init) passFailsafe() {
+	if v, ok := in.param("failsafe"); ok && os.Getenv("failsafe") == "" {
+		in.setenv("failsafe", v)
+	}
+}
+
+func (in *Init) setenv(k, v string) {
+	in.unsetenv(k)
+	in.env = append(in.env, k+"="+v)
+}
+
+func (in *Init) unsetenv(k string) {
+	out := in.env[:0]
+	for _, e := range in.env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	in.env = out
+}
+
+// handleSignals acts on signals sent to PID 1 before the hand-off.
+func (in *Init) handleSignals(sigs chan os.Signal) {
+	for s := range sigs {
+		switch s {
+		case unix.SIGINT, unix.SIGHUP:
+			in.Log.Noticef("ignoring %v", s) // procd's init would exit on INT: a kernel panic
+		default:
+			in.Log.Noticef("%v: reboot", s)
+			fmt.Fprintln(os.Stderr, "reboot")
+			unix.Sync()
+			time.Sleep(2 * time.Second)
+			if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+				in.Log.Errorf("reboot: %v", err)
+			}
+		}
+	}
+}
+
+// modules runs `kmodloader /etc/modules-boot.d` and waits at most 120 s.
+func (in *Init) modules() {
+	dir := in.path("/etc/modules-boot.d")
+	if !in.exists("/etc/modules-boot.d") {
+		in.Log.Infof("no %s: no boot modules to load", dir)
+		return
+	}
+	in.Log.Infof("loading boot modules from %s", dir)
+	_, done, err := in.start("kmodloader", selfexec.Exe(), []string{"kmodloader", dir}, in.env)
+	if err != nil {
+		in.Log.Errorf("starting kmodloader: %v", err)
+		return
+	}
+	select {
+	case st := <-done:
+		if st.ExitStatus() != 0 {
+			in.Log.Warnf("kmodloader %s: %s", dir, describe(st))
+		}
+	case <-time.After(modulesTimeout):
+		in.Log.Warnf("kmodloader still running after %v: going on without waiting", modulesTimeout)
+	}
+}
+
+// modulesTimeout is the CC-era figure the design names (procd now waits 12 s).
+const modulesTimeout = 120 * time.Second
+
+// start starts argv (argv[0] may differ from path) with the console as stdio.
+func (in *Init) start(what, path string, argv, env []string) (int, <-chan unix.WaitStatus, error) {
+	in.reaper.mu.Lock() // the reaper must not see its exit before wait() knows it
+	defer in.reaper.mu.Unlock()
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setsid: false},
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s (%s): %w", what, path, err)
+	}
+	return pid, in.reaper.expect(pid), nil
+}
+
+func describe(st unix.WaitStatus) string {
+	if st.Signaled() {
+		return "killed by " + st.Signal().String()
+	}
+	return fmt.Sprintf("exit %d", st.ExitStatus())
+}

@@ -1,0 +1,308 @@
+package initd
+
+// Tier 2: init as PID 1 of a new PID + mount namespace (internal/nstest) on a
+// prepared tree (-R), with a test /etc/preinit that records what it sees and
+// init.oneit= pointing at a script that records the hand-off instead of
+// becoming oneit.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"toybox-go/internal/nstest"
+	"toybox-go/internal/testbin"
+)
+
+const preinitScript = `R=${0%/etc/preinit}
+{
+	echo "PREINIT=$PREINIT"
+	[ -e "$R/tmp/.preinit" ] && echo "MARKER=yes"
+	echo "failsafe=$failsafe"
+	echo "PATH=$PATH"
+	for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^pid2 -h' | sed 's/^/PLUGD=/'
+} > "$R/preinit.out"
+if [ -n "$WAIT_FOR_GO" ]; then
+	: > "$R/preinit.ready"
+	while [ ! -e "$R/go" ]; do sleep 0.05; done
+fi
+`
+
+// recordScript stands in for oneit: it writes its argv, environment, the
+// mounts and /dev as PID 1 sees them, then exits (ending the namespace).
+const recordScript = `#!/bin/sh
+R=$(dirname "$0")
+{
+	echo "PID=$$"
+	echo "ARGV=$0 $*"
+	env | sort | sed 's/^/ENV /'
+	[ -e "$R/tmp/.preinit" ] && echo "MARKER-LEFT"
+	for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^pid2 -h' | sed 's/^/PLUGD=/'
+	cat /proc/self/mountinfo | sed 's/^/MNT /'
+	cd "$R/dev" && stat -c 'NODE %n %A %t:%T' null zero console pts && cd /
+	ls -ld "$R/tmp/shm" "$R/tmp/run" "$R/tmp/lock" "$R/tmp/state" | sed 's/^/TMP /'
+	readlink "$R/dev/shm" | sed 's/^/SHM /'
+} > "$R/handoff.out" 2>&1
+`
+
+type tree struct {
+	t    *testing.T
+	dir  string
+	cons string
+}
+
+func newTree(t *testing.T, withPreinit bool) *tree {
+	t.Helper()
+	testbin.RequireRoot(t)
+	dir := filepath.Join(t.TempDir(), "root")
+	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/bin/sh", filepath.Join(dir, "bin", "sh")); err != nil {
+		t.Fatal(err)
+	}
+	if withPreinit {
+		writeFile(t, filepath.Join(dir, "etc", "preinit"), preinitScript, 0o644)
+	}
+	writeFile(t, filepath.Join(dir, "record.sh"), recordScript, 0o755)
+	return &tree{t: t, dir: dir, cons: filepath.Join(t.TempDir(), "console")}
+}
+
+func writeFile(t *testing.T, p, s string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (tr *tree) read(name string) string {
+	b, _ := os.ReadFile(filepath.Join(tr.dir, name))
+	return string(b)
+}
+
+// start runs init as PID 1 of a new namespace and returns the command.
+func (tr *tree) start(cmdline string, env ...string) (*bytes.Buffer, func() nstest.Ending) {
+	tr.t.Helper()
+	writeFile(tr.t, tr.cons, "", 0o644)
+	cmd := nstest.Command(tr.t, testbin.Applet(tr.t, "init"), "-R", tr.dir, "-C", tr.cons,
+		"-k", "init.oneit="+filepath.Join(tr.dir, "record.sh")+" "+cmdline)
+	cmd.Env = append(cmd.Env, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		tr.t.Fatal(err)
+	}
+	return &out, func() nstest.Ending {
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			e, err := nstest.EndingOf(err)
+			if err != nil {
+				tr.t.Fatal(err)
+			}
+			return e
+		case <-time.After(60 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			tr.t.Fatalf("init did not end within 60 s; output:\n%s", out.String())
+			return nstest.Ending{}
+		}
+	}
+}
+
+// log is what init wrote: before the console redirect on its stderr, after it
+// on the console (-C).
+func (tr *tree) log(out *bytes.Buffer) string {
+	b, _ := os.ReadFile(tr.cons)
+	return out.String() + string(b)
+}
+
+func lines(s, prefix string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, strings.TrimPrefix(l, prefix))
+		}
+	}
+	return out
+}
+
+func has(t *testing.T, what, text string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Fatalf("%s lacks %q:\n%s", what, w, text)
+		}
+	}
+}
+
+// mountOf finds the mountinfo line for target and returns "options - fstype
+// source superoptions".
+func mountOf(mounts []string, target string) string {
+	for _, m := range mounts {
+		f := strings.Fields(m)
+		if len(f) > 5 && f[4] == target {
+			return m
+		}
+	}
+	return ""
+}
+
+func TestBootToHandOff(t *testing.T) {
+	tr := newTree(t, true)
+	writeFile(t, filepath.Join(tr.dir, "etc", "hotplug-preinit.json"), "[]\n", 0o644)
+	if err := os.MkdirAll(filepath.Join(tr.dir, "etc", "modules-boot.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, wait := tr.start("console=ttyS0,115200n8 failsafe=true")
+	if e := wait(); e != (nstest.Ending{}) {
+		t.Fatalf("init ended with %v, want exit 0 from the recording oneit\n%s", e, tr.log(out))
+	}
+	log := tr.log(out)
+	has(t, "init log", log, "Console is alive", "- preinit -", "handing over:", "boot modules")
+
+	pre := tr.read("preinit.out")
+	has(t, "preinit's view", pre, "PREINIT=1", "MARKER=yes", "failsafe=true", "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+	has(t, "init log", log, "preinit hotplug daemon: pid2 -h "+filepath.Join(tr.dir, "etc", "hotplug-preinit.json"))
+
+	h := tr.read("handoff.out")
+	// Still PID 1, with the argv of oneit (console from console=).
+	has(t, "hand-off", h, "PID=1\n", "ARGV="+filepath.Join(tr.dir, "record.sh")+" -3 -r -c /dev/ttyS0 "+filepath.Join(tr.dir, "sbin", "pid2")+"\n", "PLUGD=0")
+	if strings.Contains(h, "ENV PREINIT=") || strings.Contains(h, "MARKER-LEFT") {
+		t.Fatalf("PREINIT or /tmp/.preinit survived preinit:\n%s", h)
+	}
+
+	mounts := lines(h, "MNT ")
+	for _, c := range []struct{ target, want string }{
+		{"/proc", "nosuid,nodev,noexec,relatime - proc proc"},
+		{"/sys", "nosuid,nodev,noexec,relatime - sysfs sysfs"},
+		{"/sys/fs/cgroup", "- cgroup2 cgroup2"},
+		{"/dev", "nosuid,noexec,relatime - tmpfs tmpfs rw,size=512k,mode=755"},
+		{"/dev/pts", "nosuid,noexec,relatime - devpts devpts"},
+		{"/tmp", "nosuid,nodev,noatime - tmpfs tmpfs rw"}, // mode=1777 is tmpfs's default: not shown
+		{"/run", "- tmpfs tmpfs"},
+	} {
+		m := mountOf(mounts, filepath.Join(tr.dir, c.target))
+		if !strings.Contains(m, c.want) {
+			t.Errorf("mount on %s: %q, want %q", c.target, m, c.want)
+		}
+	}
+	if m := mountOf(mounts, filepath.Join(tr.dir, "/sys/fs/cgroup")); !strings.Contains(m, "nsdelegate") {
+		t.Errorf("cgroup2 without nsdelegate: %q", m)
+	}
+
+	has(t, "/dev", strings.Join(lines(h, "NODE "), "\n"),
+		"null crw-rw-rw- 1:3", "zero crw------- 1:5", "console crw------- 5:1", "pts drwxr-xr-x")
+	has(t, "/tmp", strings.Join(lines(h, "TMP "), "\n"), "drwxrwxrwt", "tmp/shm", "tmp/run", "tmp/lock", "tmp/state")
+	has(t, "/dev/shm", h, "SHM /tmp/shm")
+	if fi, err := os.Lstat(filepath.Join(tr.dir, "var")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("/var is not a symlink: %v", err)
+	}
+}
+
+func TestNoPreinitStillHandsOff(t *testing.T) {
+	tr := newTree(t, false)
+	out, wait := tr.start("init.pid2=/bin/true")
+	if e := wait(); e != (nstest.Ending{}) {
+		t.Fatalf("init ended with %v\n%s", e, out)
+	}
+	has(t, "init log", tr.log(out), "preinit skipped", "no boot modules")
+	has(t, "hand-off", tr.read("handoff.out"), "ARGV="+filepath.Join(tr.dir, "record.sh")+" -3 -r /bin/true\n")
+}
+
+func TestInContainerNoMounts(t *testing.T) {
+	tr := newTree(t, false)
+	out, wait := tr.start("", "container=lxc")
+	if e := wait(); e != (nstest.Ending{}) {
+		t.Fatalf("init ended with %v\n%s", e, out)
+	}
+	h := tr.read("handoff.out")
+	mounts := lines(h, "MNT ")
+	if m := mountOf(mounts, filepath.Join(tr.dir, "proc")); m != "" {
+		t.Fatalf("proc mounted in a container: %s", m)
+	}
+	if m := mountOf(mounts, filepath.Join(tr.dir, "tmp")); m == "" {
+		t.Fatalf("no /tmp in a container (procd mounts it there too)")
+	}
+	has(t, "init log", tr.log(out), "in a container")
+}
+
+func TestSignalsDuringPreinit(t *testing.T) {
+	for _, c := range []struct {
+		sig  syscall.Signal
+		want nstest.Ending
+	}{
+		{syscall.SIGINT, nstest.Ending{}},  // ignored: boot goes on
+		{syscall.SIGUSR2, nstest.Rebooted}, // poweroff elsewhere, reboot here
+		{syscall.SIGTERM, nstest.Rebooted},
+	} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			tr := newTree(t, true)
+			out, wait := tr.start("", "WAIT_FOR_GO=1")
+			ready := filepath.Join(tr.dir, "preinit.ready")
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("preinit did not start\n%s", out)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			pid := cmdPID(t, tr)
+			if err := syscall.Kill(pid, c.sig); err != nil {
+				t.Fatal(err)
+			}
+			if c.sig == syscall.SIGINT {
+				// Wait for init to have logged it, then let preinit finish.
+				for !strings.Contains(tr.log(out), "ignoring interrupt") {
+					if time.Now().After(deadline) {
+						t.Fatalf("SIGINT not seen\n%s", tr.log(out))
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
+			}
+			if e := wait(); e != c.want {
+				t.Fatalf("after %v: %v, want %v\n%s", c.sig, e, c.want, tr.log(out))
+			}
+		})
+	}
+}
+
+// cmdPID finds the host PID of the namespace's init: the process whose
+// command line has -R tr.dir.
+func cmdPID(t *testing.T, tr *tree) int {
+	t.Helper()
+	ents, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, e := range ents {
+		b, _ := os.ReadFile(e)
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 2 && filepath.Base(args[0]) == "init" && args[1] == "-R" && args[2] == tr.dir {
+			var pid int
+			fmt.Sscanf(filepath.Base(filepath.Dir(e)), "%d", &pid)
+			return pid
+		}
+	}
+	t.Fatal("init not found")
+	return 0
+}
+
+func TestRefusesWhenNotPID1(t *testing.T) {
+	if os.Getpid() == 1 {
+		t.Skip("the test itself is PID 1")
+	}
+	var stderr bytes.Buffer
+	_ = stderr
+	if code := Main([]string{"init"}); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+}
