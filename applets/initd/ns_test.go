@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -304,5 +305,100 @@ func TestRefusesWhenNotPID1(t *testing.T) {
 	_ = stderr
 	if code := Main([]string{"init"}); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
+	}
+}
+
+// TestSwitchRootFromInitramfs: the tree is a tmpfs (as an initramfs is) with
+// no /etc/preinit; root=LABEL=... names an ext4 loop device holding busybox
+// and an /sbin/init script. init must mount it read-write (rw), move /dev
+// /proc /sys /run into it, switch to it and exec its /sbin/init as PID 1.
+func TestSwitchRootFromInitramfs(t *testing.T) {
+	testbin.RequireRoot(t)
+	bb := testbin.RequireTool(t, "busybox")
+	mkfs := testbin.RequireTool(t, "mkfs.ext4")
+	losetup := testbin.RequireTool(t, "losetup")
+	debugfs := testbin.RequireTool(t, "debugfs")
+
+	src := t.TempDir()
+	for _, d := range []string{"bin", "sbin", "dev", "proc", "sys", "run"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bbData, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(src, "bin", "busybox"), string(bbData), 0o755)
+	for _, a := range []string{"sh", "cat", "ls", "sync", "grep"} {
+		_ = os.Symlink("busybox", filepath.Join(src, "bin", a))
+	}
+	writeFile(t, filepath.Join(src, "sbin", "init"), `#!/bin/sh
+{
+	echo "pid=$$ argv0=$0"
+	grep -c . /proc/self/mountinfo
+	cat /proc/self/mountinfo
+	ls /
+} > /result
+sync
+`, 0o755)
+	img := filepath.Join(t.TempDir(), "root.img")
+	writeFile(t, img, "", 0o644)
+	if err := os.Truncate(img, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	label := fmt.Sprintf("sr%d", time.Now().UnixNano()%1e9)
+	if out, err := exec.Command(mkfs, "-q", "-F", "-L", label, "-d", src, img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4 -d: %v\n%s", err, out)
+	}
+	out, err := exec.Command(losetup, "--find", "--show", img).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command(losetup, "-d", loop).Run() })
+
+	dir := filepath.Join(t.TempDir(), "initramfs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cons := filepath.Join(t.TempDir(), "console")
+	writeFile(t, cons, "", 0o644)
+	script := `mount -t tmpfs tmpfs "$1" && mkdir "$1/proc" "$1/sys" "$1/dev" "$1/tmp" "$1/run" && exec "$2" -R "$1" -C "$3" -k "$4"`
+	cmd := nstest.Command(t, "/bin/sh", "-c", script, "sh", dir, testbin.Applet(t, "init"), cons,
+		"root=LABEL="+label+" rootwait rw rootfstype=ext4")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if e, _ := nstest.EndingOf(err); e != (nstest.Ending{}) {
+			b, _ := os.ReadFile(cons)
+			t.Fatalf("ended %v\n%s%s", e, buf.String(), b)
+		}
+	case <-time.After(60 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatal("no end within 60 s")
+	}
+	b, _ := os.ReadFile(cons)
+	has(t, "init log", string(b), "/dev/"+filepath.Base(loop)+" (ext4) on ", "switched root to LABEL="+label)
+	res, err := exec.Command(debugfs, "-R", "cat /result", loop).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := string(res)
+	has(t, "the new root's init", r, "pid=1 argv0=/sbin/init\n")
+	mounts := strings.Split(r, "\n")
+	for _, m := range []string{"/", "/proc", "/sys", "/dev", "/run"} {
+		if mountOf(mounts, m) == "" {
+			t.Errorf("no mount on %s in the new root:\n%s", m, r)
+		}
+	}
+	if m := mountOf(mounts, "/"); !strings.Contains(m, " / / rw,") || !strings.Contains(m, " - ext4 ") || !strings.HasSuffix(m, filepath.Base(loop)+" rw") {
+		t.Errorf("/ is not %s read-write: %q", loop, mountOf(mounts, "/"))
 	}
 }
