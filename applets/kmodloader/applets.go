@@ -30,6 +30,10 @@ func (s *System) insmod(args []string) int {
 		return 1
 	}
 	arg, params := fs.Arg(0), strings.Join(fs.Args()[1:], " ")
+	if err := s.mayLoad(); err != nil {
+		s.errorf("insmod", "%v", err)
+		return 1
+	}
 	var m *modinfo.Module
 	if isFileArg(arg) {
 		fields, _, err := modinfo.ReadFile(arg)
@@ -102,6 +106,10 @@ func (s *System) rmmod(args []string) int {
 	}
 	if fs.NArg() < 1 {
 		fs.Usage()
+		return 1
+	}
+	if err := s.mayLoad(); err != nil {
+		s.errorf("rmmod", "%v", err)
 		return 1
 	}
 	live := s.loadedSet()
@@ -300,6 +308,12 @@ func (s *System) modprobe(args []string) int {
 	names, params := fs.Args()[:1], strings.Join(fs.Args()[1:], " ")
 	if *all || *remove {
 		names, params = fs.Args(), ""
+	}
+	if !*dry {
+		if err := s.mayLoad(); err != nil {
+			s.errorf("modprobe", "%v", err)
+			return 1
+		}
 	}
 	conf := s.conf()
 	ix, err := s.openIndex("modprobe", conf)

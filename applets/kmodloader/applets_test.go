@@ -350,3 +350,26 @@ func TestDispatch(t *testing.T) {
 		t.Errorf("modinfo of a missing file: %v %q", err, out)
 	}
 }
+
+// Without CAP_SYS_MODULE the applets say so before trying.
+func TestNotRoot(t *testing.T) {
+	setpriv := testbin.RequireTool(t, "setpriv")
+	testbin.RequireRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	ko := filepath.Join(dir, "lib", "modules", "r", "x.ko")
+	os.MkdirAll(filepath.Dir(ko), 0o755)
+	if err := os.WriteFile(ko, makeKO("name=x", "license=GPL"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"insmod", ko}, {"rmmod", "x"}, {"modprobe", "-d", dir, "-S", "r", "x"}, {"kmodloader", dir}} {
+		bin := testbin.Applet(t, args[0])
+		os.Chmod(filepath.Dir(bin), 0o755)
+		cmd := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin}, args[1:]...)...)
+		cmd.Env = testbin.Env()
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "needs root (CAP_SYS_MODULE)") {
+			t.Errorf("%q as nobody: %v %q", args, err, out)
+		}
+	}
+}

@@ -88,6 +88,10 @@ func (s *System) boot(args []string) int {
 	if log == nil {
 		log = kmsg.New("kmodloader")
 	}
+	if err := s.mayLoad(); err != nil {
+		log.Errorf("%v", err)
+		return 1
+	}
 	conf := s.conf()
 	for _, p := range conf.Problems {
 		log.Warnf("%s", p)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"toybox-go/applets/internal/modinfo"
@@ -95,4 +96,29 @@ func (s *System) lsmod(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// capSysModule is the capability bit that init_module and delete_module check.
+const capSysModule = 16
+
+// mayLoad says why this process cannot load or unload modules (no
+// CAP_SYS_MODULE in its effective set: not root), or nil. When the status file
+// is unreadable (a fake tree) it lets the kernel decide.
+func (s *System) mayLoad() error {
+	data, err := os.ReadFile(filepath.Join(s.Proc, "self", "status"))
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		hex, ok := strings.CutPrefix(line, "CapEff:")
+		if !ok {
+			continue
+		}
+		caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+		if err != nil || caps&(1<<capSysModule) != 0 {
+			return nil
+		}
+		return fmt.Errorf("not permitted: loading and unloading modules needs root (CAP_SYS_MODULE)")
+	}
+	return nil
 }
