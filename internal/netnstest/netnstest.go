@@ -36,14 +36,40 @@ func Do(t testing.TB, fn func(ns *NS) error) error {
 			done <- fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
 			return
 		}
-		done <- fn(&NS{ip: ip})
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer unix.Close(fd)
+		done <- fn(&NS{ip: ip, fd: fd})
 	}()
 	return <-done
 }
 
 // NS runs commands in the namespace. Its methods must be called from the
 // goroutine running Do's fn.
-type NS struct{ ip string }
+type NS struct {
+	ip string
+	fd int // the namespace, for Go
+}
+
+// Go runs fn in a new goroutine on its own OS thread that joins the
+// namespace, so that fn's commands and sockets are in it too, while Do's fn
+// blocks in something else. The returned channel yields fn's error. It must
+// be called before Do's fn returns.
+func (n *NS) Go(fn func(ns *NS) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		done <- fn(n)
+	}()
+	return done
+}
 
 // IP runs `ip ARGS...` in the namespace.
 func (n *NS) IP(args ...string) error {

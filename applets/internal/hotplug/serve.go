@@ -10,6 +10,13 @@ import (
 )
 
 func serve(rulesFile string, log *kmsg.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return ServeContext(ctx, rulesFile, log)
+}
+
+// ServeContext is Serve until ctx is done instead of a signal.
+func ServeContext(ctx context.Context, rulesFile string, log *kmsg.Logger) error {
 	if log == nil {
 		log = kmsg.New("hotplug")
 	}
@@ -25,8 +32,6 @@ func serve(rulesFile string, log *kmsg.Logger) error {
 		return err
 	}
 	defer p.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	log.Infof("listening for uevents with %s", rulesFile)
 	return p.Run(ctx)
 }

@@ -23,6 +23,12 @@ import (
 //     gives procd's behaviour.
 //   - A device seen through both a bus and a class is triggered once.
 //   - Entries are visited in sorted order, not readdir order, so runs repeat.
+//
+// Writes are sequential. BenchmarkTriggerWrite (400 net devices, a listener
+// draining the socket, 2 cores) measured 12.7 us per device with one writer,
+// 7.5 us with two and 6.4 us with four: parallel writes would save about 2 ms
+// of a boot here, nothing on the single-core routers OpenWrt mostly runs on,
+// and would make the event order vary from boot to boot.
 type Trigger struct {
 	Sys        string   // sysfs root, normally /sys
 	Subsystems []string // only these bus and class names (block for /sys/block); empty: all

@@ -1,0 +1,82 @@
+package hotplug
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/internal/netnstest"
+	"toybox-go/internal/testbin"
+)
+
+func poll(what string, cond func() bool) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out waiting for " + what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// TestServe is the listener-only mode (pid2 -h FILE) on real events: rules
+// loaded from the file (a warning logged with file:line), an exec run for a
+// new interface, a clean return when the context ends.
+func TestServe(t *testing.T) {
+	sh := testbin.RequireTool(t, "sh")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	rulesFile := filepath.Join(dir, "hotplug-preinit.json")
+	text := `[
+	[ "if", [ "eq", "SUBSYSTEM", "net" ],
+		[ "exec", ` + strconv.Quote(sh) + `, "-c", "echo $ACTION $INTERFACE >> ` + out + `" ] ],
+	[ "if", [ "frob", "X" ], [ "exec", "/bin/false" ] ],
+]`
+	if err := os.WriteFile(rulesFile, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lb := &logBuf{}
+	log := kmsg.NewWriter("hotplug", lb)
+	err := netnstest.Do(t, func(ns *netnstest.NS) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		helper := ns.Go(func(ns *netnstest.NS) error {
+			defer cancel()
+			if err := poll("the listener", func() bool { return strings.Contains(lb.String(), "listening for uevents") }); err != nil {
+				return err
+			}
+			if err := ns.AddDummy("s0"); err != nil {
+				return err
+			}
+			return poll("the exec", func() bool {
+				b, _ := os.ReadFile(out)
+				return string(b) == "add s0\n"
+			})
+		})
+		if err := ServeContext(ctx, rulesFile, log); err != nil {
+			return fmt.Errorf("ServeContext: %w", err)
+		}
+		return <-helper
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, lb)
+	}
+	if !strings.Contains(lb.String(), "hotplug-preinit.json:4:") {
+		t.Errorf("the rule warning is not logged with file:line:\n%s", lb)
+	}
+}
+
+func TestServeMissingRules(t *testing.T) {
+	err := ServeContext(context.Background(), filepath.Join(t.TempDir(), "none.json"), kmsg.NewWriter("hotplug", &logBuf{}))
+	if err == nil || !strings.Contains(err.Error(), "none.json") {
+		t.Errorf("got %v", err)
+	}
+}
