@@ -1,0 +1,75 @@
+package initd
+
+// Tier 3: toybox-go's init as the /init of an initramfs with root= and no
+// /etc/preinit: it loads the virtio modules, waits for /dev/vda (rootwait),
+// mounts it and switches root to it. The ext4 image's /sbin/init is a script
+// that reports and powers off.
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"toybox-go/internal/testbin"
+	"toybox-go/internal/vmtest"
+)
+
+const vmNewInit = `#!/bin/sh
+echo "NEWROOT pid=$$"
+grep -E ' / | /proc | /sys | /dev ' /proc/mounts | sed 's/^/MOUNT /'
+ls /initramfs-marker 2>/dev/null || echo "no initramfs files here"
+busybox poweroff -f
+`
+
+func TestVMSwitchRootToExt4(t *testing.T) {
+	k := vmtest.GetKernel(t)
+	ir := vmtest.NewInitramfs(t)
+	if err := ir.Modules(k.Dir, k.Release, "virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
+		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ir.File("etc/modules-boot.d/10-boot", []byte("virtio_pci\nvirtio_blk\n"), 0o644)
+	ir.File("initramfs-marker", nil, 0o644)
+
+	// The real root: busybox and the reporting /sbin/init, on ext4.
+	src := t.TempDir()
+	for _, d := range []string{"bin", "sbin", "proc", "sys", "dev", "run", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bb := testbin.RequireTool(t, "busybox")
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(src, "bin", "busybox"), string(data), 0o755)
+	for _, a := range []string{"sh", "grep", "sed", "ls", "echo"} {
+		_ = os.Symlink("busybox", filepath.Join(src, "bin", a))
+	}
+	writeFile(t, filepath.Join(src, "sbin", "init"), vmNewInit, 0o755)
+	disk := filepath.Join(t.TempDir(), "root.img")
+	writeFile(t, disk, "", 0o644)
+	if err := os.Truncate(disk, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	mkfs := testbin.RequireTool(t, "mkfs.ext4")
+	if out, err := exec.Command(mkfs, "-q", "-F", "-L", "realroot", "-d", src, disk).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+
+	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Disks: []string{disk},
+		Append: "rdinit=/sbin/init root=/dev/vda rootwait rootfstype=ext4"})
+	res.Healthy(t)
+	res.Contains(t, "Console is alive", "kmodloader", "mounted /dev/vda (ext4) on /root",
+		"switched root to /dev/vda: exec /sbin/init",
+		"NEWROOT pid=1", "MOUNT /dev/vda / ext4 ro", "no initramfs files here")
+	res.Contains(t, "MOUNT proc /proc proc")
+	res.Contains(t, "MOUNT sysfs /sys sysfs")
+	res.Contains(t, "MOUNT tmpfs /dev tmpfs")
+}
