@@ -206,3 +206,52 @@ func FuzzFindGroup(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHandle sends hostile device events through makedev, rm and
+// load-firmware: whatever the variables, nothing may appear outside the dev
+// root of the fake tree.
+func FuzzHandle(f *testing.F) {
+	f.Add("sda", "8", "0", "block", "fw.bin")
+	f.Add("../../etc/passwd", "1", "3", "mem", "../../x")
+	f.Add("/etc/passwd", "1", "3", "mem", "/etc/passwd")
+	f.Add("a/b/c/d", "189", "1", "usb", "a/../../b")
+	f.Add("escape/x", "1", "1", "mem", "")
+	f.Add("snd/../../x", "116", "0", "sound", "..")
+	f.Fuzz(func(t *testing.T, devname, major, minor, subsystem, firmware string) {
+		tr := newTree(t)
+		if err := os.Symlink("../outside", filepath.Join(tr.dev, "escape")); err != nil {
+			t.Fatal(err)
+		}
+		r := emitter{
+			{"makedev", "/dev/%DEVNAME%", "0600", "root"},
+			{"load-firmware", "/lib/firmware"},
+			{"rm", "/dev/%DEVNAME%"},
+			{"makedev", "/dev/%DEVNAME%", "0660"},
+		}
+		p, _, _ := newPlug(t, tr, r, Config{})
+		ev, err := parseKV([]string{"ACTION=add", "DEVPATH=/devices/virtual/x/y", "SUBSYSTEM=" + subsystem,
+			"MAJOR=" + major, "MINOR=" + minor, "DEVNAME=" + devname, "FIRMWARE=" + firmware})
+		if err != nil {
+			return
+		}
+		p.Handle(ev)
+		waitIdle(t, p)
+		err = filepath.Walk(tr.root, func(path string, fi os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(tr.root, path)
+			switch rel {
+			case ".", "dev", "dev/escape", "sys", "etc", "lib", "lib/firmware":
+				return nil
+			}
+			if !strings.HasPrefix(rel, "dev/") {
+				t.Errorf("%s created outside the dev root (DEVNAME %q)", rel, devname)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
