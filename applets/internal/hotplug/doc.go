@@ -15,8 +15,12 @@
 // New opens the socket at once, so events are buffered in the kernel from then
 // on: start Run before or right after Coldplug (Coldplug waits for events that
 // only Run dispatches; it returns with a timeout error if Run never runs).
-// Serve(rulesFile, log) is the whole listener-only mode, `pid2 -h FILE`
-// (procd -h): load the rules, run until SIGTERM or SIGINT, no coldplug.
+// Cancel Run's context before Close. Serve(rulesFile, log) is the whole
+// listener-only mode, `pid2 -h FILE` (procd -h): load the rules (warnings
+// logged with file:line), run until SIGTERM or SIGINT, no coldplug;
+// ServeContext is the same until a context ends. Also: WaitIdle (the queue has
+// drained), Retrigger (replay all devices), SourceStats (socket counters:
+// accepted, foreign, malformed, overflows).
 //
 // # Commands
 //

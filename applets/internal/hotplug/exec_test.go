@@ -269,3 +269,16 @@ func TestMergeEnv(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// The kernel starts init without PATH: children still get one.
+func TestExecDefaultPath(t *testing.T) {
+	sh := testbin.RequireTool(t, "sh")
+	tr := newTree(t)
+	out := filepath.Join(tr.root, "out")
+	p, _, _ := newPlug(t, tr, emitter{{"exec", sh, "-c", "echo $PATH > " + out}}, Config{Env: []string{"HOME=/"}})
+	p.Handle(event(t, "ACTION=add", "DEVPATH=/devices/x"))
+	waitIdle(t, p)
+	if got := readFile(t, out); got != CallPath+"\n" {
+		t.Errorf("PATH = %q", got)
+	}
+}
