@@ -75,7 +75,7 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "init: must be run as PID 1 (by the kernel); -R ROOT runs it on a test tree")
 		return 1
 	}
-	in := &Init{Root: "/", Console: *console, PID1: pid1, Log: log, Test: *root != ""}
+	in := &Init{Root: "/", Console: *console, PID1: pid1, Log: log, Test: *root != "", started: time.Now()}
 	if *root != "" {
 		in.Root = *root
 	}
@@ -84,8 +84,8 @@ func Main(args []string) int {
 		in.Cmdline = strings.Fields(*cmdline)
 	}
 	in.reaper = newReaper()
-	go in.reaper.run()
-	go in.handleSignals(sigs)
+	in.goSafe("reaper", in.reaper.run)
+	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	return in.runGuarded()
 }
 
@@ -100,6 +100,7 @@ type Init struct {
 	env     []string
 	reaper  *reaper
 	wdt     *watchdog
+	started time.Time
 }
 
 // path joins p below Root.
@@ -146,6 +147,18 @@ func (in *Init) runGuarded() (code int) {
 		}
 	}()
 	return in.Run()
+}
+
+// goSafe runs f in a goroutine whose panic is logged instead of ending PID 1.
+func (in *Init) goSafe(what string, f func()) {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				in.Log.Errorf("panic in %s: %v\n%s", what, r, debug.Stack())
+			}
+		}()
+		f()
+	}()
 }
 
 // idle keeps PID 1 alive when there is nothing left to exec: it only reaps.

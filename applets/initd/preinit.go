@@ -90,7 +90,7 @@ func (in *Init) handOff() int {
 		in.setenv("WDTFD", strconv.Itoa(in.wdt.fd))
 		in.wdt.stop() // the fd stays open across exec; pid2 pings it from now on
 	}
-	in.Log.Infof("handing over: %s", strings.Join(argv, " "))
+	in.Log.Infof("handing over after %v: %s", time.Since(in.started).Round(time.Millisecond), strings.Join(argv, " "))
 	in.reaper.mu.Lock() // no reaping between here and the exec
 	err := unix.Exec(exe, argv, in.env)
 	in.reaper.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -72,7 +73,10 @@ func Main(args []string) int {
 		if len(rest) > 0 {
 			opts = rest[0]
 		}
-		return m.Start(opts)
+		t0 := time.Now()
+		code := m.Start(opts)
+		log.Infof("start took %v", time.Since(t0).Round(time.Microsecond))
+		return code
 	case "ram":
 		return m.RAM("asked for (mount_root ram)")
 	case "done":

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"toybox-go/internal/testbin"
 )
@@ -25,6 +26,11 @@ type bootEnv struct {
 	t       *testing.T
 	bin     string
 	busybox string
+}
+
+// bootB is boot for benchmarks.
+func (e *bootEnv) bootB(tb testing.TB, script string, env ...string) (string, int) {
+	return runBoot(tb, e, script, env...)
 }
 
 func newBootEnv(t *testing.T) *bootEnv {
@@ -71,9 +77,14 @@ exec chroot "$R" /bin/sh -c "$SCRIPT"
 // exit code.
 func (e *bootEnv) boot(script string, env ...string) (string, int) {
 	e.t.Helper()
+	return runBoot(e.t, e, script, env...)
+}
+
+func runBoot(tb testing.TB, e *bootEnv, script string, env ...string) (string, int) {
+	tb.Helper()
 	cmd := exec.Command("/bin/sh", "-c", setup)
 	cmd.Env = testbin.Env(append([]string{
-		"R=" + filepath.Join(e.t.TempDir(), "root"), "BIN=" + e.bin, "BB=" + e.busybox,
+		"R=" + filepath.Join(tb.TempDir(), "root"), "BIN=" + e.bin, "BB=" + e.busybox,
 		"SCRIPT=" + script, "PATH=/bin:/sbin:/usr/sbin:/usr/bin",
 	}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
@@ -82,7 +93,7 @@ func (e *bootEnv) boot(script string, env ...string) (string, int) {
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			e.t.Fatalf("running boot: %v", err)
+			tb.Fatalf("running boot: %v", err)
 		}
 		code = ee.ExitCode()
 	}
@@ -100,7 +111,7 @@ func uniqueName(t *testing.T) string {
 // loopImage makes a sparse image of size bytes, optionally prepared by prep
 // (run with the image path appended), attached to a loop device that is
 // detached at the end of the test. partscan adds -P.
-func loopImage(t *testing.T, size int64, partscan bool, prep ...string) string {
+func loopImage(t testing.TB, size int64, partscan bool, prep ...string) string {
 	t.Helper()
 	losetup := testbin.RequireTool(t, "losetup")
 	img := filepath.Join(t.TempDir(), "disk.img")
@@ -368,4 +379,34 @@ func TestRAMAndStopModes(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	mustContain(t, out, "will NOT persist", "overlayfs:/tmp/root / overlay", "STOP-OK")
+}
+
+// BenchmarkStart measures `mount_root start` on an ext4 loop device, as its
+// own log line reports it (find, mount, state, overlay, pivot), in ms/start;
+// ns/op is the whole fresh-namespace boot around it.
+func BenchmarkStart(b *testing.B) {
+	testbin.RequireRoot(b)
+	bb := testbin.RequireTool(b, "busybox")
+	e := &bootEnv{bin: testbin.Path(b), busybox: bb}
+	name := "rd_bench"
+	loopImage(b, 32<<20, false, "mkfs.ext4", "-q", "-F", "-L", name)
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		out, code := e.bootB(b, `PREINIT=1 mount_root -n `+name+` start`)
+		if code != 0 {
+			b.Fatalf("exit %d\n%s", code, out)
+		}
+		_, rest, ok := strings.Cut(out, "start took ")
+		if !ok {
+			b.Fatalf("no timing in\n%s", out)
+		}
+		line, _, _ := strings.Cut(rest, "\n")
+		d, err := time.ParseDuration(line)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += d
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/start")
 }
