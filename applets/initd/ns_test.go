@@ -167,7 +167,7 @@ func TestBootToHandOff(t *testing.T) {
 		t.Fatalf("init ended with %v, want exit 0 from the recording oneit\n%s", e, tr.log(out))
 	}
 	log := tr.log(out)
-	has(t, "init log", log, "Console is alive", "- preinit -", "handing over:", "boot modules")
+	has(t, "init log", log, "Console is alive", "- preinit -", "handing over after ", "boot modules")
 
 	pre := tr.read("preinit.out")
 	has(t, "preinit's view", pre, "PREINIT=1", "MARKER=yes", "failsafe=true", "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
