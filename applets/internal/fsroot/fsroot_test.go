@@ -292,3 +292,56 @@ func TestUnescape(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func FuzzProcMTD(f *testing.F) {
+	f.Add("dev:    size   erasesize  name\nmtd5: 00800000 00010000 \"rootfs_data\"\n")
+	f.Add("mtd0: zz 1 \"rootfs_data\"\nmtdx: 1 1 \"rootfs_data\"\nmtd: 1 1 \"rootfs_data\"\n")
+	f.Add("mtd99999999999999999999: 1 1 \"rootfs_data\"\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		s := &System{Proc: t.TempDir(), Dev: "/nonexistent"}
+		if err := os.WriteFile(filepath.Join(s.Proc, "mtd"), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if v := s.byMTD(DataName); v != nil {
+			if !strings.HasPrefix(filepath.Base(v.Device), "mtdblock") || v.Driver != "mtd" {
+				t.Fatalf("volume %+v", v)
+			}
+		}
+	})
+}
+
+func FuzzMountinfo(f *testing.F) {
+	f.Add("22 1 0:2 / / rw - rootfs rootfs rw\n23 22 0:21 / /proc rw,nosuid - proc proc rw\n")
+	f.Add("1 1 7:0 / /a\\040b rw - ext4 /dev/loop0 rw\nbroken\n - \n")
+	f.Add("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		s := &System{Proc: t.TempDir()}
+		_ = os.MkdirAll(filepath.Join(s.Proc, "self"), 0o755)
+		if err := os.WriteFile(filepath.Join(s.Proc, "self", "mountinfo"), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range s.mountinfo() {
+			if m.fstype == "" || m.target == "" {
+				t.Fatalf("entry %+v", m)
+			}
+		}
+		_ = s.RootIsRootfs()
+		_ = s.RootIsOverlay()
+	})
+}
+
+func TestMountinfo(t *testing.T) {
+	s := &System{Proc: t.TempDir()}
+	_ = os.MkdirAll(filepath.Join(s.Proc, "self"), 0o755)
+	write(t, filepath.Join(s.Proc, "self", "mountinfo"), []byte("1 1 0:2 / / rw - rootfs rootfs rw\n2 1 0:3 / /mnt\\040x rw - tmpfs tmpfs rw\n"))
+	if !s.RootIsRootfs() || s.RootIsOverlay() {
+		t.Fatal("rootfs not seen")
+	}
+	write(t, filepath.Join(s.Proc, "self", "mountinfo"), []byte("1 1 0:2 / / rw - rootfs rootfs rw\n9 1 0:40 / / rw - overlay overlayfs:/overlay rw\n"))
+	if !s.RootIsOverlay() {
+		t.Fatal("overlay on / not seen")
+	}
+	if ms := s.mountinfo(); len(ms) != 2 || ms[1].source != "overlayfs:/overlay" {
+		t.Fatalf("%+v", ms)
+	}
+}

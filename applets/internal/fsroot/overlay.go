@@ -82,17 +82,20 @@ func (s *System) MountedAt(dev string) string {
 type mountEntry struct{ dev, target, fstype, source string }
 
 func (s *System) mountinfo() []mountEntry {
-	f, err := os.Open(filepath.Join(s.Proc, "self", "mountinfo"))
+	path := filepath.Join(s.Proc, "self", "mountinfo")
+	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
 	var out []mountEntry
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
 		pre, post, ok := strings.Cut(sc.Text(), " - ")
 		a, b := strings.Fields(pre), strings.Fields(post)
 		if !ok || len(a) < 5 || len(b) < 2 {
+			s.logf("%s:%d: not a mountinfo line", path, line)
 			continue
 		}
 		out = append(out, mountEntry{dev: a[2], target: unescape(a[4]), fstype: b[0], source: b[1]})
