@@ -36,10 +36,14 @@ sync
 busybox poweroff -f
 `
 
-func vmInitramfs(t *testing.T, k *vmtest.Kernel) func(markDone bool) *vmtest.Result {
+func vmInitramfs(t *testing.T, k *vmtest.Kernel, withOverlay bool) func(markDone bool) *vmtest.Result {
 	ir := vmtest.NewInitramfs(t)
 	vmtest.AddBusybox(t, ir)
-	if err := ir.Modules(k.Dir, k.Release, bootModules...); err != nil {
+	mods, list := bootModules, "virtio_pci\nvirtio_blk\noverlay\n"
+	if !withOverlay {
+		mods, list = bootModules[:len(bootModules)-1], "virtio_pci\nvirtio_blk\n"
+	}
+	if err := ir.Modules(k.Dir, k.Release, mods...); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
@@ -47,7 +51,7 @@ func vmInitramfs(t *testing.T, k *vmtest.Kernel) func(markDone bool) *vmtest.Res
 			t.Fatal(err)
 		}
 	}
-	ir.File("etc/modules-boot.d/10-boot", []byte("virtio_pci\nvirtio_blk\noverlay\n"), 0o644)
+	ir.File("etc/modules-boot.d/10-boot", []byte(list), 0o644)
 	ir.File("etc/preinit", []byte(vmPreinit), 0o644)
 	ir.File("sbin/fake-oneit", []byte(vmFakeOneit), 0o755)
 	ir.Dir("rom", 0o755)
@@ -70,8 +74,15 @@ func vmInitramfs(t *testing.T, k *vmtest.Kernel) func(markDone bool) *vmtest.Res
 		if markDone {
 			extra = " test.markdone"
 		}
-		return vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Disks: []string{disk},
+		res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Disks: []string{disk},
 			Append: "rdinit=/sbin/init init.oneit=/sbin/fake-oneit" + extra})
+		// The timings init and mount_root log (figures for the README).
+		for _, l := range strings.Split(res.Console, "\n") {
+			if strings.Contains(l, "start took") || strings.Contains(l, "handing over after") || strings.Contains(l, "Run /sbin/init") {
+				t.Log(strings.TrimSpace(l))
+			}
+		}
+		return res
 	}
 }
 
@@ -81,7 +92,7 @@ func vmInitramfs(t *testing.T, k *vmtest.Kernel) func(markDone bool) *vmtest.Res
 // write.
 func TestVMRootfsDataPersists(t *testing.T) {
 	k := vmtest.GetKernel(t)
-	boot := vmInitramfs(t, k)
+	boot := vmInitramfs(t, k, true)
 
 	first := boot(false)
 	first.Healthy(t)
@@ -103,6 +114,16 @@ func TestVMRootfsDataPersists(t *testing.T) {
 	third.Healthy(t)
 	third.Contains(t, "ROOT: overlayfs:/overlay / overlay", "FOUND: "+id2, "HANDOFF pid=1")
 	third.Lacks(t, "not been fully initialized")
+}
+
+// TestVMNoOverlayModule: without overlay support mount_root can do nothing,
+// says so on the console, and the boot still reaches the hand-over.
+func TestVMNoOverlayModule(t *testing.T) {
+	k := vmtest.GetKernel(t)
+	res := vmInitramfs(t, k, false)(false)
+	res.Healthy(t)
+	res.Contains(t, "rootfs_data is /dev/vda", "WARNING: using a RAM overlay", "will NOT persist",
+		"RAM overlay failed: the kernel has no overlay file system", "HANDOFF pid=1")
 }
 
 func after(s, marker string) string {
