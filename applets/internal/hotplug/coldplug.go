@@ -23,24 +23,28 @@ import (
 // cannot be remounted is populated in place.
 func (p *Plug) Coldplug(ctx context.Context) error {
 	var errs []error
+	start := time.Now()
 	if !p.cfg.KeepDev {
 		if err := FreshDev(p.cfg.Dev, p.log); err != nil {
 			p.log.Errorf("coldplug: %v; populating the current /dev", err)
 			errs = append(errs, err)
 		}
 	}
+	remounted := time.Now()
 	p.beginTrigger()
-	start := time.Now()
 	err := p.cfg.Trigger()
 	p.endTrigger()
 	if err != nil {
 		p.log.Errorf("coldplug: trigger: %v", err)
 		errs = append(errs, fmt.Errorf("trigger: %w", err))
 	}
+	triggered := time.Now()
 	if err := p.waitSettled(ctx); err != nil {
 		errs = append(errs, err)
 	} else {
-		p.log.Infof("coldplug settled in %v", time.Since(start).Round(time.Millisecond))
+		ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+		p.log.Infof("coldplug settled in %v (fresh /dev %v, trigger %v, the rest %v)", ms(time.Since(start)),
+			ms(remounted.Sub(start)), ms(triggered.Sub(remounted)), ms(time.Since(triggered)))
 	}
 	return errors.Join(errs...)
 }

@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	case "freshdev":
 		os.Exit(freshDevHelper(os.Args[len(os.Args)-1]))
+	case "vm":
+		os.Exit(vmHelper())
 	case "coldplug":
 		os.Exit(coldplugHelper(os.Args[len(os.Args)-4:]))
 	default:

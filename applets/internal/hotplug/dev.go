@@ -75,10 +75,9 @@ func (p *Plug) makedev(ev *uevent.Event, args []string) {
 		typ = unix.S_IFBLK
 	}
 	err = mknod(p.cfg.Dev, rel, typ|uint32(mode), unix.Mkdev(uint32(major), uint32(minor)), gid)
-	switch {
-	case errors.Is(err, fs.ErrExist):
-		p.log.Debugf("makedev %q: exists, left alone", args[0])
-	case err != nil:
+	// An existing node is the normal case (an earlier rule made it, or a
+	// replay): left alone, silently, as procd does.
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		p.log.Errorf("makedev %q: %v", args[0], err)
 	}
 }

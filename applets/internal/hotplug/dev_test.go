@@ -255,3 +255,39 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// TestNullLinksInProcess: OpenWrt's rules for /dev/null exec /bin/ln four
+// times; the links appear below the dev root of the tree (a real ln would
+// have written to the host's /dev).
+func TestNullLinksInProcess(t *testing.T) {
+	tr := newTree(t)
+	p, lb, _ := newPlug(t, tr, currentRules(t, tr.root), Config{})
+	null := event(t, "ACTION=add", "DEVPATH=/devices/virtual/mem/null", "SUBSYSTEM=mem", "MAJOR=1", "MINOR=3", "DEVNAME=null")
+	p.Handle(null)
+	waitIdle(t, p)
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		if l, err := os.Readlink(filepath.Join(tr.dev, name)); err != nil || l != target {
+			t.Errorf("/dev/%s -> %q, %v; want %s", name, l, err, target)
+		}
+	}
+	p.Handle(null) // again: the links exist, as ln -s would say
+	waitIdle(t, p)
+	if !strings.Contains(lb.String(), "ln -s /proc/self/fd fd") {
+		t.Errorf("existing link not reported:\n%s", lb)
+	}
+}
+
+func TestDevSymlinkArgs(t *testing.T) {
+	for _, argv := range [][]string{
+		{"/bin/ln", "-s", "a", "/etc/x"}, {"/bin/ln", "-s", "a", "/dev/../x"}, {"/bin/ln", "-sf", "a", "/dev/x"},
+		{"ln", "-s", "a", "/dev/x"}, {"/bin/ln", "-s", "", "/dev/x"}, {"/bin/ln", "-s", "a", "/dev/x", "y"},
+	} {
+		if _, _, ok := devSymlinkArgs(argv); ok {
+			t.Errorf("%q taken for an in-process link", argv)
+		}
+	}
+	if target, name, ok := devSymlinkArgs([]string{"/bin/ln", "-s", "/proc/self/fd", "/dev/fd"}); !ok || target != "/proc/self/fd" || name != "fd" {
+		t.Errorf("got %q %q %v", target, name, ok)
+	}
+}

@@ -65,6 +65,9 @@
 // and when that hotplug-call is this binary (Config.Self), /bin/sh is started
 // directly with hotplug-call's environment instead of the binary that would
 // start it. Any other hotplug-call (base-files' script) is executed as given.
+// An exec of exactly [/bin/ln -s TARGET /dev/NAME] (four of them for
+// /dev/null's event in OpenWrt's hotplug.json) makes the symbolic link below
+// Config.Dev in-process, failing like ln when NAME exists.
 //
 // # Coldplug and settling
 //

@@ -57,6 +57,9 @@ type Config struct {
 	// Trigger replays the existing devices; default uevent.Trigger on Sys, all
 	// devices. It runs in Coldplug and again after ENOBUFS.
 	Trigger func() error
+	// TriggerDevOnly makes the default trigger replay only devices with a
+	// device number, as procd's udevtrigger does (see uevent.Trigger).
+	TriggerDevOnly bool
 	// KeepDev makes Coldplug leave the /dev mount alone (containers).
 	KeepDev bool
 	// StartConsole serves the start-console command; nil logs and ignores it.
@@ -306,7 +309,7 @@ func Serve(rulesFile string, log *kmsg.Logger) error {
 }
 
 func (p *Plug) defaultTrigger() error {
-	t := &uevent.Trigger{Sys: p.cfg.Sys}
+	t := &uevent.Trigger{Sys: p.cfg.Sys, DevOnly: p.cfg.TriggerDevOnly}
 	n, errs, err := t.Run()
 	if err != nil {
 		return err
