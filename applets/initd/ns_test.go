@@ -48,6 +48,7 @@ R=$(dirname "$0")
 	cd "$R/dev" && stat -c 'NODE %n %A %t:%T' null zero console pts && cd /
 	ls -ld "$R/tmp/shm" "$R/tmp/run" "$R/tmp/lock" "$R/tmp/state" | sed 's/^/TMP /'
 	readlink "$R/dev/shm" | sed 's/^/SHM /'
+	readlink "$R/tmp/pid2" | sed 's/^/PID2LINK /'
 } > "$R/handoff.out" 2>&1
 `
 
@@ -73,6 +74,9 @@ func newTree(t *testing.T, withPreinit bool) *tree {
 		writeFile(t, filepath.Join(dir, "etc", "preinit"), preinitScript, 0o644)
 	}
 	writeFile(t, filepath.Join(dir, "record.sh"), recordScript, 0o755)
+	if err := os.Symlink(testbin.Path(t), filepath.Join(dir, "sbin", "pid2")); err != nil {
+		t.Fatal(err)
+	}
 	return &tree{t: t, dir: dir, cons: filepath.Join(t.TempDir(), "console")}
 }
 
@@ -216,6 +220,20 @@ func TestNoPreinitStillHandsOff(t *testing.T) {
 	}
 	has(t, "init log", tr.log(out), "preinit skipped", "no boot modules")
 	has(t, "hand-off", tr.read("handoff.out"), "ARGV="+filepath.Join(tr.dir, "record.sh")+" -3 -r /bin/true\n")
+}
+
+func TestMissingPid2SymlinkIsMadeInTmp(t *testing.T) {
+	tr := newTree(t, false)
+	_ = os.Remove(filepath.Join(tr.dir, "sbin", "pid2"))
+	out, wait := tr.start("")
+	if e := wait(); e != (nstest.Ending{}) {
+		t.Fatalf("init ended with %v\n%s", e, tr.log(out))
+	}
+	h := tr.read("handoff.out")
+	has(t, "hand-off", h, " -3 -r "+filepath.Join(tr.dir, "tmp", "pid2")+"\n", "PID2LINK /")
+	if target := lines(h, "PID2LINK ")[0]; filepath.Base(target) != filepath.Base(testbin.Path(t)) {
+		t.Fatalf("tmp/pid2 -> %s, want the binary %s", target, testbin.Path(t))
+	}
 }
 
 func TestInContainerNoMounts(t *testing.T) {

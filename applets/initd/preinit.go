@@ -77,6 +77,8 @@ func (in *Init) handOff() int {
 	pid2 := in.path("/sbin/pid2")
 	if v, ok := in.param("init.pid2"); ok && v != "" {
 		pid2 = v
+	} else if _, err := os.Stat(pid2); err != nil {
+		pid2 = in.pid2Link()
 	}
 	argv = append(argv, pid2)
 	exe := selfexec.Exe()
@@ -99,6 +101,23 @@ func (in *Init) handOff() int {
 		in.idle()
 	}
 	return 1
+}
+
+// pid2Link serves a root holding only this binary (no applet symlinks): pid2
+// is reached through a symlink in /tmp named pid2 pointing at this binary.
+func (in *Init) pid2Link() string {
+	link := in.path("/tmp/pid2")
+	exe, err := os.Executable()
+	if err == nil {
+		_ = os.Remove(link)
+		err = os.Symlink(exe, link)
+	}
+	if err != nil {
+		in.Log.Errorf("no %s, and no link to this binary: %v", in.path("/sbin/pid2"), err)
+		return in.path("/sbin/pid2")
+	}
+	in.Log.Warnf("no %s: running pid2 as %s -> %s", in.path("/sbin/pid2"), link, exe)
+	return link
 }
 
 // consoleName is the last console= of the command line as a /dev path
