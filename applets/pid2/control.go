@@ -127,11 +127,14 @@ func call(stateDir string, r request) (reply, error) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(15 * time.Second))
 	b, _ := json.Marshal(r)
-	if _, err := c.Write(append(b, '\n')); err != nil {
-		return reply{}, fmt.Errorf("pid2 at %s: %w", path, err)
-	}
+	// A refusing pid2 answers before reading: read its answer even when the
+	// write fails.
+	_, werr := c.Write(append(b, '\n'))
 	var rep reply
 	if err := json.NewDecoder(c).Decode(&rep); err != nil {
+		if werr != nil {
+			err = werr
+		}
 		return reply{}, fmt.Errorf("pid2 at %s: no answer: %w", path, err)
 	}
 	return rep, nil

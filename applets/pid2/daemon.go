@@ -114,6 +114,17 @@ func readRecords(f *os.File, out chan<- int) {
 
 func (d *daemon) run() int {
 	d.inheritedFDs()
+	// Whatever else was inherited (a parent's leaked descriptors) must not reach
+	// the services either.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			var fd int
+			if _, err := fmt.Sscan(e.Name(), &fd); err == nil && fd > 2 {
+				unix.CloseOnExec(fd)
+			}
+		}
+	}
 	os.Chdir("/")
 	sigc := make(chan os.Signal, 32)
 	signal.Notify(sigc, syscall.SIGCHLD, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT,

@@ -541,3 +541,58 @@ func TestNoInittabStillBoots(t *testing.T) {
 	s.signal(syscall.SIGUSR2)
 	s.expectEnd(20*time.Second, nstest.Halted)
 }
+
+// TestServiceEnvironment: a service runs in its own session, in the default
+// signal state, with no descriptor of pid2's (fd 3 above all) and stdin on
+// /dev/null; its output reaches the log and `pid2 log`.
+func TestServiceEnvironment(t *testing.T) {
+	t.Parallel()
+	s := boot(t, ":talk:respawn:echo talk-output; exec sleep 1001\n:probe:respawn:/bin/sleep 1000\n", nil)
+	st := s.allRunning(10*time.Second, "probe", "talk")
+	host := 0
+	s.waitFor("probe exec'd", 5*time.Second, func() bool {
+		for hp, argv := range s.procs() {
+			if argv == "/bin/sleep 1000" {
+				host = hp
+			}
+		}
+		return host != 0
+	})
+	if nsPid(host) != st["probe"].Pid {
+		t.Fatalf("probe not found (host pid %d)", host)
+	}
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", host))
+	var fds []string
+	for _, e := range ents {
+		fds = append(fds, e.Name())
+	}
+	if strings.Join(fds, " ") != "0 1 2" {
+		var what []string
+		for _, fd := range fds {
+			l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", host, fd))
+			what = append(what, fd+"="+l)
+		}
+		t.Errorf("fds of the service: %q, want 0 1 2", what)
+	}
+	if in, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", host)); in != "/dev/null" {
+		t.Errorf("stdin %q", in)
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", host))
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && (f[0] == "SigIgn:" || f[0] == "SigBlk:") && strings.Trim(f[1], "0") != "" {
+			t.Errorf("signal state: %q", l)
+		}
+	}
+	b, _ = os.ReadFile(fmt.Sprintf("/proc/%d/stat", host))
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
+	if f[3] != f[2] || f[2] != strconv.Itoa(host) { // host view of pgrp and session
+		t.Errorf("pgrp %s session %s, want both %d", f[2], f[3], host)
+	}
+	s.waitFor("output in pid2 log", 5*time.Second, func() bool {
+		out, _ := s.ctl("log", "talk")
+		return strings.Contains(out, "talk-output")
+	})
+	if !strings.Contains(s.console(), "talk: talk-output") {
+		t.Error("service output not in the log with its name")
+	}
+}
