@@ -22,7 +22,7 @@ the event's variables from the environment plus HOTPLUG_TYPE=SUBSYSTEM,
 DEVICENAME (the last part of DEVPATH), PATH, USER=root and LOGNAME=root.
 /lib/functions.sh is sourced first when it exists. No such directory: exit 0.
 
--e ETC	use ETC/hotplug.d instead of /etc/hotplug.d`
+-e ETC  use ETC/hotplug.d instead of /etc/hotplug.d`
 
 // Main runs hotplug-call. When there are scripts it replaces itself with the
 // shell, whose exit status (the last script's) becomes hotplug-call's.

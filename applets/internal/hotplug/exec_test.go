@@ -282,3 +282,21 @@ func TestExecDefaultPath(t *testing.T) {
 		t.Errorf("PATH = %q", got)
 	}
 }
+
+type panicRules struct{}
+
+func (panicRules) Run(map[string]string, func(string, []string)) { panic("bug in the rules") }
+
+// A bug that panics costs one event, not the daemon; the event still counts
+// as handled for settling.
+func TestHandleSurvivesPanic(t *testing.T) {
+	tr := newTree(t)
+	p, lb, _ := newPlug(t, tr, panicRules{}, Config{})
+	p.Handle(event(t, "ACTION=add", "DEVPATH=/devices/x", "SEQNUM=7"))
+	p.mu.Lock()
+	seq := p.lastSeq
+	p.mu.Unlock()
+	if seq != 7 || !strings.Contains(lb.String(), "internal error handling add /devices/x") {
+		t.Errorf("lastSeq %d; log %s", seq, lb)
+	}
+}

@@ -223,9 +223,7 @@ func (p *Plug) Run(ctx context.Context) error {
 // Handle runs the rules for one event and carries out what they emit:
 // makedev and rm at once, the rest queued. Run calls it for every event.
 func (p *Plug) Handle(ev *uevent.Event) {
-	p.cfg.Rules.Run(ev.Map(), func(cmd string, args []string) {
-		p.command(ev, cmd, args)
-	})
+	p.dispatch(ev)
 	p.mu.Lock()
 	if ev.Seqnum > p.lastSeq {
 		p.lastSeq = ev.Seqnum
@@ -233,6 +231,19 @@ func (p *Plug) Handle(ev *uevent.Event) {
 	p.lastEvent = time.Now()
 	p.notifyLocked()
 	p.mu.Unlock()
+}
+
+// dispatch runs the rules for ev. A panic (a bug) costs this event only: the
+// daemon lives in pid2, whose death would stall every later event.
+func (p *Plug) dispatch(ev *uevent.Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Errorf("internal error handling %v: %v", ev, r)
+		}
+	}()
+	p.cfg.Rules.Run(ev.Map(), func(cmd string, args []string) {
+		p.command(ev, cmd, args)
+	})
 }
 
 func (p *Plug) command(ev *uevent.Event, cmd string, args []string) {
