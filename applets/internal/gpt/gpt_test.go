@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"toybox-go/internal/testbin"
@@ -14,6 +15,23 @@ import (
 // sgdiskImage makes a small disk image with sgdisk: partition 1 "rootfs_data",
 // partition 2 named with non-ASCII text.
 func sgdiskImage(t testing.TB) []byte {
+	t.Helper()
+	testbin.RequireTool(t, "sgdisk") // skips (or fails) here, not inside the Once
+	imgOnce.Do(func() { imgData = makeSgdiskImage(t) })
+	if imgData == nil {
+		t.Fatal("no sgdisk image")
+	}
+	return append([]byte(nil), imgData...)
+}
+
+// sgdisk takes about a second per run (it waits for the kernel to re-read a
+// partition table that a file does not have): make the image once.
+var (
+	imgOnce sync.Once
+	imgData []byte
+)
+
+func makeSgdiskImage(t testing.TB) []byte {
 	t.Helper()
 	sgdisk := testbin.RequireTool(t, "sgdisk")
 	img := filepath.Join(t.TempDir(), "disk.img")
