@@ -206,7 +206,7 @@ func (m *Manager) Adopt(name string) bool {
 		os.Remove(m.pidPath(name))
 		return false
 	}
-	s.pid, s.start, s.adopted, s.state = p.Pid, p.StartTime, true, StateRunning
+	s.pid, s.start, s.adopted, s.state, s.want = p.Pid, p.StartTime, true, StateRunning, true
 	s.started = m.now()
 	s.everStart = true
 	m.openLog(s, false)

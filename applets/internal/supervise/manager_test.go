@@ -1,0 +1,176 @@
+package supervise
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/internal/testbin"
+)
+
+func newManager(t *testing.T, records bool) (*Manager, *bytes.Buffer) {
+	t.Helper()
+	var log bytes.Buffer
+	m, err := New(Config{StateDir: t.TempDir(), Self: testbin.Path(t), Log: kmsg.NewWriter("pid2", &log), Records: records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, n := range m.Names() {
+			if s := m.svcs[n]; s.pid != 0 {
+				unix.Kill(-s.pid, unix.SIGKILL)
+				unix.Kill(s.pid, unix.SIGKILL)
+			}
+		}
+	})
+	return m, &log
+}
+
+// stranger starts a process that is not the manager's child in the sense that
+// the manager never forked it (the test waits for it), and writes its pid file.
+func stranger(t *testing.T, m *Manager, name string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	_, start, err := ProcState("/proc", cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(m.pidPath(name), []byte(PidFile{cmd.Process.Pid, start}.String())); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// drive runs the main loop's duties (reap, events, Tick) until cond holds.
+func drive(t *testing.T, m *Manager, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			st, _ := m.Status("")
+			t.Fatalf("timed out waiting for %s: %+v", what, st)
+		}
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+			m.Reaped(pid, ws)
+		}
+		select {
+		case ev := <-m.Events():
+			m.Handle(ev)
+		case <-time.After(10 * time.Millisecond):
+		}
+		m.Tick()
+	}
+}
+
+func status(m *Manager, name string) Status {
+	st, _ := m.Status(name)
+	if len(st) != 1 {
+		return Status{}
+	}
+	return st[0]
+}
+
+func TestAdoptThenRescanRecord(t *testing.T) {
+	m, _ := newManager(t, true)
+	m.Add(Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
+	old := stranger(t, m, "x")
+	if !m.Adopt("x") {
+		t.Fatal("live process with matching start time not adopted")
+	}
+	if st := status(m, "x"); !st.Adopted || st.Pid != old.Process.Pid || st.State != StateRunning {
+		t.Fatalf("after adoption: %+v", st)
+	}
+	m.Start("x") // already running: no second copy
+	m.Record(old.Process.Pid + 100000)
+	if st := status(m, "x"); st.Pid != old.Process.Pid {
+		t.Fatalf("a record for another PID changed the service: %+v", st)
+	}
+	old.Process.Kill()
+	old.Wait()
+	m.Record(0) // records were lost: rescan
+	if st := status(m, "x"); st.Pid == old.Process.Pid {
+		t.Fatalf("rescan missed the death: %+v", st)
+	}
+	drive(t, m, "respawn", func() bool { st := status(m, "x"); return st.State == StateRunning && st.Pid != 0 })
+	st := status(m, "x")
+	if st.Adopted || st.Restarts != 1 || st.LastExit != "unknown (adopted)" {
+		t.Errorf("after respawn: %+v", st)
+	}
+	p, err := ReadPidFile(m.pidPath("x"))
+	if err != nil || p.Pid != st.Pid || !Alive("/proc", p) {
+		t.Errorf("pid file %v %v for pid %d", p, err, st.Pid)
+	}
+}
+
+func TestAdoptedDeathByPidfd(t *testing.T) {
+	m, _ := newManager(t, false) // no fd-3 records: pidfd fallback
+	m.Add(Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
+	old := stranger(t, m, "x")
+	if !m.Adopt("x") {
+		t.Fatal("not adopted")
+	}
+	old.Process.Kill()
+	old.Wait()
+	drive(t, m, "death seen through the pidfd and a respawn", func() bool {
+		st := status(m, "x")
+		return st.Pid != 0 && st.Pid != old.Process.Pid && st.State == StateRunning
+	})
+}
+
+func TestStaleAndStrangerPidFiles(t *testing.T) {
+	m, _ := newManager(t, true)
+	m.Add(Spec{Name: "reused", Path: "/bin/true", Argv: []string{"true"}})
+	m.Add(Spec{Name: "garbage", Path: "/bin/true", Argv: []string{"true"}})
+	_, start, _ := ProcState("/proc", os.Getpid())
+	// Our own PID, alive, but with another start time: a reused PID.
+	WriteFileAtomic(m.pidPath("reused"), []byte(PidFile{os.Getpid(), start + 7}.String()))
+	os.WriteFile(m.pidPath("garbage"), []byte("not a pid file"), 0o600)
+	for _, n := range []string{"reused", "garbage"} {
+		if m.Adopt(n) {
+			t.Errorf("%s adopted", n)
+		}
+		if _, err := os.Stat(m.pidPath(n)); err == nil {
+			t.Errorf("%s: stale pid file kept", n)
+		}
+	}
+	os.WriteFile(filepath.Join(m.cfg.StateDir, "gone.pid"), []byte("1 1\n"), 0o600)
+	if l := m.Leftovers(); len(l) != 1 || l[0] != "gone" {
+		t.Errorf("leftovers %v", l)
+	}
+}
+
+func TestTaskOutputAndBound(t *testing.T) {
+	m, log := newManager(t, true)
+	var exit string
+	err := m.RunTask(Task{Spec: Spec{Name: "S10x", Path: "/bin/sh", Argv: []string{"sh", "-c", "echo one; echo two; trap '' TERM; exec sleep 100"}},
+		TermAfter: 100 * time.Millisecond, KillAfter: 200 * time.Millisecond, Done: func(e string) { exit = e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drive(t, m, "bounded task killed", func() bool { return exit != "" })
+	if exit != "signal KILL" {
+		t.Errorf("exit %q", exit)
+	}
+	if l, _ := m.LogLines(""); strings.Join(l, "|") != "one|two" {
+		t.Errorf("task ring %q", l)
+	}
+	if !strings.Contains(log.String(), "S10x: one\n") || !strings.Contains(log.String(), "S10x: two\n") {
+		t.Errorf("log %q", log.String())
+	}
+}
