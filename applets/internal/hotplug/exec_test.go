@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -299,4 +300,45 @@ func TestHandleSurvivesPanic(t *testing.T) {
 	if seq != 7 || !strings.Contains(lb.String(), "internal error handling add /devices/x") {
 		t.Errorf("lastSeq %d; log %s", seq, lb)
 	}
+}
+
+// TestExecStatusStolen: a wait4(-1) elsewhere in the process (pid2's reaper)
+// takes a child's status; the queue goes on and says so. Both waiters sleep
+// on the child's exit and either may win, so the scenario is repeated until
+// this test's wait4 has won once.
+func TestExecStatusStolen(t *testing.T) {
+	sh := testbin.RequireTool(t, "sh")
+	for try := range 50 {
+		tr := newTree(t)
+		fifo := filepath.Join(tr.root, "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		after := filepath.Join(tr.root, "after")
+		p, lb, _ := newPlug(t, tr, emitter{
+			{"exec", sh, "-c", "echo $$ > " + fifo + "; exec sleep 0.1"},
+			{"exec", sh, "-c", "echo ran > " + after},
+		}, Config{})
+		p.Handle(event(t, "ACTION=add", "DEVPATH=/devices/x"))
+		b, err := os.ReadFile(fifo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ws syscall.WaitStatus
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		waitIdle(t, p)
+		if err != nil {
+			continue // os/exec won this time
+		}
+		if got := readFile(t, after); got != "ran\n" || !strings.Contains(lb.String(), "exit status lost") {
+			t.Errorf("after: %q; log %s", got, lb)
+		}
+		t.Logf("won the race at try %d", try+1)
+		return
+	}
+	testbin.Unavailable(t, "this test's wait4 never won the race against os/exec in 50 tries")
 }

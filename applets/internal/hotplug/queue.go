@@ -2,6 +2,7 @@ package hotplug
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -258,6 +259,11 @@ func (p *Plug) runCmd(cmd *exec.Cmd, tag, what string) int {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-waited
 		p.log.Errorf("%s (%s): %s: killed", tag, what, why)
+		return -1
+	}
+	if errors.Is(err, syscall.ECHILD) {
+		// Another wait4(-1) in this process (a reaper) took the status.
+		p.log.Warnf("%s (%s): exit status lost: reaped elsewhere in this process", tag, what)
 		return -1
 	}
 	code := cmd.ProcessState.ExitCode()
