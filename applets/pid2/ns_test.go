@@ -37,6 +37,12 @@ type system struct {
 // In inittab and files, @ROOT@ and @MARKS@ are replaced by their paths.
 func boot(t *testing.T, inittab string, files map[string]string, oneitArgs ...string) *system {
 	t.Helper()
+	return bootWith(t, append([]string{"-3", "-r"}, oneitArgs...), inittab, files)
+}
+
+// bootWith is boot with oneit's flags (besides -c) given in full.
+func bootWith(t *testing.T, oneitFlags []string, inittab string, files map[string]string) *system {
+	t.Helper()
 	testbin.RequireRoot(t)
 	root := t.TempDir()
 	s := &system{t: t, root: root, etc: filepath.Join(root, "etc"), state: filepath.Join(root, "state"),
@@ -56,13 +62,13 @@ func boot(t *testing.T, inittab string, files map[string]string, oneitArgs ...st
 			t.Fatal(err)
 		}
 	}
-	return s.start(oneitArgs...)
+	return s.start(oneitFlags...)
 }
 
-func (s *system) start(oneitArgs ...string) *system {
+func (s *system) start(oneitFlags ...string) *system {
 	s.t.Helper()
-	argv := []string{testbin.Applet(s.t, "oneit"), "-3", "-r", "-c", s.con}
-	argv = append(argv, oneitArgs...)
+	argv := []string{testbin.Applet(s.t, "oneit"), "-c", s.con}
+	argv = append(argv, oneitFlags...)
 	argv = append(argv, s.pid2, "-e", s.etc, "-d", s.state)
 	s.cmd = nstest.Command(s.t, argv...)
 	s.cmd.Stderr = os.Stderr
@@ -594,5 +600,61 @@ func TestServiceEnvironment(t *testing.T) {
 	})
 	if !strings.Contains(s.console(), "talk: talk-output") {
 		t.Error("service output not in the log with its name")
+	}
+}
+
+// TestHeartbeat: with `oneit -H 1` pid2 keeps its heartbeat from the main loop;
+// a stopped (wedged) pid2 loses it and is relaunched, and adopts the services.
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	s := boot(t, ":a:respawn:/bin/sleep 1001\n", nil, "-H", "1")
+	before := s.allRunning(10*time.Second, "a")
+	p := s.pid2Pid()
+	// Nothing to wait for: pid2 must simply still be there after 3 periods.
+	time.Sleep(3 * time.Second)
+	if q := s.pid2Pid(); q != p {
+		t.Fatalf("pid2 relaunched (%d -> %d) although it kept its heartbeat", p, q)
+	}
+	syscall.Kill(p, syscall.SIGSTOP)
+	s.waitFor("relaunch of the wedged pid2", 10*time.Second, func() bool { q := s.pid2Pid(); return q != 0 && q != p })
+	after := s.allRunning(10*time.Second, "a")
+	if after["a"].Pid != before["a"].Pid || !after["a"].Adopted {
+		t.Errorf("service not adopted after the relaunch: %+v -> %+v", before["a"], after["a"])
+	}
+}
+
+// TestWithoutRecords: under `oneit -r` without -3 there is no PID pipe; a
+// relaunched pid2 learns adopted services' deaths another way (pidfd).
+func TestWithoutRecords(t *testing.T) {
+	t.Parallel()
+	s := bootWith(t, []string{"-r"}, ":a:respawn:/bin/sleep 1001\n", nil)
+	before := s.allRunning(10*time.Second, "a")
+	p := s.pid2Pid()
+	syscall.Kill(p, syscall.SIGKILL)
+	s.waitFor("pid2 relaunched", 10*time.Second, func() bool { q := s.pid2Pid(); return q != 0 && q != p })
+	st := s.allRunning(10*time.Second, "a")
+	if !st["a"].Adopted || st["a"].Pid != before["a"].Pid {
+		t.Fatalf("not adopted: %+v", st["a"])
+	}
+	for hp, argv := range s.procs() {
+		if argv == "/bin/sleep 1001" {
+			syscall.Kill(hp, syscall.SIGKILL)
+		}
+	}
+	s.waitFor("respawn of the adopted service", 10*time.Second, func() bool {
+		x := s.status()["a"]
+		return x.State == supervise.StateRunning && x.Pid != 0 && x.Pid != before["a"].Pid
+	})
+}
+
+// TestCtrlAltDel: INT runs the ctrlaltdel entries, then the shutdown.
+func TestCtrlAltDel(t *testing.T) {
+	t.Parallel()
+	s := boot(t, "::ctrlaltdel:echo cad >> @MARKS@\n::shutdown:echo down >> @MARKS@\n:a:respawn:/bin/sleep 1001\n", nil)
+	s.allRunning(10*time.Second, "a")
+	s.signal(syscall.SIGINT)
+	s.expectEnd(20*time.Second, nstest.Rebooted)
+	if m := s.markLines(); strings.Join(m, " ") != "cad down" {
+		t.Errorf("marks %q, want cad then down", m)
 	}
 }
