@@ -373,3 +373,19 @@ func TestNotRoot(t *testing.T) {
 		}
 	}
 }
+
+// Compressed modules are found and handed to the kernel as they are (it
+// decompresses them); their .modinfo is out of reach without depmod's files.
+func TestCompressedModule(t *testing.T) {
+	ft := newFakeTree(t)
+	ft.write("lib/modules/"+fakeRelease+"/kernel/net/ifb.ko.zst", "\x28\xb5\x2f\xfdcompressed")
+	if code := ft.run("modprobe", "ifb"); code != 0 {
+		t.Fatalf("exit %d: %s", code, ft.err.String())
+	}
+	if len(ft.calls) != 1 || ft.calls[0] != "ifb.ko.zst" {
+		t.Errorf("calls %q", ft.calls)
+	}
+	if code := ft.run("modinfo", "ifb"); code != 1 || !strings.Contains(ft.err.String(), "compressed module") {
+		t.Errorf("modinfo: %d %q", code, ft.err.String())
+	}
+}

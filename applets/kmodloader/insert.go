@@ -91,7 +91,7 @@ func hint(err error, path, comp string) string {
 		return "no such device: the hardware or CPU feature it drives is absent"
 	case unix.EINVAL:
 		if comp != "" {
-			return "invalid parameter, or a kernel older than 6.4 that cannot load compressed modules"
+			return "invalid parameter, or a kernel older than 5.17 that cannot load compressed modules"
 		}
 		return "invalid parameter value, or the module's init failed, see dmesg"
 	case unix.EOPNOTSUPP:

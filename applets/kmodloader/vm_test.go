@@ -2,11 +2,13 @@ package kmodloader
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"toybox-go/internal/testbin"
 	"toybox-go/internal/vmtest"
 )
 
@@ -47,6 +49,7 @@ echo "=== modprobe alias"
 /sbin/modprobe -v 'virtio:d00000001v00001AF4'
 /sbin/modprobe nosuchmodule; echo "nosuch status $?"
 /sbin/modprobe -q nosuchmodule; echo "quiet status $?"
+/sbin/modprobe ifb; echo "compressed status $?"
 /sbin/insmod /lib/modules/*/kernel/drivers/block/nbd.ko nbds_max=abc; echo "insmod status $?"
 /sbin/lsmod | grep -E '^(vfat|virtio_net) ' | tr -s ' ' | cut -d' ' -f1 | tr '\n' ' '
 echo
@@ -73,6 +76,15 @@ func TestVMLoadRealModules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A zstd-compressed module: the kernel must decompress it
+	// (MODULE_INIT_COMPRESSED_FILE); Debian's has no CONFIG_MODULE_DECOMPRESS,
+	// so the error must say so.
+	zstd := testbin.RequireTool(t, "zstd")
+	comp, err := exec.Command(zstd, "-q", "-c", filepath.Join(k.ModulesDir(), "kernel/drivers/net/ifb.ko")).Output()
+	if err != nil {
+		t.Fatalf("zstd: %v", err)
+	}
+	ir.File(filepath.Join("lib/modules", k.Release, "kernel/drivers/net/ifb.ko.zst"), comp, 0o644)
 	ir.File("init", []byte(vmInit), 0o755)
 	// init's list: a numbered file, linked from modules.d as OpenWrt does.
 	ir.File("etc/modules.d/10-boot", []byte("virtio_blk\nzram num_devices=2\nnls-iso8859-1\n"), 0o644)
@@ -109,6 +121,7 @@ func TestVMLoadRealModules(t *testing.T) {
 		"ZRAM1 present",
 		"=== modprobe alias",
 		"nosuch status 1", "quiet status 1",
+		"ifb.ko.zst", "CONFIG_MODULE_DECOMPRESS", "compressed status 1",
 		"insmod status 1",
 		"virtio_net vfat", // lsmod: newest first
 		"=== remove", "rmmod status 0", "modprobe -r status 0", "not loaded", "rmmod again status 1",
