@@ -69,8 +69,22 @@ func (t *Trigger) Devices() ([]string, error) {
 			if e.Name()[0] == '.' {
 				continue
 			}
-			dev, err := filepath.EvalSymlinks(filepath.Join(dir, e.Name()))
-			if err != nil || seen[dev] {
+			dev := filepath.Join(dir, e.Name())
+			if e.Type()&fs.ModeSymlink != 0 {
+				// sysfs links are relative and point into the real devices
+				// tree, so resolving them lexically is exact, and costs one
+				// readlink instead of an lstat per path component.
+				target, err := os.Readlink(dev)
+				if err != nil {
+					continue
+				}
+				if filepath.IsAbs(target) {
+					dev = filepath.Clean(target)
+				} else {
+					dev = filepath.Join(dir, target)
+				}
+			}
+			if seen[dev] {
 				continue
 			}
 			seen[dev] = true
