@@ -232,3 +232,14 @@ func (e emitter) Run(vars map[string]string, emit func(string, []string)) {
 		emit(c[0], args)
 	}
 }
+
+// parseRulesLenient compiles a real rules file, warnings allowed (Chaos
+// Calmer's trailing commas), with isdir under root.
+func parseRulesLenient(root string, data []byte) (Rules, error) {
+	s, err := rules.Parse("hotplug.json", data)
+	if err != nil {
+		return nil, err
+	}
+	s.Root = root
+	return s, nil
+}
