@@ -4,6 +4,7 @@
 package mountroot
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +29,10 @@ f2fs/btrfs label, UBI volume, MTD partition; kernel options
 fstools_overlay_name= and fstools_overlay_fstype=), formats it when it is empty
 or marked 0xdeadc0de, mounts it on /overlay, wipes it unless the last boot
 reached "mount_root done", and pivots to an overlay of / with the old root on
-/rom. Without a usable volume the overlay lives in RAM, and it says so: settings
+/rom. An extroot in /etc/config/fstab (an enabled "config mount" with target
+/overlay or /, by uuid, label or device; read from the data volume's saved
+config first) puts the overlay, or the whole root, on that device instead.
+Without a usable volume the overlay lives in RAM, and it says so: settings
 will not persist. ram makes a RAM overlay; done marks the overlay trusted
 (.fs_state 2); stop does nothing. MOUNTOPTS are used to remount the root
 read-write when there is no data volume.
@@ -119,6 +123,12 @@ func (m *Mounter) Start(opts string) int {
 		m.Log.Noticef("/ is already an overlay: nothing to do")
 		return 0
 	}
+	if ok, err := m.Extroot(""); ok {
+		m.Log.Noticef("switched to extroot")
+		return 0
+	} else if err != nil {
+		m.Log.Errorf("%v", err)
+	}
 	if v == nil {
 		if m.RootPersistent(opts) {
 			m.Log.Noticef("no %s volume: running on the writable root file system", name)
@@ -140,7 +150,10 @@ func (m *Mounter) Start(opts string) int {
 		// may still be someone's data, so we leave it alone.
 		return m.RAM(fmt.Sprintf("%s holds no file system we know (a damaged superblock?); not formatting it: erase it (zeros or 0xdeadc0de) to have it formatted", v.Device))
 	}
-	if _, err := m.MountData(v); err != nil {
+	if _, err := m.MountData(v); errors.Is(err, fsroot.ErrExtrootDone) {
+		m.Log.Noticef("switched to extroot")
+		return 0
+	} else if err != nil {
 		return m.RAM(err.Error())
 	}
 	m.Log.Noticef("switching to %s overlay on %s", v.Type(), v.Device)

@@ -60,6 +60,7 @@ for a in sh cat echo ls mount umount readlink sync grep test mkdir rm touch; do 
 cp "$BIN" sbin/toybox-go
 ln -s toybox-go sbin/mount_root
 echo base > etc/base
+if [ -n "$FSTAB" ]; then mkdir -p etc/config; printf '%s\n' "$FSTAB" > etc/config/fstab; fi
 if [ -n "$WITH_USR" ]; then
 	mount --rbind /usr usr
 	ln -s usr/lib lib
@@ -409,4 +410,66 @@ func BenchmarkStart(b *testing.B) {
 		total += d
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/start")
+}
+
+func TestExtrootOverlayFromRootfsFstab(t *testing.T) {
+	e := newBootEnv(t)
+	ext := uniqueName(t)
+	dev := loopImage(t, 16<<20, false, "mkfs.ext4", "-q", "-F", "-L", ext)
+	fstab := "config global\n\toption delay_root '2'\nconfig mount\n\toption target '/overlay'\n\toption label '" + ext + "'\n\toption enabled '1'\n"
+	out, code := e.boot(`set -e
+PREINIT=1 mount_root -n `+uniqueName(t)+` start
+grep ' / overlay ' /proc/mounts
+grep ' /overlay ext4 ' /proc/mounts
+echo on-extroot > /etc/ext
+sync`, "FSTAB="+fstab)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "extroot: LABEL="+ext+" on /overlay", "switched to extroot")
+	if strings.Contains(out, "RAM overlay") {
+		t.Fatalf("RAM overlay despite extroot:\n%s", out)
+	}
+	if got, ok := debugfsCat(t, dev, "/upper/etc/ext"); !ok || got != "on-extroot\n" {
+		t.Fatalf("upper/etc/ext on %s: %q", dev, got)
+	}
+}
+
+// TestExtrootWholeRootFromDataVolume: the fstab saved on rootfs_data (in its
+// upper layer) asks for the whole root on another device.
+func TestExtrootWholeRootFromDataVolume(t *testing.T) {
+	e := newBootEnv(t)
+	data, ext := uniqueName(t), uniqueName(t)
+	// The extroot: a root file system with busybox.
+	root := t.TempDir()
+	for _, d := range []string{"bin", "etc"} {
+		_ = os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	bb, _ := os.ReadFile(e.busybox)
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "grep", "cat", "test", "echo"} {
+		_ = os.Symlink("busybox", filepath.Join(root, "bin", a))
+	}
+	_ = os.WriteFile(filepath.Join(root, "etc", "where"), []byte("extroot\n"), 0o644)
+	loopImage(t, 32<<20, false, "mkfs.ext4", "-q", "-F", "-L", ext, "-d", root)
+	// The data volume, with the saved config in upper/.
+	cfg := t.TempDir()
+	_ = os.MkdirAll(filepath.Join(cfg, "upper", "etc", "config"), 0o755)
+	fstab := "config mount\n\toption target '/'\n\toption label '" + ext + "'\n\toption enabled '1'\n"
+	_ = os.WriteFile(filepath.Join(cfg, "upper", "etc", "config", "fstab"), []byte(fstab), 0o644)
+	_ = os.Symlink("2", filepath.Join(cfg, ".fs_state"))
+	loopImage(t, 16<<20, false, "mkfs.ext4", "-q", "-F", "-L", data, "-d", cfg)
+
+	out, code := e.boot(`set -e
+PREINIT=1 mount_root -n ` + data + ` start
+grep ' / ext4 ' /proc/mounts
+echo "where: $(cat /etc/where)"
+test -e /rom/etc/base && echo ROM-IS-OLD-ROOT
+grep -c ' /proc proc ' /proc/mounts`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "extroot: LABEL="+ext+" on /", "switched to extroot", "where: extroot", "ROM-IS-OLD-ROOT")
 }

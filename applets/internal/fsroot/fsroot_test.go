@@ -345,3 +345,52 @@ func TestMountinfo(t *testing.T) {
 		t.Fatalf("%+v", ms)
 	}
 }
+
+const fstabSample = `
+config global
+	option anon_swap '0'
+	option delay_root '5'  # seconds
+
+config mount 'extroot'
+	option target "/overlay"
+	option uuid 'ab-cd'
+	option enabled '1'
+	list note 'one'
+	list note two
+
+config mount
+	option target '/mnt/usb'
+	option device /dev/sdb1
+`
+
+func TestParseUCIAndFindExtroot(t *testing.T) {
+	secs, errs := ParseUCI(strings.NewReader(fstabSample+"bogus line\noption outside 'x' y\nconfig 'unterminated\n"), "fstab")
+	if len(errs) != 3 || !strings.Contains(errs[0].Error(), "fstab:16: unknown keyword") {
+		t.Fatalf("errors %v", errs)
+	}
+	if len(secs) != 3 || secs[1].Name != "extroot" || secs[1].Options["note"] != "one two" {
+		t.Fatalf("sections %+v", secs)
+	}
+	m, ok := FindExtroot(secs)
+	if !ok || m.Target != "/overlay" || m.Device != "UUID=ab-cd" || m.DelayRoot != 5 {
+		t.Fatalf("extroot %+v %v", m, ok)
+	}
+	secs[1].Options["enabled"] = "0"
+	if m, ok := FindExtroot(secs); ok {
+		t.Fatalf("disabled mount used: %+v", m)
+	}
+}
+
+func FuzzParseUCI(f *testing.F) {
+	f.Add(fstabSample)
+	f.Add("config mount\n\toption target '/'\n\toption label \"x\\\"y\"\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		secs, _ := ParseUCI(strings.NewReader(data), "fuzz")
+		for _, s := range secs {
+			if s.Type == "" || s.Options == nil {
+				t.Fatalf("section %+v", s)
+			}
+		}
+		_, _ = FindExtroot(secs)
+	})
+}

@@ -24,9 +24,14 @@ var ErrNoOverlay = errors.New("the kernel has no overlay file system (is the ove
 // that this does not happen.
 var ErrRootfs = errors.New("/ is the initramfs rootfs: pivot_root is impossible (init must make / a mount of its own first)")
 
-// MountData mounts the data volume v on Root/tmp/overlay, applies the .fs_state
-// rules (wiping an untrusted overlay), and moves it to Root/overlay. It
-// reports whether the overlay was wiped.
+// ErrExtrootDone is returned by MountData when the data volume's saved fstab
+// configured an extroot and the root was switched to it.
+var ErrExtrootDone = errors.New("switched to extroot")
+
+// MountData mounts the data volume v on Root/tmp/overlay, switches to an
+// extroot if the config saved there asks for one (ErrExtrootDone), applies the
+// .fs_state rules (wiping an untrusted overlay), and moves it to Root/overlay.
+// It reports whether the overlay was wiped.
 func (s *System) MountData(v *Volume) (wiped bool, err error) {
 	fstype := v.Info.Type.MountType()
 	if v.Driver == "mtd" && fstype == "" {
@@ -44,6 +49,11 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 	}
 	if _, err := mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME); err != nil {
 		return false, fmt.Errorf("mounting %s (%s) on %s: %w", v.Device, fstype, tmp, err)
+	}
+	if ok, err := s.Extroot("/tmp/overlay"); ok {
+		return false, ErrExtrootDone
+	} else if err != nil {
+		s.logf("%v", err)
 	}
 	wiped, err = PrepareOverlay(tmp)
 	if err != nil {

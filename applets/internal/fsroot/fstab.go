@@ -1,0 +1,151 @@
+package fsroot
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Section is one `config TYPE ['NAME']` block of a UCI file with its options
+// (list entries are joined with spaces; extroot needs none).
+type Section struct {
+	Type    string
+	Name    string
+	Options map[string]string
+}
+
+// ParseUCI reads UCI syntax as /etc/config/fstab uses it: `config`, `option`
+// and `list` lines with single-, double- or un-quoted words, `#` comments. A
+// bad line is reported as file:line in errs and skipped.
+func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 64<<10)
+	var cur *Section
+	for line := 1; sc.Scan(); line++ {
+		words, err := uciWords(sc.Text())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", file, line, err))
+			continue
+		}
+		if len(words) == 0 {
+			continue
+		}
+		switch words[0] {
+		case "config":
+			if len(words) < 2 || len(words) > 3 || words[1] == "" {
+				errs = append(errs, fmt.Errorf("%s:%d: config needs a type and at most a name", file, line))
+				cur = nil
+				continue
+			}
+			secs = append(secs, Section{Type: words[1], Options: map[string]string{}})
+			cur = &secs[len(secs)-1]
+			if len(words) == 3 {
+				cur.Name = words[2]
+			}
+		case "option", "list":
+			if cur == nil {
+				errs = append(errs, fmt.Errorf("%s:%d: %s outside a config section", file, line, words[0]))
+				continue
+			}
+			if len(words) != 3 {
+				errs = append(errs, fmt.Errorf("%s:%d: %s needs a name and one value", file, line, words[0]))
+				continue
+			}
+			if old, ok := cur.Options[words[1]]; ok && words[0] == "list" {
+				cur.Options[words[1]] = old + " " + words[2]
+			} else {
+				cur.Options[words[1]] = words[2]
+			}
+		case "package":
+		default:
+			errs = append(errs, fmt.Errorf("%s:%d: unknown keyword %q", file, line, words[0]))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", file, err))
+	}
+	return secs, errs
+}
+
+// uciWords splits a line into words, honouring quotes and # comments.
+func uciWords(s string) ([]string, error) {
+	var words []string
+	var b strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '#' && !inWord:
+			return words, nil
+		case c == ' ' || c == '\t' || c == '\r':
+			if inWord {
+				words = append(words, b.String())
+				b.Reset()
+				inWord = false
+			}
+		case c == '\'' || c == '"':
+			j := strings.IndexByte(s[i+1:], c)
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated %c quote", c)
+			}
+			b.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '\\' && i+1 < len(s):
+			b.WriteByte(s[i+1])
+			i++
+			inWord = true
+		default:
+			b.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, b.String())
+	}
+	return words, nil
+}
+
+// ExtrootMount is the fstab mount section that asks for an extroot.
+type ExtrootMount struct {
+	Target    string // "/overlay" (overlay on external storage) or "/" (whole root)
+	Device    string // a root=-style spec: UUID=..., LABEL=... or /dev/...
+	FSType    string // "" to probe
+	Options   string
+	DelayRoot int // seconds to wait for the device (config global delay_root)
+}
+
+// FindExtroot picks the first enabled `config mount` whose target is /overlay
+// or / and that has extroot semantics (OpenWrt: an enabled mount with target
+// /overlay or /), from the parsed fstab.
+func FindExtroot(secs []Section) (*ExtrootMount, bool) {
+	delay := 0
+	for _, s := range secs {
+		if s.Type == "global" {
+			fmt.Sscanf(s.Options["delay_root"], "%d", &delay)
+		}
+	}
+	for _, s := range secs {
+		if s.Type != "mount" || s.Options["enabled"] == "0" {
+			continue
+		}
+		t := s.Options["target"]
+		if t != "/overlay" && t != "/" {
+			continue
+		}
+		m := &ExtrootMount{Target: t, FSType: s.Options["fstype"], Options: s.Options["options"], DelayRoot: delay}
+		switch {
+		case s.Options["uuid"] != "":
+			m.Device = "UUID=" + s.Options["uuid"]
+		case s.Options["label"] != "":
+			m.Device = "LABEL=" + s.Options["label"]
+		case s.Options["device"] != "":
+			m.Device = s.Options["device"]
+		default:
+			continue
+		}
+		return m, true
+	}
+	return nil, false
+}
