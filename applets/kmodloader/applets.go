@@ -53,7 +53,7 @@ func (s *System) insmod(args []string) int {
 			}
 		}
 	} else {
-		ix, err := s.openIndex("insmod", nil)
+		ix, err := s.openIndex(nil)
 		if err != nil {
 			s.errorf("insmod", "%v", err)
 			return 1
@@ -174,7 +174,7 @@ func (s *System) modinfo(args []string) int {
 		}
 		if ix == nil {
 			var err error
-			if ix, err = s.openIndex("modinfo", s.conf()); err != nil {
+			if ix, err = s.openIndex(s.conf()); err != nil {
 				s.errorf("modinfo", "%v", err)
 				return 1
 			}
@@ -316,7 +316,7 @@ func (s *System) modprobe(args []string) int {
 		}
 	}
 	conf := s.conf()
-	ix, err := s.openIndex("modprobe", conf)
+	ix, err := s.openIndex(conf)
 	if err != nil {
 		s.errorf("modprobe", "%v", err)
 		return 1

@@ -74,6 +74,9 @@ func (s *System) boot(args []string) int {
 	fs.SetOutput(s.Stderr)
 	fs.Usage = func() { fmt.Fprintln(s.Stderr, Usage) }
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 1
 	}
 	if fs.NArg() > 1 {
@@ -96,7 +99,7 @@ func (s *System) boot(args []string) int {
 	for _, p := range conf.Problems {
 		log.Warnf("%s", p)
 	}
-	ix, err := s.openIndex("kmodloader", conf)
+	ix, err := s.openIndex(conf)
 	if err != nil {
 		log.Errorf("%v", err)
 		return 255

@@ -167,8 +167,8 @@ func (s *System) errorf(name, format string, args ...any) {
 	fmt.Fprintf(s.Stderr, "%s: %s\n", name, fmt.Sprintf(format, args...))
 }
 
-// openIndex indexes the module folder, reporting to the applet's stderr.
-func (s *System) openIndex(applet string, conf *modinfo.Conf) (*modinfo.Index, error) {
+// openIndex indexes the module folder /lib/modules/RELEASE.
+func (s *System) openIndex(conf *modinfo.Conf) (*modinfo.Index, error) {
 	ix, err := modinfo.Open(s.ModDir(), conf)
 	if err != nil {
 		return nil, fmt.Errorf("no module folder for kernel %s: %w", s.Release, err)
@@ -176,7 +176,7 @@ func (s *System) openIndex(applet string, conf *modinfo.Conf) (*modinfo.Index, e
 	return ix, nil
 }
 
-// splitPath tells a module file argument from a module name.
+// isFileArg tells a module file argument from a module name.
 func isFileArg(arg string) bool {
 	if strings.ContainsRune(arg, '/') {
 		return true

@@ -94,7 +94,7 @@ func TestVMLoadRealModules(t *testing.T) {
 	ir.File("etc/modules.d/apps", []byte("udf\nfuse\ntun\nveth\ndummy numdummies=3\nnbd nbds_max=abc\nxfs\n"), 0o644)
 	ir.File("etc/modules.conf", []byte("options tun bogus_but_harmless=1\nblacklist nosuch\n"), 0o644)
 
-	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Append: "rdinit=/init loglevel=4"})
+	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Append: "rdinit=/init loglevel=1"}) // no kernel lines amid ours
 	res.Healthy(t)
 	t.Logf("console:\n%s", res.Console)
 
