@@ -129,7 +129,10 @@ func (d *daemon) run() int {
 	sigc := make(chan os.Signal, 32)
 	signal.Notify(sigc, syscall.SIGCHLD, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT,
 		syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR)
-	signal.Ignore(syscall.SIGPIPE)
+	// Every other signal is caught (and dropped), not ignored: a signal pid2
+	// inherited as ignored (oneit ignores the job-control ones) would pass on to
+	// the services as ignored; a caught one is reset to the default at exec.
+	signal.Notify(make(chan os.Signal, 1))
 	self, err := os.Executable()
 	if err != nil {
 		d.log.Errorf("cannot find my executable: %v", err)

@@ -23,7 +23,7 @@ import (
 )
 
 type system struct {
-	t                            *testing.T
+	t                            testing.TB
 	root, etc, state, marks, con string
 	pid2                         string // the applet symlink
 	cmd                          *exec.Cmd
@@ -35,13 +35,13 @@ type system struct {
 // boot writes ETC/inittab (and the given files below root, executable when
 // under rc.d) and runs `oneit -3 -r -c CONSOLE pid2 -e ETC -d STATE` as PID 1.
 // In inittab and files, @ROOT@ and @MARKS@ are replaced by their paths.
-func boot(t *testing.T, inittab string, files map[string]string, oneitArgs ...string) *system {
+func boot(t testing.TB, inittab string, files map[string]string, oneitArgs ...string) *system {
 	t.Helper()
 	return bootWith(t, append([]string{"-3", "-r"}, oneitArgs...), inittab, files)
 }
 
 // bootWith is boot with oneit's flags (besides -c) given in full.
-func bootWith(t *testing.T, oneitFlags []string, inittab string, files map[string]string) *system {
+func bootWith(t testing.TB, oneitFlags []string, inittab string, files map[string]string) *system {
 	t.Helper()
 	testbin.RequireRoot(t)
 	root := t.TempDir()

@@ -174,3 +174,40 @@ func TestTaskOutputAndBound(t *testing.T) {
 		t.Errorf("log %q", log.String())
 	}
 }
+
+// TestAdoptUnrecordedStart: a pid2 killed between fork and pid file leaves
+// NAME.starting; its successor finds the process by the token in its
+// environment instead of starting a second copy.
+func TestAdoptUnrecordedStart(t *testing.T) {
+	m, _ := newManager(t, true)
+	m.Add(Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
+	token := "123.456.7"
+	os.WriteFile(m.startingPath("x"), []byte(token), 0o600)
+	cmd := exec.Command("sleep", "100")
+	cmd.Env = append(os.Environ(), "PID2_SERVICE=x", startEnv+token)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !m.Adopt("x") {
+		t.Fatal("unrecorded start not found")
+	}
+	if st := status(m, "x"); st.Pid != cmd.Process.Pid || !st.Adopted {
+		t.Errorf("adopted %+v, want pid %d", st, cmd.Process.Pid)
+	}
+	if p, err := ReadPidFile(m.pidPath("x")); err != nil || p.Pid != cmd.Process.Pid {
+		t.Errorf("pid file %v %v", p, err)
+	}
+	if _, err := os.Stat(m.startingPath("x")); err == nil {
+		t.Error("marker left")
+	}
+	// A marker whose process is gone: nothing adopted, marker removed.
+	m.Add(Spec{Name: "y", Path: "/bin/true", Argv: []string{"true"}})
+	os.WriteFile(m.startingPath("y"), []byte("no.such.token"), 0o600)
+	if m.Adopt("y") {
+		t.Error("adopted without a process")
+	}
+	if _, err := os.Stat(m.startingPath("y")); err == nil {
+		t.Error("marker left")
+	}
+}
