@@ -134,7 +134,7 @@ func (s *System) rmmod(args []string) int {
 }
 
 func (s *System) isBuiltin(name string) bool {
-	ix, err := modinfo.Open(s.ModDir(), nil)
+	ix, err := s.openIndex(nil)
 	if err != nil {
 		return false
 	}

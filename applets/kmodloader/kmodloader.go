@@ -86,6 +86,10 @@ type System struct {
 	Release     string // uname -r
 	Proc        string // /proc
 	Etc         string // /etc
+	// LibraryPath is $LD_LIBRARY_PATH: each DIR in it with a
+	// DIR/modules/RELEASE folder is searched before ModulesRoot, as ubox does
+	// (extroot loads modules from the overlay that way).
+	LibraryPath string
 
 	// Insert loads a module file with parameters; Remove unloads one.
 	Insert func(path, params string) error
@@ -111,6 +115,7 @@ func Default() *System {
 		Release:     rel,
 		Proc:        "/proc",
 		Etc:         "/etc",
+		LibraryPath: os.Getenv("LD_LIBRARY_PATH"),
 		Insert:      insertKernel,
 		Remove:      removeKernel,
 		Stdout:      os.Stdout,
@@ -167,9 +172,16 @@ func (s *System) errorf(name, format string, args ...any) {
 	fmt.Fprintf(s.Stderr, "%s: %s\n", name, fmt.Sprintf(format, args...))
 }
 
-// openIndex indexes the module folder /lib/modules/RELEASE.
+// openIndex indexes the module folders: $LD_LIBRARY_PATH's, then
+// /lib/modules/RELEASE.
 func (s *System) openIndex(conf *modinfo.Conf) (*modinfo.Index, error) {
-	ix, err := modinfo.Open(s.ModDir(), conf)
+	var dirs []string
+	for _, d := range strings.Split(s.LibraryPath, ":") {
+		if d != "" {
+			dirs = append(dirs, filepath.Join(d, "modules", s.Release))
+		}
+	}
+	ix, err := modinfo.OpenAll(append(dirs, s.ModDir()), conf)
 	if err != nil {
 		return nil, fmt.Errorf("no module folder for kernel %s: %w", s.Release, err)
 	}

@@ -174,3 +174,16 @@ func FuzzParseModulesFile(f *testing.F) {
 		}
 	})
 }
+
+// Modules in $LD_LIBRARY_PATH/modules/RELEASE win over /lib/modules/RELEASE.
+func TestLibraryPath(t *testing.T) {
+	ft := bootTree(t)
+	ft.write("overlay/lib/modules/"+fakeRelease+"/zram.ko", string(makeKO("name=zram")))
+	ft.sys.LibraryPath = "/nonexistent:" + filepath.Join(ft.root, "overlay/lib")
+	ft.write("etc/modules.d/apps", "zram\nbridge\n")
+	ft.run("kmodloader")
+	// The overlay's zram has no dependency on zsmalloc.
+	if want := []string{"zram extra=1", "llc", "stp", "bridge"}; !slices.Equal(ft.calls, want) {
+		t.Errorf("calls %q, want %q", ft.calls, want)
+	}
+}

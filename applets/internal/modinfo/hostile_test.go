@@ -231,3 +231,33 @@ blacklist
 		}
 	}
 }
+
+// Several folders (ubox's $LD_LIBRARY_PATH/modules/RELEASE, then /lib): the
+// first holding a module wins; missing folders are skipped.
+func TestOpenAll(t *testing.T) {
+	dir := realModules(t)
+	good, err := os.ReadFile(filepath.Join(dir, "kernel", "drivers", "block", "loop.ko"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlay, lib := t.TempDir(), t.TempDir()
+	for _, p := range []string{filepath.Join(overlay, "loop.ko"), filepath.Join(lib, "loop.ko"), filepath.Join(lib, "sub", "other.ko")} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix, err := OpenAll([]string{filepath.Join(overlay, "missing"), overlay, lib}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := ix.Get("loop"); m == nil || m.Path != filepath.Join(overlay, "loop.ko") {
+		t.Errorf("loop: %+v", m)
+	}
+	if m := ix.Get("other"); m == nil || m.Path != filepath.Join(lib, "sub", "other.ko") {
+		t.Errorf("other: %+v", m)
+	}
+	if _, err := OpenAll([]string{filepath.Join(lib, "nope")}, nil); err == nil {
+		t.Error("no folder at all: no error")
+	}
+}

@@ -90,6 +90,45 @@ func moduleSuffix(name string) bool {
 // Open indexes dir: OpenWrt's flat layout (dir/*.ko) and a distribution's
 // nested one (dir/kernel/..., dir/updates/...) alike. conf may be nil.
 func Open(dir string, conf *Conf) (*Index, error) {
+	return OpenAll([]string{dir}, conf)
+}
+
+// OpenAll indexes several module folders, as ubox does with
+// $LD_LIBRARY_PATH/modules/RELEASE before /lib/modules/RELEASE (extroot loads
+// modules from an overlay that way): a module's first folder wins. Folders
+// that do not exist are skipped; none existing is an error. depmod's files are
+// only used when there is one folder.
+func OpenAll(dirs []string, conf *Conf) (*Index, error) {
+	var found []string
+	var firstErr error
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			found = append(found, d)
+		} else if firstErr == nil {
+			firstErr = err
+			if err == nil {
+				firstErr = fmt.Errorf("%s: not a directory", d)
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("module folder: %w", firstErr)
+	}
+	if len(found) == 1 {
+		return open(found[0], conf)
+	}
+	ix := &Index{Dir: found[0], Conf: conf, mods: map[string]*Module{}, aliasExact: map[string][]string{}}
+	w := walker{ix: ix, seen: map[[2]uint64]bool{}}
+	for _, d := range found {
+		w.walk(d, "")
+	}
+	for _, d := range found {
+		ix.loadBuiltins(d)
+	}
+	return ix, nil
+}
+
+func open(dir string, conf *Conf) (*Index, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("module folder: %w", err)
@@ -112,7 +151,7 @@ func Open(dir string, conf *Conf) (*Index, error) {
 			ix.Problems = append(ix.Problems, fmt.Sprintf("%s: older than the modules, reading .modinfo instead", filepath.Join(dir, "modules.dep")))
 		}
 	}
-	ix.loadBuiltins()
+	ix.loadBuiltins(dir)
 	return ix, nil
 }
 
@@ -266,15 +305,15 @@ func (ix *Index) loadDepmod() error {
 
 // loadBuiltins reads modules.builtin and modules.builtin.modinfo: built-in
 // modules count as loaded, and their aliases resolve (to "built-in").
-func (ix *Index) loadBuiltins() {
-	if data, err := os.ReadFile(filepath.Join(ix.Dir, "modules.builtin")); err == nil {
+func (ix *Index) loadBuiltins(dir string) {
+	if data, err := os.ReadFile(filepath.Join(dir, "modules.builtin")); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			if line = strings.TrimSpace(line); line != "" {
 				ix.builtin(Normalize(filepath.Base(line)))
 			}
 		}
 	}
-	data, err := os.ReadFile(filepath.Join(ix.Dir, "modules.builtin.modinfo"))
+	data, err := os.ReadFile(filepath.Join(dir, "modules.builtin.modinfo"))
 	if err != nil {
 		return
 	}
