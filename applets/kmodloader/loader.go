@@ -29,6 +29,7 @@ type job struct {
 	failedAt int      // loader.loads when it failed: retried only after more loads
 	missing  []string // hard dependencies the index does not know
 	waitFor  []*job   // soft dependencies to settle first (pre:, or the module of a post:)
+	building bool     // want() is still resolving it (cycle guard)
 }
 
 // loader resolves and loads modules: dependencies first, soft dependencies
@@ -68,8 +69,9 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 		}
 		return j
 	}
-	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), soft: soft}
+	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), soft: soft, building: true}
 	l.jobs[m.Name] = j // before recursing: a dependency cycle ends here
+	defer func() { j.building = false }()
 	// kmod's order: dependencies (each with its own soft dependencies), then
 	// the module's pre: soft dependencies, the module, its post: ones.
 	for _, d := range m.Depends {
@@ -82,12 +84,18 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	}
 	pre, post := l.ix.Soft(m)
 	for _, s := range pre {
-		j.waitFor = append(j.waitFor, l.wantSoft(s)...)
+		for _, pj := range l.wantSoft(s) {
+			if !pj.building { // a soft dependency cycle: do not wait on it
+				j.waitFor = append(j.waitFor, pj)
+			}
+		}
 	}
 	l.order = append(l.order, j)
 	for _, s := range post {
 		for _, pj := range l.wantSoft(s) {
-			pj.waitFor = append(pj.waitFor, j)
+			if !pj.building {
+				pj.waitFor = append(pj.waitFor, j)
+			}
 		}
 	}
 	return j

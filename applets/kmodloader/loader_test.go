@@ -187,3 +187,26 @@ func TestLibraryPath(t *testing.T) {
 		t.Errorf("calls %q, want %q", ft.calls, want)
 	}
 }
+
+// Soft dependency cycles (and hard ones) never wedge the loader.
+func TestDependencyCycles(t *testing.T) {
+	ft := newFakeTree(t)
+	ft.module("p", "softdep=pre: q")
+	ft.module("q", "softdep=pre: p")
+	ft.module("r", "softdep=post: s")
+	ft.module("s", "softdep=post: r")
+	ft.module("h1", "depends=h2")
+	ft.module("h2", "depends=h1")
+	ft.write("etc/modules.d/list", "p\nr\nh1\n")
+	if code := ft.run("kmodloader"); code != 0 {
+		t.Fatal(code)
+	}
+	got := slices.Clone(ft.calls)
+	slices.Sort(got)
+	if want := []string{"p", "q", "r", "s"}; !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", ft.calls, want)
+	}
+	if !strings.Contains(ft.log.String(), "- h1: dependency not loaded h2") {
+		t.Errorf("log:\n%s", ft.log.String())
+	}
+}
