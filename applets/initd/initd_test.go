@@ -43,8 +43,8 @@ func TestMakeDevNodesFromFakeSysfs(t *testing.T) {
 		if err := unix.Stat(filepath.Join(dev, name), &st); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if st.Mode&unix.S_IFMT != want.kind || unix.Major(st.Rdev) != want.maj || unix.Minor(st.Rdev) != want.min || st.Mode&0o777 != 0o600 {
-			t.Fatalf("%s: mode %o rdev %d:%d", name, st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		if st.Mode&unix.S_IFMT != want.kind || unix.Major(uint64(st.Rdev)) != want.maj || unix.Minor(uint64(st.Rdev)) != want.min || st.Mode&0o777 != 0o600 {
+			t.Fatalf("%s: mode %o rdev %d:%d", name, st.Mode, unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)))
 		}
 	}
 	// A second pass keeps what is there.

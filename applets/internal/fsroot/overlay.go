@@ -80,7 +80,8 @@ func (s *System) MountedAt(dev string) string {
 	if err := unix.Stat(dev, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
 		return ""
 	}
-	want := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	rdev := uint64(st.Rdev) //nolint:unconvert // uint32 on mips
+	want := fmt.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))
 	for _, m := range s.mountinfo() {
 		if m.dev == want {
 			return m.target
