@@ -73,3 +73,76 @@ func TestVMSwitchRootToExt4(t *testing.T) {
 	res.Contains(t, "MOUNT sysfs /sys sysfs")
 	res.Contains(t, "MOUNT tmpfs /dev tmpfs")
 }
+
+// TestVMInitramfsThenDiskInit chains two inits: the initramfs's toybox-go init
+// switches to an ext4 root (rw) whose /sbin/init is toybox-go again, which
+// runs that root's /etc/preinit: mount_root finds no rootfs_data and, the root
+// being a writable disk, keeps it (no RAM overlay); then the hand-over.
+func TestVMInitramfsThenDiskInit(t *testing.T) {
+	k := vmtest.GetKernel(t)
+	ir := vmtest.NewInitramfs(t)
+	if err := ir.Modules(k.Dir, k.Release, "virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
+		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ir.File("etc/modules-boot.d/10-boot", []byte("virtio_pci\nvirtio_blk\n"), 0o644)
+
+	src := t.TempDir()
+	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "rom", "overlay", "mnt"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(t, testbin.Path(t), filepath.Join(src, "bin", "toybox-go"))
+	copyFile(t, testbin.RequireTool(t, "busybox"), filepath.Join(src, "bin", "busybox"))
+	for _, l := range []struct{ path, target string }{
+		{"sbin/init", "../bin/toybox-go"}, {"sbin/mount_root", "../bin/toybox-go"},
+		{"bin/sh", "busybox"}, {"bin/grep", "busybox"}, {"bin/tail", "busybox"}, {"bin/cat", "busybox"},
+	} {
+		if err := os.Symlink(l.target, filepath.Join(src, l.path)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(src, "etc", "preinit"), `echo "DISK-PREINIT PREINIT=$PREINIT"
+mount_root
+echo "DISK-ROOT: $(grep ' / ' /proc/mounts | tail -n 1)"
+echo persisted > /etc/written && echo "WRITE-OK"
+`, 0o644)
+	writeFile(t, filepath.Join(src, "sbin", "fake-oneit"), "#!/bin/sh\necho \"HANDOFF pid=$$ args=$*\"\nbusybox poweroff -f\n", 0o755)
+	disk := filepath.Join(t.TempDir(), "root.img")
+	writeFile(t, disk, "", 0o644)
+	if err := os.Truncate(disk, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	mkfs := testbin.RequireTool(t, "mkfs.ext4")
+	if out, err := exec.Command(mkfs, "-q", "-F", "-L", "disk", "-d", src, disk).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Disks: []string{disk},
+		Append: "rdinit=/sbin/init root=/dev/vda rootwait rw init.oneit=/sbin/fake-oneit"})
+	res.Healthy(t)
+	res.Contains(t, "switched root to /dev/vda: exec /sbin/init",
+		"Console is alive", "DISK-PREINIT PREINIT=1",
+		"no rootfs_data volume: running on the writable root file system",
+		"DISK-ROOT: /dev/vda / ext4 rw", "WRITE-OK",
+		// No /sbin/pid2 symlink on this disk: pid2 is reached through /tmp/pid2.
+		"HANDOFF pid=1 args=-3 -r -c /dev/ttyS0 /tmp/pid2")
+	res.Lacks(t, "RAM overlay")
+	dbg := testbin.RequireTool(t, "debugfs")
+	if out, err := exec.Command(dbg, "-R", "cat /etc/written", disk).Output(); err != nil || string(out) != "persisted\n" {
+		t.Fatalf("/etc/written on the disk: %q %v", out, err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, to, string(b), 0o755)
+}
