@@ -170,12 +170,14 @@ func (w kmsgWatch) close() {
 	}
 }
 
-// linesAbout returns the new records that mention module (either spelling).
+// linesAbout returns the new records that mention module (either spelling),
+// or, when none does (the file's name is not the module's), all of them: the
+// window is one system call long.
 func (w kmsgWatch) linesAbout(module string) []string {
 	if w.fd < 0 {
 		return nil
 	}
-	var out []string
+	var out, all []string
 	buf := make([]byte, 8192)
 	alt := strings.ReplaceAll(module, "_", "-")
 	for range 256 {
@@ -196,10 +198,15 @@ func (w kmsgWatch) linesAbout(module string) []string {
 		line := string(rec)
 		if strings.Contains(line, module) || strings.Contains(line, alt) {
 			out = append(out, line)
+		} else if len(all) < 4 {
+			all = append(all, line)
 		}
 		if len(out) >= 4 {
 			break
 		}
+	}
+	if len(out) == 0 {
+		return all
 	}
 	return out
 }
