@@ -38,7 +38,7 @@ func (s *System) insmod(args []string) int {
 	if isFileArg(arg) {
 		fields, _, err := modinfo.ReadFile(arg)
 		if err != nil && !errors.Is(err, modinfo.ErrCompressed) {
-			s.errorf("insmod", "cannot insert %s: %v", arg, err)
+			s.errorf("insmod", "cannot insert %v", err) // err names the file
 			return 1
 		}
 		m = &modinfo.Module{Name: modinfo.Normalize(filepath.Base(arg)), Path: arg, Fields: fields}
@@ -67,7 +67,7 @@ func (s *System) insmod(args []string) int {
 			return 1
 		}
 		if m.Err != nil && !errors.Is(m.Err, modinfo.ErrCompressed) {
-			s.errorf("insmod", "cannot insert %s: %v", m.Path, m.Err)
+			s.errorf("insmod", "cannot insert %v", m.Err)
 			return 1
 		}
 	}
