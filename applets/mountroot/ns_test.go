@@ -52,20 +52,25 @@ func newBootEnv(t *testing.T) *bootEnv {
 const setup = `set -e
 mount --make-rprivate /
 mkdir -p "$R"
+if [ -n "$SQUASH" ]; then
+	mount -t squashfs -o ro "$SQUASH" "$R"
+	cd "$R"
+else
 mount -t tmpfs -o mode=0755 tmpfs "$R"
 cd "$R"
 mkdir -p bin sbin proc sys dev tmp rom overlay mnt etc usr run
 cp "$BB" bin/busybox
-for a in sh cat echo ls mount umount readlink sync grep test mkdir rm touch; do ln -s busybox bin/$a; done
+for a in $APPLETS; do ln -s busybox bin/$a; done
 cp "$BIN" sbin/toybox-go
 ln -s toybox-go sbin/mount_root
 echo base > etc/base
 if [ -n "$FSTAB" ]; then mkdir -p etc/config; printf '%s\n' "$FSTAB" > etc/config/fstab; fi
 if [ -n "$WITH_USR" ]; then
-	mount --rbind /usr usr
 	ln -s usr/lib lib
 	[ -e /lib64 ] && ln -s usr/lib64 lib64
 fi
+fi
+[ -n "$WITH_USR" ] && mount --rbind /usr usr
 mount -t proc proc proc
 mount -t sysfs sysfs sys
 mount --rbind /dev dev
@@ -73,6 +78,9 @@ mount -t tmpfs -o mode=01777 tmpfs tmp
 cd /
 exec chroot "$R" /bin/sh -c "$SCRIPT"
 `
+
+// applets are the busybox links every test root gets.
+const applets = "sh cat echo ls mount umount readlink sync grep test mkdir rm touch"
 
 // boot runs script as described above and returns its combined output and
 // exit code.
@@ -86,7 +94,7 @@ func runBoot(tb testing.TB, e *bootEnv, script string, env ...string) (string, i
 	cmd := exec.Command("/bin/sh", "-c", setup)
 	cmd.Env = testbin.Env(append([]string{
 		"R=" + filepath.Join(tb.TempDir(), "root"), "BIN=" + e.bin, "BB=" + e.busybox,
-		"SCRIPT=" + script, "PATH=/bin:/sbin:/usr/sbin:/usr/bin",
+		"SCRIPT=" + script, "PATH=/bin:/sbin:/usr/sbin:/usr/bin", "APPLETS=" + applets,
 	}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
 	out, err := cmd.CombinedOutput()
@@ -472,4 +480,64 @@ grep -c ' /proc proc ' /proc/mounts`)
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	mustContain(t, out, "extroot: LABEL="+ext+" on /", "switched to extroot", "where: extroot", "ROM-IS-OLD-ROOT")
+}
+
+// TestRootdiskAfterSquashfs is the x86 image layout: the root is a squashfs
+// at the start of a disk, and the data volume is the rest of the disk from the
+// next 64 KiB boundary, reached through a loop device and formatted on first
+// boot. The write of the first boot is there in the second.
+func TestRootdiskAfterSquashfs(t *testing.T) {
+	e := newBootEnv(t)
+	mksquashfs := testbin.RequireTool(t, "mksquashfs")
+	src := t.TempDir()
+	for _, d := range []string{"bin", "sbin", "proc", "sys", "dev", "tmp", "rom", "overlay", "mnt", "etc", "usr", "run"} {
+		_ = os.MkdirAll(filepath.Join(src, d), 0o755)
+	}
+	bb, _ := os.ReadFile(e.busybox)
+	bin, _ := os.ReadFile(e.bin)
+	_ = os.WriteFile(filepath.Join(src, "bin", "busybox"), bb, 0o755)
+	_ = os.WriteFile(filepath.Join(src, "sbin", "toybox-go"), bin, 0o755)
+	_ = os.Symlink("toybox-go", filepath.Join(src, "sbin", "mount_root"))
+	for _, a := range strings.Fields(applets) {
+		_ = os.Symlink("busybox", filepath.Join(src, "bin", a))
+	}
+	_ = os.Symlink("usr/lib", filepath.Join(src, "lib"))
+	_ = os.Symlink("usr/lib64", filepath.Join(src, "lib64"))
+	_ = os.WriteFile(filepath.Join(src, "etc", "base"), []byte("base\n"), 0o644)
+	img := filepath.Join(t.TempDir(), "combined.img")
+	if out, err := exec.Command(mksquashfs, src, img, "-noappend", "-quiet").CombinedOutput(); err != nil {
+		t.Fatalf("mksquashfs: %v\n%s", err, out)
+	}
+	if err := os.Truncate(img, 48<<20); err != nil {
+		t.Fatal(err)
+	}
+	losetup := testbin.RequireTool(t, "losetup")
+	out, err := exec.Command(losetup, "--find", "--show", img).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command(losetup, "-d", dev).Run() })
+	t.Cleanup(func() { loopsOver(t, dev) })
+
+	name := uniqueName(t)
+	boot1, code := e.boot(firstBoot, "SQUASH="+dev, "WITH_USR=1", "NAME="+name, "PAYLOAD=on-rootdisk", "DONE=1")
+	if code != 0 {
+		t.Fatalf("first boot: exit %d\n%s", code, boot1)
+	}
+	mustContain(t, boot1, "found by rootdisk", "has not been formatted yet", "ROM-HAS-BASE", "root-is:on-rootdisk", "state:2")
+	loops := loopsOver(t, dev)
+	if len(loops) != 1 {
+		t.Fatalf("loop devices over %s: %v", dev, loops)
+	}
+	if got, ok := debugfsCat(t, loops[0], "/upper/etc/written"); !ok || got != "on-rootdisk\n" {
+		t.Fatalf("upper/etc/written on %s: %q", loops[0], got)
+	}
+	boot2, code := e.boot(secondBoot, "SQUASH="+dev, "WITH_USR=1", "NAME="+name)
+	if code != 0 {
+		t.Fatalf("second boot: exit %d\n%s", code, boot2)
+	}
+	// The loop device set up in the first boot is still there, now labelled:
+	// found again (by label or rootdisk), the same device.
+	mustContain(t, boot2, name+" is "+loops[0]+" (ext4", "KEPT:on-rootdisk")
 }

@@ -118,6 +118,9 @@ func (s *System) FindVolume(name string) (*Volume, error) {
 	if v := s.byMTD(name); v != nil {
 		return s.identify(v)
 	}
+	if v := s.byRootdisk(devs, name); v != nil {
+		return s.identify(v)
+	}
 	return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
 }
 
@@ -405,6 +408,55 @@ func (s *System) byMTD(name string) *Volume {
 			probe = blk
 		}
 		return &Volume{Name: name, Driver: "mtd", Device: blk, Probe: probe, Size: size}
+	}
+	return nil
+}
+
+// rootdiskAlign is where fstools puts the data area after a read-only image.
+const rootdiskAlign = 64 << 10
+
+// byRootdisk is fstools' last resort, used by x86 and other disk images: the
+// block device holding the read-only root (/rom once pivoted, else /) starts
+// with a squashfs or EROFS image, and the space after it, from the next 64 KiB
+// boundary on, is the data volume, reached through a loop device.
+func (s *System) byRootdisk(devs []blockDev, name string) *Volume {
+	majmin := ""
+	for _, m := range s.mountinfo() {
+		if (m.target == "/rom" || m.target == s.Root) && (m.fstype == "squashfs" || m.fstype == "erofs") {
+			majmin = m.dev
+			if m.target == "/rom" {
+				break
+			}
+		}
+	}
+	if majmin == "" {
+		return nil
+	}
+	for _, d := range devs {
+		if d.dev != majmin {
+			continue
+		}
+		node := s.node(d)
+		f, err := os.Open(node)
+		if err != nil {
+			return nil
+		}
+		inf, err := superblock.Probe(f)
+		f.Close()
+		if err != nil || (inf.Type != superblock.Squashfs && inf.Type != superblock.EROFS) || inf.Size <= 0 {
+			return nil
+		}
+		off := (inf.Size + rootdiskAlign - 1) / rootdiskAlign * rootdiskAlign
+		if d.size <= off {
+			s.logf("%s: no room after the %s image for %s", d.name, inf.Type, name)
+			return nil
+		}
+		loop, err := s.LoopRange(node, off, d.size-off)
+		if err != nil {
+			s.logf("%s: %v", d.name, err)
+			return nil
+		}
+		return &Volume{Name: name, Driver: "rootdisk", Device: loop, Probe: loop, Size: d.size - off}
 	}
 	return nil
 }
