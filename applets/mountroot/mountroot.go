@@ -27,9 +27,9 @@ fstools mount_root does. start (the default; only in preinit: PREINIT=1 or
 /tmp/.preinit) finds the volume named rootfs_data (GPT partition name, ext4/
 f2fs/btrfs label, UBI volume, MTD partition; kernel options
 fstools_overlay_name= and fstools_overlay_fstype=; else the space after a
-squashfs/EROFS root image on its disk, as x86 images have it), formats it when it is empty
-or marked 0xdeadc0de, mounts it on /overlay, wipes it unless the last boot
-reached "mount_root done", and pivots to an overlay of / with the old root on
+squashfs/EROFS root image on its disk, as x86 images have it), formats it
+when it is empty or marked 0xdeadc0de, mounts it on /overlay, wipes it unless
+the last boot reached "mount_root done", and pivots to an overlay of / with the old root on
 /rom. An extroot in /etc/config/fstab (an enabled "config mount" with target
 /overlay or /, by uuid, label or device; read from the data volume's saved
 config first) puts the overlay, or the whole root, on that device instead.
