@@ -148,8 +148,18 @@ func (s *System) modinfo(args []string) int {
 	field := fs.String("F", "", "field")
 	rel := fs.String("k", "", "release")
 	base := fs.String("b", "", "basedir")
+	// kmod's shorthands for -F.
+	short := map[string]*bool{}
+	for flagName, f := range map[string]string{"a": "author", "d": "description", "l": "license", "n": "filename", "p": "parm"} {
+		short[f] = fs.Bool(flagName, false, f)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
+	}
+	for f, set := range short {
+		if *set {
+			*field = f
+		}
 	}
 	if fs.NArg() < 1 {
 		fs.Usage()

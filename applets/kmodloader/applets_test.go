@@ -230,13 +230,14 @@ func TestModinfoLikeKmod(t *testing.T) {
 				t.Errorf("modinfo %s:\n%s\nkmod:\n%s", arg, got, strings.Join(want, ""))
 			}
 		}
-		for _, field := range []string{"parm", "depends", "alias", "softdep", "name", "filename"} {
-			out, err := exec.Command(kmod, "-F", field, path).Output()
+		for _, flags := range [][]string{{"-F", "parm"}, {"-F", "depends"}, {"-F", "alias"}, {"-F", "softdep"},
+			{"-F", "name"}, {"-F", "filename"}, {"-a"}, {"-d"}, {"-l"}, {"-n"}, {"-p"}} {
+			out, err := exec.Command(kmod, append(flags, path)...).Output()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ft.run("modinfo", "-F", field, path); ft.out.String() != string(out) {
-				t.Errorf("modinfo -F %s %s: %q, kmod %q", field, name, ft.out.String(), out)
+			if ft.run(append(append([]string{"modinfo"}, flags...), path)...); ft.out.String() != string(out) {
+				t.Errorf("modinfo %q %s: %q, kmod %q", flags, name, ft.out.String(), out)
 			}
 		}
 	}

@@ -55,12 +55,13 @@ const LsmodUsage = `usage: lsmod
 List the loaded modules (/proc/modules): name, size, use count and users.`
 
 // ModinfoUsage is modinfo's usage text.
-const ModinfoUsage = `usage: modinfo [-F FIELD] [-k RELEASE] [-b BASEDIR] NAME|FILE...
+const ModinfoUsage = `usage: modinfo [-adlnp] [-F FIELD] [-k RELEASE] [-b BASEDIR] NAME|FILE...
 
 Show a module's .modinfo fields (built-in modules too): filename, alias,
 depends, parm, license, vermagic...
 
 -F FIELD	print only the values of FIELD
+-a -d -l -n -p	-F author, description, license, filename, parm
 -k RELEASE	use /lib/modules/RELEASE instead of the running kernel's
 -b BASEDIR	find /lib/modules under BASEDIR`
 
