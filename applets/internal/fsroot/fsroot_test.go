@@ -394,3 +394,28 @@ func FuzzParseUCI(f *testing.F) {
 		_, _ = FindExtroot(secs)
 	})
 }
+
+func TestPartnameScope(t *testing.T) {
+	for in, want := range map[string]string{"sda2": "sda", "mmcblk0p2": "mmcblk0", "nvme0n1p3": "nvme0n1", "vda": "vda"} {
+		if got := diskOf(in); got != want {
+			t.Errorf("diskOf(%s) = %s, want %s", in, got, want)
+		}
+	}
+	s := fakeTree(t)
+	for _, disk := range []string{"sda", "sdb"} {
+		addBlock(t, s, disk, "DEVNAME="+disk+"\n", 0, make([]byte, 4096), "")
+		addBlock(t, s, disk+"2", "DEVNAME="+disk+"2\nPARTNAME=rootfs_data\n", 2, []byte{0xde, 0xad, 0xc0, 0xde}, disk)
+	}
+	s.Cmdline = []string{"root=/dev/sdb1"}
+	if v, err := s.FindVolume(DataName); err != nil || filepath.Base(v.Device) != "sdb2" {
+		t.Fatalf("root=/dev/sdb1: %+v %v, want sdb2", v, err)
+	}
+	s.Cmdline = []string{"root=PARTUUID=1234-02"}
+	if v, err := s.FindVolume(DataName); err == nil {
+		t.Fatalf("root=PARTUUID without fallback scan found %+v", v)
+	}
+	s.Cmdline = []string{"root=PARTUUID=1234-02", "fstools_partname_fallback_scan=1"}
+	if v, err := s.FindVolume(DataName); err != nil || filepath.Base(v.Device) != "sda2" {
+		t.Fatalf("fallback scan: %+v %v", v, err)
+	}
+}

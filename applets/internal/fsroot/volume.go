@@ -102,10 +102,11 @@ var ErrNotFound = errors.New("volume not found")
 func (s *System) FindVolume(name string) (*Volume, error) {
 	devs := s.blockDevices()
 	if ignore, _ := s.Param("fstools_ignore_partname"); ignore != "1" {
-		if v := s.byPartName(devs, name); v != nil {
+		scope := s.partnameScope(devs)
+		if v := s.byPartName(scope, name); v != nil {
 			return s.identify(v)
 		}
-		if v := s.byGPT(devs, name); v != nil {
+		if v := s.byGPT(scope, name); v != nil {
 			return s.identify(v)
 		}
 	}
@@ -181,6 +182,44 @@ func (s *System) blockDevices() []blockDev {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
+}
+
+// partnameScope is where fstools looks for a partition by name: with
+// root=/dev/DISKpN only on that disk (so an OpenWrt USB stick plugged into
+// the box is not taken), with another root= (PARTUUID=...) nowhere unless
+// fstools_partname_fallback_scan=1, without root= everywhere.
+func (s *System) partnameScope(devs []blockDev) []blockDev {
+	root, ok := s.Param("root")
+	if !ok || root == "" {
+		return devs
+	}
+	if !strings.HasPrefix(root, "/dev/") {
+		if v, _ := s.Param("fstools_partname_fallback_scan"); v == "1" {
+			return devs
+		}
+		return nil
+	}
+	disk := diskOf(strings.TrimPrefix(root, "/dev/"))
+	var out []blockDev
+	for _, d := range devs {
+		if d.name == disk {
+			out = append(out, d)
+			out = append(out, partitionsOf(devs, d)...)
+		}
+	}
+	return out
+}
+
+// diskOf strips a partition suffix: sda2 -> sda, mmcblk0p2 -> mmcblk0.
+func diskOf(name string) string {
+	t := strings.TrimRight(name, "0123456789")
+	if t == name || t == "" {
+		return name
+	}
+	if strings.HasSuffix(t, "p") && len(t) > 1 && t[len(t)-2] >= '0' && t[len(t)-2] <= '9' {
+		return t[:len(t)-1]
+	}
+	return t
 }
 
 // node returns the device node of d, creating it from sysfs's MAJ:MIN when it
