@@ -305,6 +305,8 @@ func (s *System) modprobe(args []string) int {
 	quiet := fs.Bool("q", false, "quiet")
 	verbose := fs.Bool("v", false, "verbose")
 	dry := fs.Bool("n", false, "dry run")
+	showDeps := fs.Bool("D", false, "show dependencies")
+	fs.BoolVar(showDeps, "show-depends", false, "show dependencies")
 	base := fs.String("d", "", "basedir")
 	rel := fs.String("S", "", "release")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -335,6 +337,10 @@ func (s *System) modprobe(args []string) int {
 		return s.modprobeRemove(ix, names, *verbose, *dry)
 	}
 	live := s.loadedSet()
+	if *showDeps {
+		// kmod's --show-depends: the insmod lines of everything, loaded or not.
+		*dry, *verbose, live = true, true, map[string]bool{}
+	}
 	l := newLoader(ix, conf, live)
 	l.insert = s.insertModule
 	if *dry {
@@ -364,7 +370,12 @@ func (s *System) modprobe(args []string) int {
 					fmt.Fprintf(s.Stdout, "module %s is blacklisted\n", m.Name)
 				}
 				continue
-			case m.Builtin, live[m.Name]:
+			case m.Builtin:
+				if *showDeps && m.Name == modinfo.Normalize(name) {
+					fmt.Fprintf(s.Stdout, "builtin %s\n", m.Name)
+				}
+				continue
+			case live[m.Name]:
 				continue // nothing to do, and kmod says nothing
 			}
 			l.want(m, params, false)

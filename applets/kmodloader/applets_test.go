@@ -293,6 +293,12 @@ func TestModprobePlanLikeKmod(t *testing.T) {
 			t.Fatalf("kmod modprobe %s: %v", q, err)
 		}
 		want := string(out)
+		if out, err := exec.Command(kmod, "-d", base, "-S", rel, "-D", q).Output(); err == nil && q != "btrfs" {
+			ft.sys.ModulesRoot = filepath.Join(base, "lib", "modules")
+			if ft.run("modprobe", "-D", q); ft.out.String() != string(out) {
+				t.Errorf("-D %s:\n%s\nkmod:\n%s", q, ft.out.String(), out)
+			}
+		}
 		for _, b := range []string{base, scanBase} {
 			ft.sys.ModulesRoot = filepath.Join(b, "lib", "modules")
 			if code := ft.run("modprobe", "-n", "-v", q); code != 0 {

@@ -66,7 +66,7 @@ depends, parm, license, vermagic...
 -b BASEDIR	find /lib/modules under BASEDIR`
 
 // ModprobeUsage is modprobe's usage text.
-const ModprobeUsage = `usage: modprobe [-arqvn] [-d BASEDIR] [-S RELEASE] NAME|ALIAS [PARAM=VALUE...]
+const ModprobeUsage = `usage: modprobe [-arqvnD] [-d BASEDIR] [-S RELEASE] NAME|ALIAS [PARAM=VALUE...]
 
 Load a module by name or alias (glob patterns, so modalias strings and the
 names the kernel's request_module asks for work), with its dependencies and
@@ -77,6 +77,8 @@ soft dependencies, and the options of /etc/modules.conf and /etc/modprobe.d.
 -q	quiet: no error for an unknown module
 -v	verbose: print what is done
 -n	dry run: do nothing (with -v: print the insmod lines)
+-D	--show-depends: print the insmod lines of the module and its
+	dependencies, loaded or not ("builtin NAME" for a built-in)
 -d DIR	find /lib/modules under DIR
 -S REL	use kernel release REL`
 
