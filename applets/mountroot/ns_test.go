@@ -72,6 +72,9 @@ fi
 fi
 [ -n "$WITH_USR" ] && mount --rbind /usr usr
 mount -t proc proc proc
+# The host's kernel command line is not this boot's: a test sets $CMDLINE.
+printf '%s\n' "$CMDLINE" > "$R.cmdline"
+mount --bind "$R.cmdline" proc/cmdline
 mount -t sysfs sysfs sys
 mount --rbind /dev dev
 mount -t tmpfs -o mode=01777 tmpfs tmp
@@ -540,4 +543,15 @@ func TestRootdiskAfterSquashfs(t *testing.T) {
 	// The loop device set up in the first boot is still there, now labelled:
 	// found again (by label or rootdisk), the same device.
 	mustContain(t, boot2, name+" is "+loops[0]+" (ext4", "KEPT:on-rootdisk")
+}
+
+func TestOverlayNameFromKernelCmdline(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t)
+	loopImage(t, 16<<20, false, "mkfs.ext4", "-q", "-F", "-L", name)
+	out, code := e.boot(`PREINIT=1 mount_root start && grep ' /overlay ext4 ' /proc/mounts`, "CMDLINE=console=ttyS0 fstools_overlay_name="+name)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, name+" is /dev/loop")
 }
