@@ -194,6 +194,12 @@ func (in *Init) Run() int {
 		in.wdt = openWatchdog(in.path("/dev/watchdog"), in.Log)
 	}
 	in.modules()
+	if !in.Test && in.wdt == nil {
+		// The driver may be one of the boot modules (softdog, i6300esb):
+		// procd would only find it later, we look again now.
+		MakeDevNodes(in.path("/sys"), in.path("/dev"), in.Log.Debugf)
+		in.wdt = openWatchdog(in.path("/dev/watchdog"), in.Log)
+	}
 	in.preinit()
 	return in.handOff()
 }

@@ -146,3 +146,30 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	writeFile(t, to, string(b), 0o755)
 }
+
+// TestVMWatchdogHandedOver: the watchdog driver is a boot module (softdog);
+// init opens /dev/watchdog after loading it and hands the open fd over
+// (WDTFD, not close-on-exec) to what it execs.
+func TestVMWatchdogHandedOver(t *testing.T) {
+	k := vmtest.GetKernel(t)
+	ir := vmtest.NewInitramfs(t)
+	vmtest.AddBusybox(t, ir)
+	if err := ir.Modules(k.Dir, k.Release, "watchdog", "softdog"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
+		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ir.File("etc/modules-boot.d/10-wdt", []byte("softdog\n"), 0o644)
+	ir.File("sbin/fake-oneit", []byte(`#!/bin/sh
+echo "WDTFD=$WDTFD -> $(readlink /proc/self/fd/$WDTFD)"
+echo "TIMEOUT=$(cat /sys/class/watchdog/watchdog0/timeout)"
+busybox poweroff -f
+`), 0o755)
+	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir,
+		Append: "rdinit=/sbin/init init.oneit=/sbin/fake-oneit"})
+	res.Healthy(t)
+	res.Contains(t, "softdog", "- watchdog -", "WDTFD=", " -> /dev/watchdog", "TIMEOUT=30")
+}
