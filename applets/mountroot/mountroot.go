@@ -114,12 +114,14 @@ func (m *Mounter) InPreinit() bool {
 
 // Start is `mount_root start`.
 func (m *Mounter) Start(opts string) int {
-	name := m.name()
-	v, findErr := m.FindVolume(name) // before the preinit check, as fstools
 	if !m.InPreinit() && !m.Force {
+		// Checked before looking for the volume (fstools looks first): finding
+		// it can set up loop devices, which a refused start should not leave.
 		fmt.Fprintln(os.Stderr, "mount_root: start runs only during preinit (PREINIT=1 or /tmp/.preinit); -f forces it")
 		return 1
 	}
+	name := m.name()
+	v, findErr := m.FindVolume(name)
 	if m.RootIsOverlay() {
 		m.Log.Noticef("/ is already an overlay: nothing to do")
 		return 0

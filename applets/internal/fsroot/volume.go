@@ -1,8 +1,10 @@
 // Package fsroot finds OpenWrt's writable data volume (rootfs_data) and makes an
 // overlay of it the root file system, the way fstools' mount_root does: volume
-// drivers (GPT partition name, file-system label, UBI volume, MTD partition),
-// the .fs_state trust marker, the wipe of an untrusted overlay, and the overlay
-// mount + pivot_root that leaves the old root on /rom.
+// drivers (GPT partition name, file-system label, UBI volume, MTD partition,
+// the space after a squashfs root image on its disk), the .fs_state trust
+// marker, the wipe of an untrusted overlay, the overlay mount + pivot_root that
+// leaves the old root on /rom, and extroot from /etc/config/fstab. It also
+// resolves root= specs (LABEL=, UUID=, PARTLABEL=, PARTUUID=) for init.
 //
 // Every path is taken below the System's roots, so finding volumes and the
 // state logic run on fake trees in tests. The pivot itself only makes sense
