@@ -419,3 +419,18 @@ func TestPartnameScope(t *testing.T) {
 		t.Fatalf("fallback scan: %+v %v", v, err)
 	}
 }
+
+// BenchmarkFindVolumeHost is the cost of a full search that finds nothing on
+// this machine's real sysfs and devices: every driver, every superblock read.
+func BenchmarkFindVolumeHost(b *testing.B) {
+	testbin.RequireRoot(b)
+	s := Default()
+	s.Cmdline = []string{}
+	devs := len(s.blockDevices())
+	for i := 0; i < b.N; i++ {
+		if _, err := s.FindVolume("no_such_volume"); !errors.Is(err, ErrNotFound) {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(devs), "block-devices")
+}
