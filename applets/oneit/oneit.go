@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"toybox-go/applets/internal/sigstate"
 )
 
 // Usage is printed by --help.
@@ -127,6 +129,14 @@ func Main(args []string) int {
 		return rebootHelper(args[2])
 	}
 	o, err := parseArgs(args[1:])
+	if err == nil {
+		// Children must start with nothing blocked or ignored, whatever our
+		// parent (make, a shell, a container runtime) left us: this
+		// re-executes oneit once if needed.
+		if err := sigstate.EnsureClean(); err != nil {
+			fmt.Fprintf(os.Stderr, "oneit: %v\n", err)
+		}
+	}
 	if err == errHelp {
 		fmt.Println(Usage)
 		return 0

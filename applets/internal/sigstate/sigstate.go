@@ -1,0 +1,111 @@
+// Package sigstate gives a Go program the signal state a process should hand to
+// its children: nothing blocked, nothing ignored.
+//
+// Go cannot do this for a child by itself: forkExec restores the signal mask
+// the runtime started with (whatever the parent blocked), and signals that were
+// ignored at start-up and that os/signal cannot take over (32 and 33, which
+// glibc reserves) stay ignored across exec. A program started by make, by a
+// non-interactive shell or by a container runtime may inherit both. So a PID 1
+// that must give its children a clean state re-executes itself once, cleanly,
+// when it finds an unclean one: it unblocks everything on a locked thread,
+// resets the ignored signals to their default and execs itself.
+package sigstate
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// reexecEnv marks the re-executed process, so that a state that cannot be
+// cleaned is not retried in a loop.
+const reexecEnv = "TOYBOX_GO_SIGSTATE_REEXEC"
+
+// Masks reads this process's blocked and ignored signal sets from a
+// /proc/PID/status file.
+func Masks(statusFile string) (blocked, ignored uint64, err error) {
+	f, err := os.Open(statusFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	found := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch k {
+		case "SigBlk":
+			dst = &blocked
+		case "SigIgn":
+			dst = &ignored
+		default:
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %s: %w", statusFile, k, err)
+		}
+		*dst = n
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("%s: no SigBlk/SigIgn lines", statusFile)
+	}
+	return blocked, ignored, sc.Err()
+}
+
+// EnsureClean re-executes the program with a clean signal state if it was
+// started with signals blocked or ignored. It returns only when the state is
+// already clean, cannot be read (no /proc: the kernel starts init clean), or a
+// re-execution was already tried (then it returns an error saying so).
+func EnsureClean() error {
+	retried := os.Getenv(reexecEnv) != ""
+	os.Unsetenv(reexecEnv) // never passed on to children
+	blocked, ignored, err := Masks("/proc/self/status")
+	if err != nil || (blocked == 0 && ignored == 0) {
+		return nil
+	}
+	if retried {
+		return fmt.Errorf("signal state still unclean after re-exec (blocked %#x, ignored %#x)", blocked, ignored)
+	}
+	runtime.LockOSThread() // the mask is per thread, and exec keeps the caller's
+	for sig := 1; sig <= 64; sig++ {
+		if ignored&(1<<(sig-1)) != 0 && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+			setDefault(sig)
+		}
+	}
+	var empty unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil); err != nil {
+		return fmt.Errorf("unblocking signals: %w", err)
+	}
+	exe := "/proc/self/exe"
+	err = syscall.Exec(exe, os.Args, append(os.Environ(), reexecEnv+"=1"))
+	return fmt.Errorf("re-exec %s: %w", exe, err)
+}
+
+// setDefault sets sig's disposition to SIG_DFL with a raw rt_sigaction: an
+// all-zero struct sigaction means SIG_DFL, no flags and an empty mask on every
+// architecture, whatever its field order.
+func setDefault(sig int) {
+	var zero [64]uint64
+	_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&zero)), 0, kernelSigsetSize(), 0, 0)
+}
+
+// kernelSigsetSize is the kernel's sizeof(sigset_t): 128 signals on MIPS.
+func kernelSigsetSize() uintptr {
+	if strings.HasPrefix(runtime.GOARCH, "mips") {
+		return 16
+	}
+	return 8
+}
