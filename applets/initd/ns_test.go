@@ -420,3 +420,43 @@ sync
 		t.Errorf("/ is not %s read-write: %q", loop, mountOf(mounts, "/"))
 	}
 }
+
+func TestPreinitWithoutShellIsSkipped(t *testing.T) {
+	tr := newTree(t, true)
+	_ = os.Remove(filepath.Join(tr.dir, "bin", "sh"))
+	out, wait := tr.start("")
+	if e := wait(); e != (nstest.Ending{}) {
+		t.Fatalf("init ended with %v\n%s", e, tr.log(out))
+	}
+	has(t, "init log", tr.log(out), "no "+filepath.Join(tr.dir, "bin", "sh")+": cannot run", "preinit skipped", "handing over after ")
+	if _, err := os.Stat(filepath.Join(tr.dir, "preinit.out")); err == nil {
+		t.Fatal("preinit ran without /bin/sh")
+	}
+}
+
+// TestMissingRootDeviceStaysInInitramfs: root= names nothing and there is no
+// rootwait: after the grace period init says so and boots the initramfs on.
+func TestMissingRootDeviceStaysInInitramfs(t *testing.T) {
+	testbin.RequireRoot(t)
+	dir := filepath.Join(t.TempDir(), "initramfs")
+	_ = os.MkdirAll(dir, 0o755)
+	cons := filepath.Join(t.TempDir(), "console")
+	writeFile(t, cons, "", 0o644)
+	record := filepath.Join(t.TempDir(), "record.sh")
+	writeFile(t, record, "#!/bin/sh\necho \"HANDOFF $*\" > \"$0.out\"\n", 0o755)
+	script := `mount -t tmpfs tmpfs "$1" && exec "$2" -R "$1" -C "$3" -k "$4"`
+	cmd := nstest.Command(t, "/bin/sh", "-c", script, "sh", dir, testbin.Applet(t, "init"), cons,
+		"root=LABEL=no-such-label-here rootfstype=ext4 init.oneit="+record)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(cons)
+		t.Fatalf("%v\n%s%s", err, buf.String(), b)
+	}
+	b, _ := os.ReadFile(cons)
+	has(t, "init log", string(b), "waiting for root device LABEL=no-such-label-here",
+		"switching to root=LABEL=no-such-label-here: no device LABEL=no-such-label-here; staying in the initramfs", "handing over after ")
+	if got, _ := os.ReadFile(record + ".out"); !strings.HasPrefix(string(got), "HANDOFF -3 -r ") {
+		t.Fatalf("hand-off: %q", got)
+	}
+}
