@@ -37,9 +37,10 @@ with root= and no /etc/preinit it mounts root= (rootfstype=, rootflags=, ro/rw,
 rootwait, rootdelay=) and switches to it, running init= (default /sbin/init).
 Kernel options: init.oneit=PATH execs PATH instead of oneit (same arguments),
 init.pid2=PATH has oneit run PATH instead of /sbin/pid2, failsafe= is passed
-on to preinit. Refuses to run unless it is PID 1 or -R is given.
+on to preinit. Run as /init from an initramfs it exports INITRAMFS=1 like
+OpenWrt's initramfs wrapper. Refuses to run unless it is PID 1 or -R is given.
 
--R ROOT	   run on the tree ROOT (for tests: paths below it, no watchdog)
+-R ROOT     run on the tree ROOT (for tests: paths below it, no watchdog)
 -C CONSOLE  console device (default ROOT/dev/console)
 -k CMDLINE  kernel command line (default: /proc/cmdline; empty with -R)`
 
@@ -75,7 +76,7 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "init: must be run as PID 1 (by the kernel); -R ROOT runs it on a test tree")
 		return 1
 	}
-	in := &Init{Root: "/", Console: *console, PID1: pid1, Log: log, Test: *root != "", started: time.Now()}
+	in := &Init{Root: "/", Console: *console, PID1: pid1, Log: log, Test: *root != "", started: time.Now(), argv0: args[0]}
 	if *root != "" {
 		in.Root = *root
 	}
@@ -101,6 +102,7 @@ type Init struct {
 	reaper  *reaper
 	wdt     *watchdog
 	started time.Time
+	argv0   string // how the kernel ran us: "/init" in an initramfs
 }
 
 // path joins p below Root.
@@ -180,6 +182,11 @@ func (in *Init) Run() int {
 		}
 	}
 	in.passFailsafe()
+	if in.argv0 == "/init" && in.isInitramfs() && os.Getenv("INITRAMFS") == "" {
+		// What OpenWrt's initramfs /init wrapper exports before exec'ing
+		// /sbin/init: preinit's initramfs_test hook reads it.
+		in.setenv("INITRAMFS", "1")
+	}
 	if rootDev, ok := in.param("root"); ok && !in.exists("/etc/preinit") && in.isInitramfs() {
 		in.modules()
 		err := in.switchRoot(rootDev) // returns only when it failed

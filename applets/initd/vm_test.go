@@ -149,7 +149,8 @@ func copyFile(t *testing.T, from, to string) {
 
 // TestVMWatchdogHandedOver: the watchdog driver is a boot module (softdog);
 // init opens /dev/watchdog after loading it and hands the open fd over
-// (WDTFD, not close-on-exec) to what it execs.
+// (WDTFD, not close-on-exec) to what it execs. init runs as /init here, so it
+// also exports INITRAMFS=1.
 func TestVMWatchdogHandedOver(t *testing.T) {
 	k := vmtest.GetKernel(t)
 	ir := vmtest.NewInitramfs(t)
@@ -163,13 +164,15 @@ func TestVMWatchdogHandedOver(t *testing.T) {
 		}
 	}
 	ir.File("etc/modules-boot.d/10-wdt", []byte("softdog\n"), 0o644)
+	ir.Symlink("init", "/bin/toybox-go")
 	ir.File("sbin/fake-oneit", []byte(`#!/bin/sh
 echo "WDTFD=$WDTFD -> $(readlink /proc/self/fd/$WDTFD)"
 echo "TIMEOUT=$(cat /sys/class/watchdog/watchdog0/timeout)"
+echo "INITRAMFS=$INITRAMFS"
 busybox poweroff -f
 `), 0o755)
 	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir,
-		Append: "rdinit=/sbin/init init.oneit=/sbin/fake-oneit"})
+		Append: "rdinit=/init init.oneit=/sbin/fake-oneit"})
 	res.Healthy(t)
-	res.Contains(t, "softdog", "- watchdog -", "WDTFD=", " -> /dev/watchdog", "TIMEOUT=30")
+	res.Contains(t, "softdog", "- watchdog -", "WDTFD=", " -> /dev/watchdog", "TIMEOUT=30", "INITRAMFS=1")
 }
