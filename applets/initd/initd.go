@@ -37,7 +37,8 @@ with root= and no /etc/preinit it mounts root= (rootfstype=, rootflags=, ro/rw,
 rootwait, rootdelay=) and switches to it, running init= (default /sbin/init).
 Kernel options: init.oneit=PATH execs PATH instead of oneit (same arguments),
 init.pid2=PATH has oneit run PATH instead of /sbin/pid2, failsafe= is passed
-on to preinit. Run as /init from an initramfs it exports INITRAMFS=1 like
+on to preinit; init.testpanic panics after the early mounts (to see that PID 1
+survives it and still hands over). Run as /init from an initramfs it exports INITRAMFS=1 like
 OpenWrt's initramfs wrapper. Refuses to run unless it is PID 1 or -R is given.
 
 -R ROOT     run on the tree ROOT (for tests: paths below it, no watchdog)
@@ -137,18 +138,33 @@ func (in *Init) param(key string) (string, bool) {
 }
 
 // runGuarded runs the boot; a panic is logged and, as PID 1, never ends the
-// process: it falls back to reaping forever.
+// process: the boot goes on to the hand-over, and if that fails too, PID 1
+// idles (reaping) rather than exit and panic the kernel.
 func (in *Init) runGuarded() (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			in.Log.Errorf("panic: %v\n%s", r, debug.Stack())
 			if in.PID1 {
+				in.handOffAfterPanic()
 				in.idle()
 			}
 			code = 1
 		}
 	}()
 	return in.Run()
+}
+
+func (in *Init) handOffAfterPanic() {
+	defer func() {
+		if r := recover(); r != nil {
+			in.Log.Errorf("panic again, in the hand-over: %v", r)
+		}
+	}()
+	if in.env == nil {
+		in.env = os.Environ()
+	}
+	in.Log.Errorf("going on to the hand-over despite the panic")
+	in.handOff()
 }
 
 // goSafe runs f in a goroutine whose panic is logged instead of ending PID 1.
@@ -182,6 +198,9 @@ func (in *Init) Run() int {
 		}
 	}
 	in.passFailsafe()
+	if _, ok := in.param("init.testpanic"); ok {
+		panic("init.testpanic on the kernel command line") // exercises the recovery path
+	}
 	if in.argv0 == "/init" && in.isInitramfs() && os.Getenv("INITRAMFS") == "" {
 		// What OpenWrt's initramfs /init wrapper exports before exec'ing
 		// /sbin/init: preinit's initramfs_test hook reads it.

@@ -460,3 +460,13 @@ func TestMissingRootDeviceStaysInInitramfs(t *testing.T) {
 		t.Fatalf("hand-off: %q", got)
 	}
 }
+
+func TestPanicIsRecoveredAndBootGoesOn(t *testing.T) {
+	tr := newTree(t, true)
+	out, wait := tr.start("init.testpanic")
+	if e := wait(); e != (nstest.Ending{}) {
+		t.Fatalf("init ended with %v, want the recording oneit's exit 0\n%s", e, tr.log(out))
+	}
+	has(t, "init log", tr.log(out), "panic: init.testpanic", "going on to the hand-over despite the panic", "handing over after ")
+	has(t, "hand-off", tr.read("handoff.out"), "PID=1\n", " -3 -r ")
+}
