@@ -38,8 +38,9 @@ rootwait, rootdelay=) and switches to it, running init= (default /sbin/init).
 Kernel options: init.oneit=PATH execs PATH instead of oneit (same arguments),
 init.pid2=PATH has oneit run PATH instead of /sbin/pid2, failsafe= is passed
 on to preinit; init.testpanic panics after the early mounts (to see that PID 1
-survives it and still hands over). Run as /init from an initramfs it exports INITRAMFS=1 like
-OpenWrt's initramfs wrapper. Refuses to run unless it is PID 1 or -R is given.
+survives it and still hands over). Run as /init from an initramfs it exports
+INITRAMFS=1 like OpenWrt's initramfs wrapper. Refuses to run unless it is PID
+1 or -R is given.
 
 -R ROOT     run on the tree ROOT (for tests: paths below it, no watchdog)
 -C CONSOLE  console device (default ROOT/dev/console)
