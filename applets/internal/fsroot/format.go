@@ -17,12 +17,15 @@ const f2fsMinSize = 100 << 20
 
 // FormatChoice picks the file system and the mkfs command for an unformatted
 // volume: fstools_overlay_fstype=ext4|f2fs|auto on the kernel command line, else
-// by size. It falls back to whichever mkfs exists; ok is false when none does.
+// by size (f2fs above 100 MiB when the kernel has it). It falls back to
+// whichever mkfs exists; ok is false when none does.
 func (s *System) FormatChoice(v *Volume) (fstype string, argv []string, ok bool) {
 	want, _ := s.Param("fstools_overlay_fstype")
 	if want == "" || want == "auto" {
 		want = "ext4"
-		if v.Size > f2fsMinSize {
+		// f2fs only where the kernel can mount it (fstools does not look, and
+		// then fails with "No such device").
+		if v.Size > f2fsMinSize && s.HasFilesystem("f2fs") {
 			want = "f2fs"
 		}
 	}

@@ -53,6 +53,35 @@ func TestExt4FromMkfs(t *testing.T) {
 	}
 }
 
+func TestF2FSFromMkfs(t *testing.T) {
+	mkfs := testbin.RequireTool(t, "mkfs.f2fs")
+	img := filepath.Join(t.TempDir(), "f2fs.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-f", "-l", "rootfs_data", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.f2fs: %v\n%s", err, out)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	inf, err := Probe(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inf.Type != F2FS || inf.Label != "rootfs_data" || len(inf.UUID) != 36 {
+		t.Fatalf("got %+v, want f2fs rootfs_data with a UUID", inf)
+	}
+	if inf.Type.MountType() != "f2fs" {
+		t.Fatal(inf.Type.MountType())
+	}
+}
+
 func TestExt2FromMkfs(t *testing.T) {
 	inf, _ := Probe(bytes.NewReader(mkfsImage(t, "x", "-t", "ext2")))
 	if inf.Type != Ext2 || inf.Label != "x" {
