@@ -263,8 +263,17 @@ func TestSaveBackupAndFormatChoice(t *testing.T) {
 	}
 	write(t, filepath.Join(bin, "mkfs.f2fs"), []byte("#!/bin/sh\n"))
 	_ = os.Chmod(filepath.Join(bin, "mkfs.f2fs"), 0o755)
+	if fs, _, _ := s.FormatChoice(v); fs != "ext4" {
+		t.Fatalf("200 MiB, mkfs.f2fs but no f2fs in the kernel: %q", fs)
+	}
+	write(t, filepath.Join(s.Proc, "filesystems"), []byte("\text4\n\tf2fs\n"))
 	if fs, _, _ := s.FormatChoice(v); fs != "f2fs" {
 		t.Fatalf("200 MiB with mkfs.f2fs: %q", fs)
+	}
+	small := *v
+	small.Size = 50 << 20
+	if fs, _, _ := s.FormatChoice(&small); fs != "ext4" {
+		t.Fatalf("50 MiB: %q", fs)
 	}
 	s.Cmdline = []string{"fstools_overlay_fstype=ext4"}
 	if fs, _, _ := s.FormatChoice(v); fs != "ext4" {
