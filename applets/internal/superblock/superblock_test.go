@@ -54,17 +54,7 @@ func TestExt4FromMkfs(t *testing.T) {
 }
 
 func TestF2FSFromMkfs(t *testing.T) {
-	mkfs := testbin.RequireTool(t, "mkfs.f2fs")
-	img := filepath.Join(t.TempDir(), "f2fs.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(mkfs, "-q", "-f", "-l", "rootfs_data", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.f2fs: %v\n%s", err, out)
-	}
+	img := f2fsImage(t)
 	f, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +70,23 @@ func TestF2FSFromMkfs(t *testing.T) {
 	if inf.Type.MountType() != "f2fs" {
 		t.Fatal(inf.Type.MountType())
 	}
+}
+
+// f2fsImage makes a 64 MiB image with mkfs.f2fs -l rootfs_data.
+func f2fsImage(t testing.TB) string {
+	t.Helper()
+	mkfs := testbin.RequireTool(t, "mkfs.f2fs")
+	img := filepath.Join(t.TempDir(), "f2fs.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-f", "-l", "rootfs_data", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.f2fs: %v\n%s", err, out)
+	}
+	return img
 }
 
 func TestExt2FromMkfs(t *testing.T) {
@@ -168,6 +175,9 @@ func TestProbeShortReader(t *testing.T) {
 func FuzzIdentify(f *testing.F) {
 	f.Add(mkfsImage(f, "rootfs_data")[:4096])
 	f.Add(mkfsImage(f, "rootfs_data_0123456789", "-t", "ext3")[:4096])
+	if b, err := os.ReadFile(f2fsImage(f)); err == nil {
+		f.Add(b[:4096])
+	}
 	f.Add([]byte("hsqs"))
 	f.Add([]byte{0xde, 0xad, 0xc0, 0xde})
 	b := make([]byte, 0x1100)
