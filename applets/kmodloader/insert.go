@@ -2,7 +2,6 @@ package kmodloader
 
 import (
 	"bytes"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/elfsect"
 	"toybox-go/applets/internal/modinfo"
 )
 
@@ -142,10 +142,10 @@ func formatMismatch(path string) string {
 	return "see dmesg (symbol versions or a vermagic mismatch)"
 }
 
-var hostMachine = map[string]elf.Machine{
-	"amd64": elf.EM_X86_64, "386": elf.EM_386, "arm": elf.EM_ARM, "arm64": elf.EM_AARCH64,
-	"mips": elf.EM_MIPS, "mipsle": elf.EM_MIPS, "mips64": elf.EM_MIPS, "mips64le": elf.EM_MIPS,
-	"riscv64": elf.EM_RISCV, "ppc64le": elf.EM_PPC64, "s390x": elf.EM_S390, "loong64": elf.EM_LOONGARCH,
+var hostMachine = map[string]elfsect.Machine{
+	"amd64": elfsect.EM_X86_64, "386": elfsect.EM_386, "arm": elfsect.EM_ARM, "arm64": elfsect.EM_AARCH64,
+	"mips": elfsect.EM_MIPS, "mipsle": elfsect.EM_MIPS, "mips64": elfsect.EM_MIPS, "mips64le": elfsect.EM_MIPS,
+	"riscv64": elfsect.EM_RISCV, "ppc64le": elfsect.EM_PPC64, "s390x": elfsect.EM_S390, "loong64": elfsect.EM_LOONGARCH,
 }
 
 // kmsgWatch reads what the kernel logs while a module loads: open /dev/kmsg,

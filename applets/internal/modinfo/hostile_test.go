@@ -1,7 +1,6 @@
 package modinfo
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"toybox-go/applets/internal/elfsect"
 )
 
 func TestParseModinfo(t *testing.T) {
@@ -26,19 +27,17 @@ func TestParseModinfo(t *testing.T) {
 // image and returns the offset of its sh_size field.
 func sizeFieldOf(t *testing.T, image []byte, name string) int {
 	t.Helper()
-	f, err := elf.NewFile(bytesReader(image))
+	f, err := elfsect.NewFile(bytesReader(image), int64(len(image)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	shoff := binary.LittleEndian.Uint64(image[0x28:])
 	shentsize := int(binary.LittleEndian.Uint16(image[0x3a:]))
-	for i, s := range f.Sections {
-		if s.Name == name {
-			return int(shoff) + i*shentsize + 0x20 // sh_size in Elf64_Shdr
-		}
+	s, ok := f.Lookup(name)
+	if !ok {
+		t.Fatalf("no section %s", name)
 	}
-	t.Fatalf("no section %s", name)
-	return 0
+	return int(shoff) + s.Index*shentsize + 0x20 // sh_size in Elf64_Shdr
 }
 
 func TestHostileFiles(t *testing.T) {

@@ -3,7 +3,6 @@ package modinfo
 import (
 	"bufio"
 	"bytes"
-	"debug/elf"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"toybox-go/applets/internal/elfsect"
 )
 
 // Module is one module of the index: a file, or a built-in.
@@ -24,12 +25,12 @@ type Module struct {
 
 	// The following are valid once the Index has read the module (Index.Get,
 	// Index.Lookup and Index.ScanAll do).
-	Fields   []Field     // .modinfo in section order (built-ins: modules.builtin.modinfo)
-	Machine  elf.Machine // ELF machine of the file
-	Err      error       // why .modinfo could not be read, if it could not
-	Depends  []string    // hard dependencies (normalised names)
-	SoftPre  []string    // softdep pre: names or aliases
-	SoftPost []string    // softdep post: names or aliases
+	Fields   []Field         // .modinfo in section order (built-ins: modules.builtin.modinfo)
+	Machine  elfsect.Machine // ELF machine of the file
+	Err      error           // why .modinfo could not be read, if it could not
+	Depends  []string        // hard dependencies (normalised names)
+	SoftPre  []string        // softdep pre: names or aliases
+	SoftPost []string        // softdep post: names or aliases
 	Aliases  []string
 
 	read   bool

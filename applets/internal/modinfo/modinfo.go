@@ -1,7 +1,7 @@
 // Package modinfo knows the kernel modules of one release directory
 // (/lib/modules/RELEASE): their names, files, dependencies, soft dependencies,
 // aliases and parameters, read from each module's ELF .modinfo section with
-// debug/elf (OpenWrt ships no modules.dep, nor does Debian's kernel package
+// elfsect (OpenWrt ships no modules.dep, nor does Debian's kernel package
 // before depmod runs), or from depmod's modules.dep / modules.alias /
 // modules.softdep when they are there and not older than the modules.
 //
@@ -15,12 +15,13 @@ package modinfo
 
 import (
 	"bytes"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"toybox-go/applets/internal/elfsect"
 )
 
 // Field is one key=value string of a .modinfo section, in section order.
@@ -79,7 +80,7 @@ func Compressed(path string) string {
 // ReadFile reads the .modinfo section of the module file at path. Hostile files
 // (truncated, not ELF, absurd section sizes, symlink loops) give an error, never
 // a panic.
-func ReadFile(path string) (fields []Field, machine elf.Machine, err error) {
+func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) {
 	if Compressed(path) != "" {
 		return nil, 0, fmt.Errorf("%s: %w", path, ErrCompressed)
 	}
@@ -103,43 +104,40 @@ func ReadFile(path string) (fields []Field, machine elf.Machine, err error) {
 }
 
 // ReadBytes is ReadFile on a module image in memory.
-func ReadBytes(data []byte) ([]Field, elf.Machine, error) {
+func ReadBytes(data []byte) ([]Field, elfsect.Machine, error) {
 	return readELF(bytes.NewReader(data), int64(len(data)))
 }
 
-func readELF(r io.ReaderAt, size int64) (fields []Field, machine elf.Machine, err error) {
-	// debug/elf is robust today, but a parser bug must not take PID 1's helper
-	// down: turn any panic into an error.
+func readELF(r io.ReaderAt, size int64) (fields []Field, machine elfsect.Machine, err error) {
+	// elfsect is fuzzed and checks every offset, but a parser bug must not
+	// take PID 1's helper down: turn any panic into an error all the same.
 	defer func() {
 		if p := recover(); p != nil {
 			fields, err = nil, fmt.Errorf("malformed ELF: %v", p)
 		}
 	}()
-	var magic [4]byte
-	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
+	ef, err := elfsect.NewFile(r, size)
+	if errors.Is(err, elfsect.ErrNotELF) {
 		return nil, 0, errors.New("not an ELF file")
 	}
-	ef, err := elf.NewFile(r)
 	if err != nil {
 		return nil, 0, fmt.Errorf("bad ELF (truncated?): %w", err)
 	}
-	sec := ef.Section(".modinfo")
-	if sec == nil || sec.Type == elf.SHT_NOBITS {
+	sec, ok := ef.Lookup(".modinfo")
+	if !ok || sec.Type == elfsect.SHT_NOBITS {
 		return nil, ef.Machine, ErrNoModinfo
 	}
-	if sec.Size > maxModinfo || sec.Offset > uint64(size) || sec.Size > uint64(size)-sec.Offset {
-		return nil, ef.Machine, fmt.Errorf(".modinfo section of %d bytes at %d does not fit in a file of %d bytes (truncated?)", sec.Size, sec.Offset, size)
-	}
-	buf := make([]byte, sec.Size)
-	if _, err := r.ReadAt(buf, int64(sec.Offset)); err != nil {
-		return nil, ef.Machine, fmt.Errorf("reading .modinfo: %w", err)
+	buf, err := ef.ReadSection(sec, maxModinfo)
+	if err != nil {
+		return nil, ef.Machine, err
 	}
 	return ParseModinfo(buf), ef.Machine, nil
 }
 
-// blockReader caches fixed-size blocks of a file: debug/elf reads the section
-// table a few bytes at a time, one system call each; through this it costs one
-// read per block (the index build got about three times faster).
+// blockReader caches fixed-size blocks of a file: the ELF reader reads the
+// header, the section header table and each section's name separately, one
+// system call each; through this it costs one read per block (the index build
+// got about three times faster with debug/elf, which read smaller pieces).
 type blockReader struct {
 	r      io.ReaderAt
 	size   int64

@@ -1,0 +1,405 @@
+// Package elfsect reads the section header table of an ELF file and the bytes
+// of named sections: what modinfo needs from a kernel module (.modinfo) and
+// nothing more. It replaces debug/elf, which pulls compress/zlib, internal/zstd
+// and debug/dwarf (about 300 KiB) into the binary.
+//
+// ELF32 and ELF64, little- and big-endian, extended section numbering
+// (e_shnum == 0 or e_shstrndx == SHN_XINDEX, the real values in section 0).
+// Files are treated as hostile: every offset and size is checked against the
+// file size before anything is read or allocated, so a header claiming
+// gigabytes costs nothing, and no input makes it panic. The only allocations
+// that grow with the input are the section header table (checked to lie within
+// the file first) and the bytes of a section the caller asks for (checked
+// likewise, and capped by the caller).
+package elfsect
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+)
+
+// Class is EI_CLASS: 32 or 64 bits.
+type Class uint8
+
+// The two ELF classes.
+const (
+	Class32 Class = 1
+	Class64 Class = 2
+)
+
+func (c Class) String() string {
+	switch c {
+	case Class32:
+		return "ELF32"
+	case Class64:
+		return "ELF64"
+	}
+	return "ELFCLASS" + strconv.Itoa(int(c))
+}
+
+// Machine is e_machine.
+type Machine uint16
+
+// The machines OpenWrt and the distributions build kernels for.
+const (
+	EM_386       Machine = 3
+	EM_MIPS      Machine = 8
+	EM_PPC       Machine = 20
+	EM_PPC64     Machine = 21
+	EM_S390      Machine = 22
+	EM_ARM       Machine = 40
+	EM_X86_64    Machine = 62
+	EM_AARCH64   Machine = 183
+	EM_RISCV     Machine = 243
+	EM_LOONGARCH Machine = 258
+)
+
+var machineNames = map[Machine]string{
+	EM_386: "EM_386", EM_MIPS: "EM_MIPS", EM_PPC: "EM_PPC", EM_PPC64: "EM_PPC64",
+	EM_S390: "EM_S390", EM_ARM: "EM_ARM", EM_X86_64: "EM_X86_64",
+	EM_AARCH64: "EM_AARCH64", EM_RISCV: "EM_RISCV", EM_LOONGARCH: "EM_LOONGARCH",
+}
+
+// String gives the constant's name, as debug/elf does, or the number.
+func (m Machine) String() string {
+	if s, ok := machineNames[m]; ok {
+		return s
+	}
+	return "EM_" + strconv.Itoa(int(m))
+}
+
+// Section types this package gives meaning to.
+const (
+	SHT_NULL     uint32 = 0
+	SHT_PROGBITS uint32 = 1
+	SHT_STRTAB   uint32 = 3
+	SHT_NOBITS   uint32 = 8
+)
+
+// Special section indexes.
+const (
+	SHN_UNDEF     = 0
+	SHN_LORESERVE = 0xff00
+	SHN_XINDEX    = 0xffff
+)
+
+// Errors, for errors.Is.
+var (
+	ErrNotELF    = errors.New("not an ELF file")
+	ErrMalformed = errors.New("malformed ELF")
+	ErrNoBits    = errors.New("section has no bytes in the file (SHT_NOBITS)")
+	ErrTooLarge  = errors.New("section larger than allowed")
+)
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// Section is one decoded section header.
+type Section struct {
+	Index     int
+	Name      string
+	NameOff   uint32 // sh_name
+	Type      uint32
+	Flags     uint64
+	Addr      uint64
+	Offset    uint64
+	Size      uint64
+	Link      uint32
+	Info      uint32
+	Addralign uint64
+	Entsize   uint64
+}
+
+// File is an open ELF file: its header and its section header table.
+type File struct {
+	Class     Class
+	ByteOrder binary.ByteOrder
+	Type      uint16 // e_type (1 = ET_REL, a kernel module)
+	Machine   Machine
+
+	r         io.ReaderAt
+	size      uint64
+	shdrs     []byte // the section header table, shnum*shentsize bytes
+	shentsize int
+	shnum     int
+	strtab    *Section // section names, nil when e_shstrndx is SHN_UNDEF
+}
+
+const (
+	ehdr32Size = 52
+	ehdr64Size = 64
+	shdr32Size = 40
+	shdr64Size = 64
+)
+
+// NewFile reads the ELF header and the section header table of the size bytes
+// of r. It fails with ErrNotELF when the magic is wrong and with ErrMalformed
+// when a header field points outside the file or contradicts another.
+func NewFile(r io.ReaderAt, size int64) (*File, error) {
+	if size < 0 {
+		return nil, malformed("negative size")
+	}
+	var ident [16]byte
+	if err := readFull(r, ident[:4], 0); err != nil || string(ident[:4]) != "\x7fELF" {
+		return nil, ErrNotELF
+	}
+	if size < ehdr32Size {
+		return nil, malformed("file of %d bytes too short for an ELF header", size)
+	}
+	if err := readFull(r, ident[:], 0); err != nil {
+		return nil, malformed("reading the ELF header: %v", err)
+	}
+	f := &File{Class: Class(ident[4]), r: r, size: uint64(size)}
+	switch ident[5] {
+	case 1:
+		f.ByteOrder = binary.LittleEndian
+	case 2:
+		f.ByteOrder = binary.BigEndian
+	default:
+		return nil, malformed("unknown data encoding %d", ident[5])
+	}
+	var hdr [ehdr64Size]byte
+	var shoff uint64
+	var shentsize, shnum, shstrndx uint16
+	bo := f.ByteOrder
+	switch f.Class {
+	case Class32:
+		if err := readFull(r, hdr[:ehdr32Size], 0); err != nil {
+			return nil, malformed("reading the ELF header: %v", err)
+		}
+		shoff = uint64(bo.Uint32(hdr[32:]))
+		shentsize, shnum, shstrndx = bo.Uint16(hdr[46:]), bo.Uint16(hdr[48:]), bo.Uint16(hdr[50:])
+	case Class64:
+		if size < ehdr64Size {
+			return nil, malformed("file of %d bytes too short for an ELF64 header", size)
+		}
+		if err := readFull(r, hdr[:ehdr64Size], 0); err != nil {
+			return nil, malformed("reading the ELF header: %v", err)
+		}
+		shoff = bo.Uint64(hdr[40:])
+		shentsize, shnum, shstrndx = bo.Uint16(hdr[58:]), bo.Uint16(hdr[60:]), bo.Uint16(hdr[62:])
+	default:
+		return nil, malformed("unknown class %d", ident[4])
+	}
+	f.Type, f.Machine = bo.Uint16(hdr[16:]), Machine(bo.Uint16(hdr[18:]))
+
+	if shoff == 0 {
+		// No section header table at all: valid (an executable may be
+		// stripped of it), just nothing to find.
+		if shnum != 0 {
+			return nil, malformed("%d sections but no section header table", shnum)
+		}
+		return f, nil
+	}
+	min := shdr32Size
+	if f.Class == Class64 {
+		min = shdr64Size
+	}
+	if int(shentsize) < min {
+		return nil, malformed("section header size %d, want at least %d", shentsize, min)
+	}
+	f.shentsize = int(shentsize)
+	if shoff >= f.size || f.size-shoff < uint64(shentsize) {
+		return nil, malformed("section header table at %d beyond the end of the file (%d bytes; truncated?)", shoff, size)
+	}
+
+	// Section 0 carries the real counts when they do not fit in the header.
+	var n uint64 = uint64(shnum)
+	link := uint64(shstrndx)
+	if shnum == 0 || shstrndx == SHN_XINDEX {
+		var sh0 [shdr64Size]byte
+		if err := readFull(r, sh0[:min], int64(shoff)); err != nil {
+			return nil, malformed("reading section 0: %v", err)
+		}
+		s0 := f.decode(sh0[:min])
+		if shnum == 0 {
+			n = s0.Size
+			if n == 0 {
+				return nil, malformed("e_shnum is 0 and so is section 0's size")
+			}
+		}
+		if shstrndx == SHN_XINDEX {
+			link = uint64(s0.Link)
+		}
+	} else if shstrndx >= SHN_LORESERVE {
+		return nil, malformed("section name table index %#x is reserved", shstrndx)
+	}
+	if n > (f.size-shoff)/uint64(shentsize) {
+		return nil, malformed("%d section headers of %d bytes at %d do not fit in a file of %d bytes (truncated?)", n, shentsize, shoff, size)
+	}
+	if n*uint64(shentsize) > math.MaxInt {
+		return nil, malformed("section header table of %d entries too large for this machine", n)
+	}
+	if link >= n {
+		return nil, malformed("section name table index %d, but only %d sections", link, n)
+	}
+	f.shnum = int(n)
+	f.shdrs = make([]byte, n*uint64(shentsize))
+	if err := readFull(r, f.shdrs, int64(shoff)); err != nil {
+		return nil, malformed("reading the section header table: %v", err)
+	}
+	if link != SHN_UNDEF {
+		s := f.header(int(link))
+		if s.Type == SHT_NOBITS || !f.fits(s) {
+			return nil, malformed("section name table (section %d: %d bytes at %d) does not lie within the file", link, s.Size, s.Offset)
+		}
+		f.strtab = &s
+	}
+	return f, nil
+}
+
+// NumSections is the number of section headers, the null section 0 included.
+func (f *File) NumSections() int { return f.shnum }
+
+// header decodes section i (0 <= i < shnum) without its name.
+func (f *File) header(i int) Section {
+	s := f.decode(f.shdrs[i*f.shentsize : (i+1)*f.shentsize])
+	s.Index = i
+	return s
+}
+
+func (f *File) decode(b []byte) Section {
+	bo := f.ByteOrder
+	if f.Class == Class32 {
+		return Section{
+			NameOff: bo.Uint32(b[0:]), Type: bo.Uint32(b[4:]), Flags: uint64(bo.Uint32(b[8:])),
+			Addr: uint64(bo.Uint32(b[12:])), Offset: uint64(bo.Uint32(b[16:])), Size: uint64(bo.Uint32(b[20:])),
+			Link: bo.Uint32(b[24:]), Info: bo.Uint32(b[28:]), Addralign: uint64(bo.Uint32(b[32:])), Entsize: uint64(bo.Uint32(b[36:])),
+		}
+	}
+	return Section{
+		NameOff: bo.Uint32(b[0:]), Type: bo.Uint32(b[4:]), Flags: bo.Uint64(b[8:]),
+		Addr: bo.Uint64(b[16:]), Offset: bo.Uint64(b[24:]), Size: bo.Uint64(b[32:]),
+		Link: bo.Uint32(b[40:]), Info: bo.Uint32(b[44:]), Addralign: bo.Uint64(b[48:]), Entsize: bo.Uint64(b[56:]),
+	}
+}
+
+// fits reports whether the bytes of s lie within the file.
+func (f *File) fits(s Section) bool {
+	return s.Offset <= f.size && s.Size <= f.size-s.Offset
+}
+
+// Section returns header i with its name. An index out of range, or a name
+// offset outside the section name table or without its terminating NUL, is an
+// error.
+func (f *File) Section(i int) (Section, error) {
+	if i < 0 || i >= f.shnum {
+		return Section{}, fmt.Errorf("section %d out of range (%d sections)", i, f.shnum)
+	}
+	s := f.header(i)
+	name, err := f.name(s.NameOff)
+	if err != nil {
+		return s, fmt.Errorf("section %d: %w", i, err)
+	}
+	s.Name = name
+	return s, nil
+}
+
+// name reads the NUL-terminated string at off in the section name table, a
+// chunk at a time: nothing but the name itself is kept.
+func (f *File) name(off uint32) (string, error) {
+	if f.strtab == nil {
+		return "", nil // no name table: every section is nameless
+	}
+	if uint64(off) >= f.strtab.Size {
+		return "", malformed("name offset %d outside the section name table (%d bytes)", off, f.strtab.Size)
+	}
+	var out []byte
+	var chunk [64]byte
+	pos, end := f.strtab.Offset+uint64(off), f.strtab.Offset+f.strtab.Size
+	for pos < end {
+		n := uint64(len(chunk))
+		if end-pos < n {
+			n = end - pos
+		}
+		if err := readFull(f.r, chunk[:n], int64(pos)); err != nil {
+			return "", malformed("reading a section name: %v", err)
+		}
+		for i := uint64(0); i < n; i++ {
+			if chunk[i] == 0 {
+				return string(append(out, chunk[:i]...)), nil
+			}
+		}
+		out = append(out, chunk[:n]...)
+		pos += n
+	}
+	return "", malformed("section name at %d not terminated within the section name table", off)
+}
+
+// nameIs reports whether the name at off is exactly want, reading only
+// len(want)+1 bytes.
+func (f *File) nameIs(off uint32, want string, buf []byte) bool {
+	if f.strtab == nil || uint64(off) >= f.strtab.Size || f.strtab.Size-uint64(off) < uint64(len(want))+1 {
+		return false
+	}
+	b := buf[:len(want)+1]
+	if readFull(f.r, b, int64(f.strtab.Offset+uint64(off))) != nil {
+		return false
+	}
+	return b[len(want)] == 0 && string(b[:len(want)]) == want
+}
+
+// Lookup returns the first section named name. Sections whose name cannot be
+// read do not match; ok is false when none does.
+func (f *File) Lookup(name string) (s Section, ok bool) {
+	if f.strtab == nil {
+		return Section{}, false
+	}
+	var small [64]byte
+	buf := small[:]
+	if len(name)+1 > len(buf) {
+		buf = make([]byte, len(name)+1)
+	}
+	for i := 1; i < f.shnum; i++ { // section 0 is the null section
+		h := f.header(i)
+		if f.nameIs(h.NameOff, name, buf) {
+			h.Name = name
+			return h, true
+		}
+	}
+	return Section{}, false
+}
+
+// ReadSection returns the bytes of s, refusing SHT_NOBITS sections, sections
+// larger than max bytes and sections that do not lie within the file: nothing
+// is allocated before those checks pass.
+func (f *File) ReadSection(s Section, max uint64) ([]byte, error) {
+	if s.Type == SHT_NOBITS {
+		return nil, fmt.Errorf("%s: %w", s.Name, ErrNoBits)
+	}
+	if !f.fits(s) {
+		return nil, malformed("%s section of %d bytes at %d does not fit in a file of %d bytes (truncated?)", s.Name, s.Size, s.Offset, f.size)
+	}
+	if s.Size > max || s.Size > math.MaxInt {
+		return nil, fmt.Errorf("%s section of %d bytes: %w (%d)", s.Name, s.Size, ErrTooLarge, max)
+	}
+	buf := make([]byte, s.Size)
+	if err := readFull(f.r, buf, int64(s.Offset)); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", s.Name, err)
+	}
+	return buf, nil
+}
+
+// readFull is ReadAt that accepts io.EOF with a full read (the ReaderAt
+// contract allows it at the end of the file).
+func readFull(r io.ReaderAt, p []byte, off int64) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if off < 0 {
+		return errors.New("offset beyond 2^63")
+	}
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
