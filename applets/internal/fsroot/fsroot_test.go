@@ -443,3 +443,16 @@ func BenchmarkFindVolumeHost(b *testing.B) {
 	}
 	b.ReportMetric(float64(devs), "block-devices")
 }
+
+func TestFindFITFirst(t *testing.T) {
+	s := fakeTree(t)
+	addBlock(t, s, "sda2", "DEVNAME=sda2\nPARTNAME=rootfs_data\n", 2, []byte{0xde, 0xad, 0xc0, 0xde}, "sda")
+	addBlock(t, s, "fitrw", "DEVNAME=fitrw\n", 0, make([]byte, 8192), "")
+	v, err := s.FindVolume(DataName)
+	if err != nil || v.Driver != "fit" || v.Size != 8192 || v.Info.Type != superblock.Empty {
+		t.Fatalf("got %+v %v", v, err)
+	}
+	if v, _ := s.FindVolume("other"); v != nil && v.Driver == "fit" {
+		t.Fatal("fitrw used for another name")
+	}
+}

@@ -98,10 +98,14 @@ func (v *Volume) Type() string {
 // ErrNotFound means no driver found the volume.
 var ErrNotFound = errors.New("volume not found")
 
-// FindVolume asks the drivers in fstools' order of priority: GPT partition name
+// FindVolume asks the drivers in fstools' order of priority: the FIT image's
+// read-write part (/dev/fitrw, for rootfs_data only), GPT partition name
 // (the kernel's PARTNAME, then our own GPT reader), then file-system label (ext*,
 // f2fs, btrfs: our addition, for disks without GPT), UBI volume, MTD partition.
 func (s *System) FindVolume(name string) (*Volume, error) {
+	if v := s.byFIT(name); v != nil {
+		return s.identify(v)
+	}
 	devs := s.blockDevices()
 	if ignore, _ := s.Param("fstools_ignore_partname"); ignore != "1" {
 		scope := s.partnameScope(devs)
@@ -142,6 +146,20 @@ func (s *System) identify(v *Volume) (*Volume, error) {
 		return v, fmt.Errorf("identifying %s: %w", v.Probe, err)
 	}
 	return v, nil
+}
+
+// byFIT is fstools' fit driver: boards booting a FIT image with the uImage.FIT
+// block driver get the writable area as /dev/fitrw.
+func (s *System) byFIT(name string) *Volume {
+	if name != DataName {
+		return nil
+	}
+	n := filepath.Join(s.Dev, "fitrw")
+	if _, err := os.Stat(n); err != nil {
+		return nil
+	}
+	size := int64(readInt(filepath.Join(s.Sys, "class", "block", "fitrw", "size"))) * 512
+	return &Volume{Name: name, Driver: "fit", Device: n, Probe: n, Size: size}
 }
 
 // blockDev is one entry of /sys/class/block.
