@@ -24,8 +24,8 @@ const Usage = `usage: mount_root [-f] [-n NAME] [start [MOUNTOPTS] | ram | done 
 
 Make the writable data volume part of the root file system, as OpenWrt's
 fstools mount_root does. start (the default; only in preinit: PREINIT=1 or
-/tmp/.preinit) finds the volume named rootfs_data (GPT partition name, ext4/
-f2fs/btrfs label, UBI volume, MTD partition; kernel options
+/tmp/.preinit) finds the volume named rootfs_data (FIT /dev/fitrw, GPT
+partition name, ext4/f2fs/btrfs label, UBI volume, MTD partition; kernel options
 fstools_overlay_name= and fstools_overlay_fstype=; else the space after a
 squashfs/EROFS root image on its disk, as x86 images have it), formats it
 when it is empty or marked 0xdeadc0de, mounts it on /overlay, wipes it unless
