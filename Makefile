@@ -14,7 +14,7 @@ CROSS_ARCHES := arm arm64 mips mipsle riscv64
 # Packages whose unit tests also run on mipsle under qemu-mipsel-static.
 CROSS_TEST_PKGS := ./applets/oneit/ ./applets/internal/...
 
-.PHONY: all build deps test test-unit test-cross run bench lint install uninstall initramfs cross clean
+.PHONY: all build deps test test-unit test-cross demo run bench lint install uninstall initramfs cross clean
 
 all: build
 
@@ -47,12 +47,20 @@ initramfs: build
 	$(GO) run ./tools/mkinitramfs -o $(BUILD)/initramfs.cpio -bin $(BIN)
 	@echo "wrote $(BUILD)/initramfs.cpio"
 
-# The demo system: toybox-go as init, busybox for the shell, the demo configs.
-RUN_APPEND ?= rdinit=/sbin/oneit -- -c /dev/ttyS0 /bin/sh /etc/demo-start
-run: deps build
+# The demo system: toybox-go as init (the initramfs's /init), busybox for the
+# shell, demo/rootfs's configs, a few real modules, and a data disk labelled
+# rootfs_data (build/demo-data.img) that mount_root makes the writable overlay,
+# so what you change survives `make run` after `make run`.
+DEMO_MODULES := virtio,virtio_ring,virtio_pci_modern_dev,virtio_pci_legacy_dev,virtio_pci,virtio_blk,overlay,bridge,stp,llc,zsmalloc,zram
+demo: deps build
 	$(GO) run ./tools/mkinitramfs -o $(BUILD)/demo.cpio -bin $(BIN) \
-		-busybox /bin/busybox -tree demo/rootfs -dev ttyS0:4:64
-	scripts/run-vm.sh $(BUILD)/demo.cpio $(RUN_APPEND)
+		-busybox /bin/busybox -tree demo/rootfs -symlink init=/bin/toybox-go \
+		-kernel $(KERNEL) -modules $(DEMO_MODULES)
+	@[ -f $(BUILD)/demo-data.img ] || { truncate -s 64M $(BUILD)/demo-data.img && \
+		mkfs.ext4 -q -L rootfs_data $(BUILD)/demo-data.img; }
+
+run: demo
+	scripts/run-vm.sh $(BUILD)/demo.cpio $(BUILD)/demo-data.img
 
 bench: deps build
 	TOYBOX_GO_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./... | tee $(BUILD)/bench.txt

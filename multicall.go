@@ -153,7 +153,20 @@ func runApplet(a *applet, argv []string, stdout io.Writer) int {
 		fmt.Fprintln(stdout, a.usage)
 		return 0
 	}
+	nameProcess(filepath.Base(argv[0]))
 	return a.main(argv)
+}
+
+// nameProcess makes ps and /proc/PID/comm show the applet's name when the
+// binary was run as /proc/self/exe (how init starts oneit, and pid2 its
+// helpers), which would otherwise show as "exe". Best effort: no /proc, no name.
+func nameProcess(name string) {
+	const comm = "/proc/self/comm"
+	cur, err := os.ReadFile(comm)
+	if err != nil || string(cur) == name+"\n" || len(name) == 0 || len(name) > 15 {
+		return
+	}
+	_ = os.WriteFile(comm, []byte(name), 0)
 }
 
 // followLinks follows a chain of symlinks from path (at most 8) and returns

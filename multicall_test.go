@@ -113,6 +113,16 @@ func TestBinaryInstallAndSymlinkDispatch(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "usage: oneit") {
 		t.Fatalf("sbin/oneit --help: %v %q", err, out)
 	}
+	// Run under another name (as init runs oneit through /proc/self/exe),
+	// the process names itself after the applet, which is what ps shows.
+	con := filepath.Join(t.TempDir(), "console")
+	if err := os.WriteFile(con, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = exec.Command(bin, "oneit", "-c", con, "sh", "-c", "cat /proc/$PPID/comm").Run()
+	if got, _ := os.ReadFile(con); strings.TrimSpace(string(got)) != "oneit" {
+		t.Errorf("comm of toybox-go run as oneit is %q, want oneit", got)
+	}
 	// A foreign file is refused.
 	other := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(other, "sbin"), 0o755); err != nil {

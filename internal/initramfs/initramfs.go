@@ -170,6 +170,16 @@ func (b *Builder) Modules(kernelDir, release string, names ...string) error {
 		sort.Strings(missing)
 		return fmt.Errorf("initramfs: modules not found under %s: %s", root, strings.Join(missing, " "))
 	}
+	// The built-in lists let a loader skip built-in modules instead of
+	// failing to find them.
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
+		host := filepath.Join(root, f)
+		if _, err := os.Stat(host); err == nil {
+			if err := b.HostFile(path.Join("lib/modules", release, f), host, 0o644); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@
 //
 //	mkinitramfs -o OUT -bin toybox-go [-busybox PATH] [-tree HOSTDIR[:PREFIX]]...
 //	            [-kernel DIR -modules NAME,NAME...] [-dev NAME:MAJOR:MINOR]...
+//	            [-symlink PATH=TARGET]...
 package main
 
 import (
@@ -35,9 +36,10 @@ func run() error {
 	busybox := flag.String("busybox", "", "a static busybox to add as /bin/busybox (for /bin/sh)")
 	kernel := flag.String("kernel", "", "kernel directory from scripts/fetch-kernel.sh (for -modules)")
 	modules := flag.String("modules", "", "comma-separated module names to copy from -kernel")
-	var trees, devs list
+	var trees, devs, links list
 	flag.Var(&trees, "tree", "HOSTDIR[:PREFIX]: copy a host directory into the image (repeatable)")
 	flag.Var(&devs, "dev", "NAME:MAJOR:MINOR: a character device under /dev (repeatable)")
+	flag.Var(&links, "symlink", "PATH=TARGET: a symlink, e.g. init=/bin/toybox-go (repeatable)")
 	flag.Parse()
 
 	b := initramfs.New()
@@ -66,6 +68,13 @@ func run() error {
 			return fmt.Errorf("-dev %q: bad numbers", d)
 		}
 		b.CharDev(filepath.Join("dev", f[0]), 0o600, major, minor)
+	}
+	for _, l := range links {
+		p, target, ok := strings.Cut(l, "=")
+		if !ok || p == "" || target == "" {
+			return fmt.Errorf("-symlink %q: want PATH=TARGET", l)
+		}
+		b.Symlink(p, target)
 	}
 	if *modules != "" {
 		rel, err := os.ReadFile(filepath.Join(*kernel, "version"))
