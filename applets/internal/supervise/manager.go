@@ -136,7 +136,8 @@ type Manager struct {
 	events     chan Event
 	respawning bool
 	now        func() time.Time
-	epoch      int64 // start tokens: epoch and sequence
+	mux        *logMux // reads the services' log FIFOs
+	epoch      int64   // start tokens: epoch and sequence
 	seq        int64
 }
 
@@ -763,14 +764,22 @@ func (m *Manager) logWriter(s *service) (*os.File, error) {
 
 // openLog starts reading the service's FIFO into its ring and the log.
 func (m *Manager) openLog(s *service, must bool) {
-	f, err := os.OpenFile(m.fifoPath(s.spec.Name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	fd, err := unix.Open(m.fifoPath(s.spec.Name), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if must {
 			m.cfg.Log.Warnf("%s: log: %v", s.spec.Name, err)
 		}
 		return
 	}
-	go m.readLines(f, s.spec.Name, &s.ring)
+	if m.mux == nil {
+		if m.mux, err = newLogMux(m); err != nil {
+			m.mux = nil
+		}
+	}
+	if m.mux != nil && m.mux.add(fd, s.spec.Name, &s.ring) == nil {
+		return
+	}
+	go m.readLines(os.NewFile(uintptr(fd), m.fifoPath(s.spec.Name)), s.spec.Name, &s.ring)
 }
 
 func (m *Manager) readLines(r io.ReadCloser, name string, ring *Ring) {
