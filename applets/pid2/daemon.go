@@ -2,7 +2,6 @@ package pid2
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -61,7 +60,10 @@ type daemon struct {
 	reqs    chan ctlReq
 	exiting bool // SHUTDOWN finished its steps: exit once nothing runs
 	signal  syscall.Signal
-	hotplug context.CancelFunc
+	hotplug func() // stops the hotplug listener
+
+	early    chan struct{} // coldplug is done: EARLY may end
+	consoles chan string   // start-console requests from hotplug
 }
 
 func runDaemon(o options) (code int) {
@@ -72,7 +74,8 @@ func runDaemon(o options) (code int) {
 			code = 2
 		}
 	}()
-	d := &daemon{o: o, log: log, reqs: make(chan ctlReq, 16), current: map[string]inittab.Entry{}}
+	d := &daemon{o: o, log: log, reqs: make(chan ctlReq, 16), current: map[string]inittab.Entry{},
+		early: make(chan struct{}, 1), consoles: make(chan string, 16)}
 	return d.run()
 }
 
@@ -190,23 +193,41 @@ func (d *daemon) run() int {
 				d.wd.Write([]byte{0})
 				wdLast = time.Now()
 			}
+		case <-d.early:
+			d.stepDone()
+		case dev := <-d.consoles:
+			d.startConsole(dev)
 		case <-timer.C:
 		}
 	}
 }
 
-// reap collects every exited child.
+// reap collects the exited children pid2 started. Only those: the hotplug
+// package waits for its own children (os/exec), and a wait for any child would
+// steal their exit statuses.
 func (d *daemon) reap() {
-	for {
+	for _, pid := range d.m.Pids() {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		for err == unix.EINTR {
+			got, err = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 		}
-		if pid <= 0 || err != nil {
-			return
+		if got == pid && err == nil {
+			d.m.Reaped(pid, ws)
 		}
-		d.m.Reaped(pid, ws)
+	}
+}
+
+// startConsole (hotplug's start-console DEV) starts the entries on tty DEV
+// that could not run for want of it.
+func (d *daemon) startConsole(dev string) {
+	dev = strings.TrimPrefix(dev, "/dev/")
+	for _, e := range d.current {
+		st, err := d.m.Status(e.Name)
+		if err == nil && len(st) == 1 && st[0].State == supervise.StateNoTTY && d.spec(e).TTY == dev {
+			d.log.Infof("%s: %s appeared", e.Name, dev)
+			d.m.Start(e.Name)
+		}
 	}
 }
 
@@ -220,15 +241,17 @@ func (d *daemon) enter(state string) {
 	}
 }
 
-// enterEarly opens the watchdog and starts hotplug, then goes on to INIT.
+// enterEarly opens the watchdog and starts hotplug; INIT follows as the next
+// step, once coldplug is done.
 func (d *daemon) enterEarly() {
 	d.enter(stateEarly)
 	if f, err := os.OpenFile("/dev/watchdog", os.O_WRONLY, 0); err == nil {
 		d.wd = f
 		d.log.Infof("watchdog: feeding /dev/watchdog")
 	}
-	d.startHotplug()
-	d.enterInit()
+	d.busy = true
+	d.startHotplug(d.booted() != "", func() { d.early <- struct{}{} })
+	d.steps = append(d.steps, func() { d.enterInit(); d.stepDone() })
 }
 
 func (d *daemon) readInittab() []inittab.Entry {
@@ -482,6 +505,10 @@ func (d *daemon) shutdown(s syscall.Signal) {
 	d.log.Noticef("%s requested (%s)", what, unix.SignalName(s))
 	d.steps = nil // abandon what INIT still had queued
 	d.m.StopTasks()
+	if d.hotplug != nil {
+		d.hotplug() // also ends a coldplug still running
+		d.hotplug = nil
+	}
 	if s == syscall.SIGINT {
 		for _, e := range d.entries {
 			if e.Action == inittab.CtrlAltDel {
@@ -496,9 +523,6 @@ func (d *daemon) shutdown(s syscall.Signal) {
 	}
 	d.steps = append(d.steps, func() {
 		d.log.Noticef("- stopping services -")
-		if d.hotplug != nil {
-			d.hotplug()
-		}
 		d.m.StopAll()
 		d.exiting = true
 		d.stepDone()

@@ -1,16 +1,83 @@
 package pid2
 
-import "os"
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 
-// The hotplug hook. EARLY is where procd opens its uevent listener and runs
-// coldplug; the hotplug helper package (applets/internal/hotplug) plugs in
-// here: startHotplug runs coldplug, then keeps the listener running until
-// SHUTDOWN (d.hotplug cancels it), and hotplugOnly serves `pid2 -h RULES`.
+	"toybox-go/applets/internal/hotplug"
+	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/internal/rules"
+)
 
-func (d *daemon) startHotplug() {
-	d.log.Infof("hotplug: not built in, skipped")
+// EARLY is where procd opens its uevent listener and runs coldplug. pid2 does
+// the same with applets/internal/hotplug when ETCDIR/hotplug.json exists: the
+// listener runs in its own goroutines until SHUTDOWN, coldplug (fresh /dev,
+// every device replayed, until settled) runs in the background while the main
+// loop already serves signals, fd 3 and the heartbeat; INIT starts when it is
+// done. A relaunched pid2 (booted exists) only listens: /dev is already made,
+// and replaying every device would run the hotplug scripts a second time.
+// Events that arrive while no pid2 runs are lost.
+//
+// hotplug runs its own children with os/exec and waits for them itself; pid2
+// therefore reaps only the PIDs it started (see reap).
+
+// startHotplug starts the listener and coldplug; done is called (from another
+// goroutine) when EARLY may end.
+func (d *daemon) startHotplug(relaunched bool, done func()) {
+	file := filepath.Join(d.o.etcDir, "hotplug.json")
+	if _, err := os.Stat(file); err != nil {
+		d.log.Infof("hotplug: no %s, skipped", file)
+		done()
+		return
+	}
+	script, err := rules.LoadFile(file)
+	if err != nil {
+		d.log.Errorf("hotplug: %v, skipped", err)
+		done()
+		return
+	}
+	for _, w := range script.Warnings() {
+		d.log.Warnf("hotplug: %v", w)
+	}
+	p, err := hotplug.New(hotplug.Config{Rules: script, Etc: d.o.etcDir, Log: kmsg.New("hotplug"),
+		StartConsole: func(dev string) error { d.consoles <- dev; return nil }})
+	if err != nil {
+		d.log.Errorf("hotplug: %v, skipped", err)
+		done()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.hotplug = func() { cancel(); p.Close() }
+	go func() {
+		if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Errorf("hotplug: listener: %v", err)
+		}
+	}()
+	if relaunched {
+		done()
+		return
+	}
+	go func() {
+		if err := p.Coldplug(ctx); err != nil {
+			d.log.Errorf("coldplug: %v", err)
+		}
+		done()
+	}()
 }
 
+// hotplugOnly is `pid2 -h RULES`: the listener with RULES until TERM or INT
+// (procd -h), used by init during preinit.
 func hotplugOnly(o options) int {
-	return errorf(os.Stderr, "-h %s: hotplug is not built in", o.hotplugRules)
+	log := kmsg.New("hotplug")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := hotplug.ServeContext(ctx, o.hotplugRules, log); err != nil && !errors.Is(err, context.Canceled) {
+		log.Errorf("%v", err)
+		return 1
+	}
+	return 0
 }

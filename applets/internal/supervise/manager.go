@@ -909,3 +909,19 @@ func (m *Manager) StopTasks() {
 		}
 	}
 }
+
+// Pids returns the processes pid2 may have to reap: its services' and tasks'.
+func (m *Manager) Pids() []int {
+	var out []int
+	for _, s := range m.svcs {
+		if s.pid != 0 {
+			out = append(out, s.pid)
+		}
+	}
+	for pid, t := range m.tasks {
+		if !t.reaped {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
