@@ -273,7 +273,7 @@ func TestRealObjects(t *testing.T) {
 }
 
 // A few real .ko files from scripts/fetch-kernel.sh's cache, when it is there.
-func kernelModules(t *testing.T, n int) []string {
+func kernelModules(t testing.TB, n int) []string {
 	home, _ := os.UserHomeDir()
 	cache := os.Getenv("TOYBOX_GO_CACHE")
 	if cache == "" {

@@ -3,7 +3,10 @@ package elfsect
 import (
 	"bytes"
 	"debug/elf"
+	"os"
 	"testing"
+
+	"toybox-go/internal/testbin"
 )
 
 // compareWithDebugELF checks f (our reading of data) against debug/elf's:
@@ -49,4 +52,44 @@ func compareWithDebugELF(t *testing.T, what string, data []byte, f *File) {
 			}
 		}
 	}
+}
+
+// BenchmarkModinfo reads the .modinfo of a real module held in memory, with
+// this package and with debug/elf (the path modinfo used before): the cost of
+// parsing alone, without system calls.
+func BenchmarkModinfo(b *testing.B) {
+	mods := kernelModules(b, 1)
+	if len(mods) == 0 {
+		testbin.Unavailable(b, "no kernel modules cached (scripts/fetch-kernel.sh)")
+	}
+	data, err := os.ReadFile(mods[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("elfsect", func(b *testing.B) {
+		for b.Loop() {
+			f, err := NewFile(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, ok := f.Lookup(".modinfo")
+			if !ok {
+				b.Fatal("no .modinfo")
+			}
+			if _, err := f.ReadSection(s, 4<<20); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("debug-elf", func(b *testing.B) {
+		for b.Loop() {
+			f, err := elf.NewFile(bytes.NewReader(data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.Section(".modinfo").Data(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
