@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"toybox-go/applets/internal/supervise"
 	"toybox-go/internal/nstest"
 	"toybox-go/internal/testbin"
@@ -656,5 +658,118 @@ func TestCtrlAltDel(t *testing.T) {
 	s.expectEnd(20*time.Second, nstest.Rebooted)
 	if m := s.markLines(); strings.Join(m, " ") != "cad down" {
 		t.Errorf("marks %q, want cad then down", m)
+	}
+}
+
+// openPty returns a pty master and the slave's name below /dev.
+func openPty(t *testing.T) (*os.File, string) {
+	t.Helper()
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		testbin.Unavailable(t, "no /dev/ptmx: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := os.NewFile(uintptr(fd), "ptmx")
+	t.Cleanup(func() { m.Close() })
+	return m, fmt.Sprintf("pts/%d", n)
+}
+
+// TestAskFirst: an askfirst entry prints the prompt on its tty and runs only
+// after Enter, with the tty as its controlling terminal.
+func TestAskFirst(t *testing.T) {
+	t.Parallel()
+	testbin.RequireRoot(t)
+	master, pts := openPty(t)
+	out := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, err := master.Read(buf)
+			if n > 0 {
+				out <- string(buf[:n])
+			}
+			if err != nil {
+				close(out)
+				return
+			}
+		}
+	}()
+	s := boot(t, pts+":ask:askfirst:echo activated >> @MARKS@; cut -d' ' -f7 /proc/$$/stat >> @MARKS@; exec sleep 1000\n", nil)
+	var seen string
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(seen, "Please press Enter to activate this console.") {
+		select {
+		case o := <-out:
+			seen += o
+		case <-deadline:
+			t.Fatalf("no prompt on %s; got %q", pts, seen)
+		}
+	}
+	if m := s.markLines(); len(m) != 0 {
+		t.Fatalf("ran before Enter: %q", m)
+	}
+	master.Write([]byte("\n"))
+	s.waitFor("activation", 10*time.Second, func() bool { return len(s.markLines()) == 2 })
+	if m := s.markLines(); m[0] != "activated" || m[1] == "0" {
+		t.Errorf("marks %q: want activated and a controlling tty (tty_nr != 0)", m)
+	}
+	if st := s.status()["ask"]; st.State != supervise.StateRunning {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestRebootApplets: reboot, halt and poweroff signal PID 1, which has pid2
+// shut down in order; -f skips the shutdown; `pid2 halt` asks through the socket.
+func TestRebootApplets(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		cmd      string
+		want     nstest.Ending
+		shutdown bool
+	}{
+		{"reboot", "reboot", nstest.Rebooted, true},
+		{"halt", "halt -d 0.1", nstest.Halted, true},
+		{"poweroff", "poweroff", nstest.Halted, true},
+		{"reboot-f", "reboot -f", nstest.Rebooted, false},
+		{"pid2-halt", "pid2 -d @ROOT@/state halt", nstest.Halted, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			bin := testbin.Path(t)
+			s := boot(t, "::once:"+bin+" "+tc.cmd+"\n::shutdown:echo shutdown >> @MARKS@\n:a:respawn:/bin/sleep 1001\n", nil)
+			s.expectEnd(30*time.Second, tc.want)
+			if got := count(s.markLines(), "shutdown") == 1; got != tc.shutdown {
+				t.Errorf("shutdown entry ran: %v, want %v", got, tc.shutdown)
+			}
+		})
+	}
+}
+
+func TestHotplugOnly(t *testing.T) {
+	t.Parallel()
+	testbin.RequireRoot(t)
+	rules := filepath.Join(t.TempDir(), "hotplug.json")
+	os.WriteFile(rules, []byte(`[ [ "case", "ACTION", { "add": [ [ "exec", "/bin/true" ] ] } ] ]`), 0o644)
+	var errb strings.Builder
+	cmd := exec.Command(testbin.Applet(t, "pid2"), "-h", rules)
+	cmd.Env = testbin.Env()
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errb.String(), "listening") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // its log is the only sign it is ready
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil || !strings.Contains(errb.String(), "listening") {
+		t.Errorf("pid2 -h: %v; log %q", err, errb.String())
 	}
 }
