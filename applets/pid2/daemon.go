@@ -62,6 +62,8 @@ type daemon struct {
 	signal  syscall.Signal
 	hotplug func() // stops the hotplug listener
 
+	inherited []int // oneit's fds (3, 4): passed on when pid2 re-execs itself
+
 	early    chan struct{} // coldplug is done: EARLY may end
 	consoles chan string   // start-console requests from hotplug
 }
@@ -93,6 +95,7 @@ func (d *daemon) inheritedFDs() {
 			continue
 		}
 		unix.CloseOnExec(fd)
+		d.inherited = append(d.inherited, fd)
 		switch {
 		case fd == 3 && fl&unix.O_ACCMODE == unix.O_RDONLY:
 			d.records = make(chan int, 1024)
@@ -487,7 +490,13 @@ func (d *daemon) restart() {
 		}
 	}
 	d.log.Noticef("restart: exec %s", self)
+	for _, fd := range d.inherited {
+		unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0) // the next pid2 needs them
+	}
 	if err := syscall.Exec(self, argv, os.Environ()); err != nil {
+		for _, fd := range d.inherited {
+			unix.CloseOnExec(fd)
+		}
 		d.log.Errorf("restart: exec %s: %v", self, err)
 	}
 }

@@ -773,3 +773,33 @@ func TestHotplugOnly(t *testing.T) {
 		t.Errorf("pid2 -h: %v; log %q", err, errb.String())
 	}
 }
+
+// TestQuitReexec: SIGQUIT without a restart entry re-execs pid2, which keeps
+// its services (adopted from the pid files), fd 3 and its heartbeat.
+func TestQuitReexec(t *testing.T) {
+	t.Parallel()
+	s := boot(t, ":a:respawn:/bin/sleep 1001\n", nil, "-H", "2")
+	before := s.allRunning(10*time.Second, "a")
+	p := s.pid2Pid()
+	syscall.Kill(p, syscall.SIGQUIT)
+	s.waitFor("re-exec", 10*time.Second, func() bool { return strings.Count(s.console(), "- early -") == 2 })
+	after := s.allRunning(10*time.Second, "a")
+	if q := s.pid2Pid(); q != p || after["a"].Pid != before["a"].Pid || !after["a"].Adopted {
+		t.Fatalf("pid2 %d -> %d, service %+v -> %+v", p, q, before["a"], after["a"])
+	}
+	// Still its child: a death is seen and the service respawned.
+	for hp, argv := range s.procs() {
+		if argv == "/bin/sleep 1001" {
+			syscall.Kill(hp, syscall.SIGKILL)
+		}
+	}
+	s.waitFor("respawn", 10*time.Second, func() bool {
+		x := s.status()["a"]
+		return x.State == supervise.StateRunning && x.Pid != before["a"].Pid && x.Pid != 0
+	})
+	// The heartbeat survived the exec: no relaunch over three periods.
+	time.Sleep(3 * time.Second)
+	if q := s.pid2Pid(); q != p {
+		t.Errorf("pid2 relaunched (%d -> %d): heartbeat lost in the re-exec", p, q)
+	}
+}
