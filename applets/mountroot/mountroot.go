@@ -24,22 +24,22 @@ const Usage = `usage: mount_root [-f] [-n NAME] [start [MOUNTOPTS] | ram | done 
 
 Make the writable data volume part of the root file system, as OpenWrt's
 fstools mount_root does. start (the default; only in preinit: PREINIT=1 or
-/tmp/.preinit) finds the volume named rootfs_data (FIT /dev/fitrw, GPT
-partition name, ext4/f2fs/btrfs label, UBI volume, MTD partition; kernel options
-fstools_overlay_name= and fstools_overlay_fstype=; else the space after a
-squashfs/EROFS root image on its disk, as x86 images have it), formats it
-when it is empty or marked 0xdeadc0de, mounts it on /overlay, wipes it unless
-the last boot reached "mount_root done", and pivots to an overlay of / with the old root on
-/rom. An extroot in /etc/config/fstab (an enabled "config mount" with target
-/overlay or /, by uuid, label or device; read from the data volume's saved
-config first) puts the overlay, or the whole root, on that device instead.
-Without a usable volume the overlay lives in RAM, and it says so: settings
-will not persist. ram makes a RAM overlay; done marks the overlay trusted
-(.fs_state 2); stop does nothing. MOUNTOPTS are used to remount the root
-read-write when there is no data volume.
+/tmp/.preinit) finds the volume named rootfs_data: FIT /dev/fitrw, GPT
+partition name, ext4/f2fs/btrfs label, UBI volume, MTD partition, else the
+space after a squashfs/EROFS root image on its disk (x86 images); kernel
+options fstools_overlay_name= and fstools_overlay_fstype=. It formats the
+volume when it is empty or marked 0xdeadc0de, mounts it on /overlay, wipes it
+unless a boot has reached "mount_root done" since it was made, and pivots to
+an overlay of / with the old root on /rom. An extroot in /etc/config/fstab (an
+enabled "config mount" with target /overlay or /, by uuid, label or device;
+the data volume's saved config first) puts the overlay, or the whole root, on
+that device instead. Without a usable volume the overlay lives in RAM, and it
+says so: settings will not persist. ram makes a RAM overlay; done marks the
+overlay on /overlay trusted (.fs_state 2); stop does nothing. MOUNTOPTS are
+used to remount the root read-write when there is no data volume.
 
--f	run start outside preinit
--n NAME	volume name (default rootfs_data, or fstools_overlay_name=)`
+-f       run start outside preinit
+-n NAME  volume name (default rootfs_data, or fstools_overlay_name=)`
 
 // Mounter carries out the modes.
 type Mounter struct {
@@ -184,21 +184,15 @@ func (m *Mounter) RAM(why string) int {
 	return 0
 }
 
-// Done is `mount_root done`: the boot got this far, so the overlay is trusted.
+// Done is `mount_root done`: the boot got this far, so the overlay on
+// /overlay (the data volume, or an extroot) is trusted from now on.
 func (m *Mounter) Done() int {
-	name := m.name()
-	v, err := m.FindVolume(name)
-	if v == nil {
-		fmt.Fprintf(os.Stderr, "mount_root: done: %v\n", err)
-		return 1
-	}
-	if !fsroot.IsPersistentFS(v.Info.Type) {
-		m.Log.Warnf("%s (%s) is not formatted: the overlay stays in RAM until the next boot formats it", v.Device, v.Type())
-		return 0
-	}
 	dir := m.Path("/overlay")
-	if where := m.MountedAt(v.Device); v.Driver != "ubi" && v.Driver != "mtd" && where != "/overlay" {
-		msg := fmt.Sprintf("%s is not mounted on /overlay (%q): the root is not on it, nothing to mark", v.Device, where)
+	if !fsroot.IsMountPoint(dir) {
+		msg := "nothing is mounted on /overlay (the root is in RAM or on no data volume): nothing to mark"
+		if v, _ := m.FindVolume(m.name()); v != nil && !fsroot.IsPersistentFS(v.Info.Type) {
+			msg = fmt.Sprintf("%s (%s) is not formatted yet: the overlay stays in RAM until a boot formats it", v.Device, v.Type())
+		}
 		m.Log.Warnf("%s", msg)
 		fmt.Fprintln(os.Stderr, "mount_root:", msg)
 		return 1
@@ -208,6 +202,6 @@ func (m *Mounter) Done() int {
 		return 1
 	}
 	unix.Sync()
-	m.Log.Infof("overlay on %s marked ready (%s)", v.Device, filepath.Join(dir, ".fs_state"))
+	m.Log.Infof("overlay marked ready (%s)", filepath.Join(dir, ".fs_state"))
 	return 0
 }

@@ -226,6 +226,10 @@ func (s *System) Pivot(newRoot, putOld string) error {
 	return nil
 }
 
+// IsMountPoint reports whether dir is the root of a mount (on another file
+// system than its parent directory).
+func IsMountPoint(dir string) bool { return isMount(dir, filepath.Dir(filepath.Clean(dir))) }
+
 // isMount reports whether dir is on another file system than parent.
 func isMount(dir, parent string) bool {
 	a, err1 := os.Stat(dir)
