@@ -71,7 +71,10 @@ func (s *system) start(oneitFlags ...string) *system {
 	s.t.Helper()
 	argv := []string{testbin.Applet(s.t, "oneit"), "-c", s.con}
 	argv = append(argv, oneitFlags...)
-	argv = append(argv, s.pid2, "-e", s.etc, "-d", s.state)
+	// askconsole entries get a file of their own, never the host's console.
+	ask := filepath.Join(s.root, "askconsole")
+	os.WriteFile(ask, nil, 0o644)
+	argv = append(argv, s.pid2, "-e", s.etc, "-d", s.state, "-c", ask)
 	s.cmd = nstest.Command(s.t, argv...)
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
@@ -546,6 +549,18 @@ func TestNoInittabStillBoots(t *testing.T) {
 	s := boot(t, "", map[string]string{"etc/rc.d/S10a": rcScript})
 	s.waitFor("S10a", 10*time.Second, func() bool { return count(s.markLines(), "S10a-boot") == 1 })
 	s.waitFor("running", 10*time.Second, func() bool { return strings.Contains(s.console(), "- init complete -") })
+	// The built-in default has a console shell (this host has /bin/sh).
+	s.waitFor("console shell", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(s.root, "askconsole"))
+		return strings.Contains(string(b), "Please press Enter to activate this console.")
+	})
+	var shell bool
+	for _, x := range s.status() {
+		shell = shell || x.Action == "askconsole" && x.Command == "-sh"
+	}
+	if !shell {
+		t.Errorf("no askconsole -sh entry in %+v", s.status())
+	}
 	s.signal(syscall.SIGUSR2)
 	s.expectEnd(20*time.Second, nstest.Halted)
 }
