@@ -26,7 +26,8 @@ Without COMMAND, run the service manager: EARLY (watchdog, hotplug), INIT
 running pid2: status [--json] [NAME], start|stop|restart NAME, reload,
 log [NAME], reboot, halt, poweroff.
 
--d STATEDIR  pid files, booted flag and control socket (default /run/pid2)
+-d STATEDIR  pid files, booted flag and control socket (default /run/pid2,
+             or /tmp/pid2 when /run/pid2 cannot be made)
 -e ETCDIR    where inittab, rc.d and hotplug.json are (default /etc)
 -f INITTAB   inittab to read (default ETCDIR/inittab)
 -c CONSOLE   console for askconsole entries (default: console=, else /dev/console)
@@ -55,6 +56,11 @@ func Main(args []string) int {
 	if o.inittab == "" {
 		o.inittab = o.etcDir + "/inittab"
 	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "d" })
+	if !explicit {
+		o.stateDir = defaultStateDir(fs.NArg() > 0)
+	}
 	if fs.NArg() > 0 {
 		return client(o.stateDir, fs.Args(), os.Stdout, os.Stderr)
 	}
@@ -62,6 +68,33 @@ func Main(args []string) int {
 		return hotplugOnly(o)
 	}
 	return runDaemon(o)
+}
+
+// DefaultStateDir is where pid2 keeps its state; FallbackStateDir is used
+// when it cannot be made (a rootfs without /run and read-only).
+const (
+	DefaultStateDir  = "/run/pid2"
+	FallbackStateDir = "/tmp/pid2"
+)
+
+// defaultStateDir picks the state directory when -d is not given: the daemon
+// falls back when DefaultStateDir cannot be created; a client goes where a
+// control socket is.
+func defaultStateDir(client bool) string {
+	if client {
+		if _, err := os.Stat(DefaultStateDir + "/" + SocketName); err != nil {
+			if _, err := os.Stat(FallbackStateDir + "/" + SocketName); err == nil {
+				return FallbackStateDir
+			}
+		}
+		return DefaultStateDir
+	}
+	if err := os.MkdirAll(DefaultStateDir, 0o700); err != nil {
+		if err := os.MkdirAll(FallbackStateDir, 0o700); err == nil {
+			return FallbackStateDir
+		}
+	}
+	return DefaultStateDir
 }
 
 type options struct {
