@@ -130,7 +130,6 @@ func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 	br := bufio.NewReaderSize(r, MaxLine+1)
 	names := map[string]int{}
 	n := 0
-	full := false
 	bad := func(why string, args ...any) {
 		errs = append(errs, &Error{File: file, Line: n, Why: fmt.Sprintf(why, args...)})
 	}
@@ -155,7 +154,7 @@ func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 			bad("read: %v", err)
 			return ents, errs
 		}
-		if len(line) > 0 && !full {
+		if len(line) > 0 {
 			e, why := parseLine(string(line), n)
 			switch {
 			case why != "":
@@ -163,7 +162,7 @@ func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 			case e == nil:
 			case len(ents) >= MaxEntries:
 				bad("more than %d entries: this line and the rest ignored", MaxEntries)
-				full = true
+				return ents, errs
 			case names[e.Name] != 0:
 				bad("duplicate name %q (first at line %d)", e.Name, names[e.Name])
 			default:

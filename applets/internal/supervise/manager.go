@@ -718,7 +718,9 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, recor
 		}
 		if err := record(pid); err != nil {
 			unix.Kill(pid, unix.SIGKILL)
-			return pid, fmt.Errorf("recording pid %d: %w", pid, err)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil) // killed: not left a zombie nobody reaps
+			return 0, fmt.Errorf("recording pid %d: %w", pid, err)
 		}
 		return pid, nil
 	}
@@ -745,7 +747,9 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, recor
 	}
 	if err := record(pid); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
-		return pid, fmt.Errorf("recording pid %d: %w", pid, err)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return 0, fmt.Errorf("recording pid %d: %w", pid, err)
 	}
 	unix.Write(p[1], []byte{1})
 	return pid, nil
