@@ -222,3 +222,32 @@ func BenchmarkStatus100(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRunitRespawn: the same measure for runit's runsv (needs the runit
+// package; runsv restarts at once when ./run ran longer than a second).
+func BenchmarkRunitRespawn(b *testing.B) {
+	runsv := testbin.RequireTool(b, "runsv")
+	for range b.N {
+		dir := b.TempDir()
+		fifo := filepath.Join(dir, "started")
+		unix.Mkfifo(fifo, 0o600)
+		svc := filepath.Join(dir, "svc")
+		os.MkdirAll(svc, 0o755)
+		os.WriteFile(filepath.Join(svc, "run"), []byte("#!/bin/sh\necho up > "+fifo+"\nexec sleep 1000\n"), 0o755)
+		cmd := nstest.Command(b, runsv, svc)
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		procs := func() map[int]string {
+			out := map[int]string{}
+			for _, p := range nstest.Descendants(cmd.Process.Pid) {
+				c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+				out[p] = strings.ReplaceAll(strings.TrimRight(string(c), "\x00"), "\x00", " ")
+			}
+			return out
+		}
+		lat := respawnLatency(b, fifo, 5, procs, "sleep 1000")
+		b.ReportMetric(ms(median(lat)), "median-ms")
+	}
+}
