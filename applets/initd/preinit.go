@@ -164,6 +164,12 @@ func openWatchdog(dev string, log *kmsg.Logger) *watchdog {
 		}
 		return nil
 	}
+	// Move it out of the way of the fds oneit hands pid2 (3 = the PID pipe,
+	// 4 = the heartbeat), which would otherwise overwrite it.
+	if high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD, 10); err == nil {
+		unix.Close(fd)
+		fd = high
+	}
 	log.Infof("- watchdog -")
 	if err := unix.IoctlSetPointerInt(fd, unix.WDIOC_SETTIMEOUT, 30); err != nil {
 		log.Infof("watchdog timeout: %v", err)

@@ -676,10 +676,12 @@ func TestHeartbeatKeepsBeatingChild(t *testing.T) {
 	t.Parallel()
 	ready := newFifo(t)
 	launches := filepath.Join(t.TempDir(), "launches")
-	r := startNS(t, nil, nil, "-r", "-H", "0.3", "sh", "-c",
-		`echo x >> `+launches+`; echo > `+string(ready)+`; while :; do echo >&3; sleep 0.05; done`)
+	// A generous period: on a loaded 2-core machine a shell loop can stall for
+	// a while, and this test is about a beating child not being killed.
+	r := startNS(t, nil, nil, "-r", "-H", "2", "sh", "-c",
+		`echo x >> `+launches+`; echo > `+string(ready)+`; while :; do echo >&3; sleep 0.1; done`)
 	ready.wait(t, 30*time.Second)
-	time.Sleep(2 * time.Second) // an observation window of several heartbeat periods
+	time.Sleep(6 * time.Second) // an observation window of three heartbeat periods
 	_ = r.cmd.Process.Signal(unix.SIGTERM)
 	r.expect(30*time.Second, nstest.Rebooted)
 	if b, _ := os.ReadFile(launches); strings.Count(string(b), "x") != 1 {
