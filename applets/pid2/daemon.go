@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -122,7 +123,9 @@ func readRecords(f *os.File, out chan<- int) {
 func (d *daemon) run() int {
 	// A long-lived PID 2 on small routers: collect garbage earlier than Go's
 	// default (100 %) to keep the resident set small.
-	debug.SetGCPercent(50)
+	debug.SetGCPercent(20)
+	// One main loop: no use for parallel Ps, each of which costs caches.
+	runtime.GOMAXPROCS(1)
 	d.inheritedFDs()
 	// Whatever else was inherited (a parent's leaked descriptors) must not reach
 	// the services either.
