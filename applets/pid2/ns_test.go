@@ -818,3 +818,37 @@ func TestQuitReexec(t *testing.T) {
 		t.Errorf("pid2 relaunched (%d -> %d): heartbeat lost in the re-exec", p, q)
 	}
 }
+
+// TestRespawnOnTTY: a respawn entry with a tty field runs on that tty, as its
+// controlling terminal (what a getty needs).
+func TestRespawnOnTTY(t *testing.T) {
+	t.Parallel()
+	testbin.RequireRoot(t)
+	master, pts := openPty(t)
+	got := make(chan string, 1)
+	go func() {
+		var seen string
+		buf := make([]byte, 256)
+		for {
+			n, err := master.Read(buf)
+			seen += string(buf[:n])
+			if strings.Contains(seen, "hello-tty") || err != nil {
+				got <- seen
+				return
+			}
+		}
+	}()
+	s := boot(t, pts+":getty:respawn:cut -d' ' -f7 /proc/$$/stat >> @MARKS@; echo hello-tty; exec sleep 1000\n", nil)
+	select {
+	case out := <-got:
+		if !strings.Contains(out, "hello-tty") {
+			t.Fatalf("tty output %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing on the tty")
+	}
+	s.waitFor("mark", 5*time.Second, func() bool { return len(s.markLines()) == 1 })
+	if m := s.markLines(); m[0] == "0" {
+		t.Errorf("no controlling tty: tty_nr %s", m[0])
+	}
+}
