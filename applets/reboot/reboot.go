@@ -27,7 +27,7 @@ system down in order (pid2 runs the shutdown entries and stops the services).
 
 type action struct {
 	sig syscall.Signal
-	cmd int
+	cmd uint32 // the kernel's magic numbers do not fit an int on 32-bit targets
 }
 
 var actions = map[string]action{
@@ -64,7 +64,7 @@ func Main(args []string) int {
 		if !*nosync {
 			unix.Sync()
 		}
-		err := unix.Reboot(a.cmd)
+		err := unix.Reboot(int(int32(a.cmd)))
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 1
 	}
