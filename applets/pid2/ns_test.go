@@ -852,3 +852,17 @@ func TestRespawnOnTTY(t *testing.T) {
 		t.Errorf("no controlling tty: tty_nr %s", m[0])
 	}
 }
+
+// TestNestedContainer: a service that is itself a PID namespace with oneit as
+// its init; the inner reboot ends it by SIGHUP, an ordinary exit to pid2.
+func TestNestedContainer(t *testing.T) {
+	t.Parallel()
+	testbin.RequireTool(t, "unshare")
+	oneit := testbin.Applet(t, "oneit")
+	s := boot(t, ":box:respawn:echo run >> @MARKS@; exec unshare --pid --fork --mount --mount-proc "+oneit+" -c /dev/null /bin/true\n", nil)
+	s.waitFor("the box respawned", 15*time.Second, func() bool { return count(s.markLines(), "run") >= 2 })
+	st := s.status()["box"]
+	if st.LastExit != "signal HUP" || st.Restarts < 1 {
+		t.Errorf("status %+v: want last exit signal HUP (the inner reboot)", st)
+	}
+}
