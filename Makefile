@@ -51,7 +51,9 @@ initramfs: build
 # shell, demo/rootfs's configs, a few real modules, and a data disk labelled
 # rootfs_data (build/demo-data.img) that mount_root makes the writable overlay,
 # so what you change survives `make run` after `make run`.
-DEMO_MODULES := virtio,virtio_ring,virtio_pci_modern_dev,virtio_pci_legacy_dev,virtio_pci,virtio_blk,overlay,bridge,stp,llc,zsmalloc,zram
+# demo/modules lists the kernel modules to copy (dependencies included), one a
+# line; tests/vm/system_test.go reads it too.
+DEMO_MODULES := $(shell paste -sd, demo/modules)
 demo: deps build
 	$(GO) run ./tools/mkinitramfs -o $(BUILD)/demo.cpio -bin $(BIN) \
 		-busybox /bin/busybox -tree demo/rootfs -symlink init=/bin/toybox-go \
