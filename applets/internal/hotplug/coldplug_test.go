@@ -242,7 +242,7 @@ func freshDevHelper(dev string) int {
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(filepath.Join(dev, "null"), &st); err != nil ||
-		st.Mode != unix.S_IFCHR|0o666 || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		st.Mode != unix.S_IFCHR|0o666 || unix.Major(uint64(st.Rdev)) != 1 || unix.Minor(uint64(st.Rdev)) != 3 {
 		return fail("null: %+v %v", st, err)
 	}
 	if f, err := os.OpenFile(filepath.Join(dev, "null"), os.O_WRONLY, 0); err != nil {

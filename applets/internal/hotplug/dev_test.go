@@ -37,7 +37,7 @@ func statNode(t *testing.T, p string) (node, bool) {
 	if err := unix.Lstat(p, &st); err != nil {
 		return node{}, false
 	}
-	return node{st.Mode & unix.S_IFMT, st.Mode & 0o7777, unix.Major(st.Rdev), unix.Minor(st.Rdev), st.Gid}, true
+	return node{st.Mode & unix.S_IFMT, st.Mode & 0o7777, unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)), st.Gid}, true
 }
 
 // TestMakedevWithOpenWrtRules routes recorded device events through the
