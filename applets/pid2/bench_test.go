@@ -1,6 +1,7 @@
 package pid2_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -21,29 +22,36 @@ import (
 )
 
 // rawStatus asks pid2 for its status over the control socket, without
-// starting a client process.
+// starting a client process (the line protocol of control.go).
 func rawStatus(state string) ([]supervise.Status, error) {
 	c, err := net.Dial("unix", filepath.Join(state, "control"))
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	if _, err := c.Write([]byte(`{"cmd":"status","json":true}` + "\n")); err != nil {
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := c.Write([]byte("status -j\n")); err != nil {
 		return nil, err
 	}
-	var rep struct {
-		OK  bool
-		Out string
-		Err string
-	}
-	if err := json.NewDecoder(c).Decode(&rep); err != nil {
-		return nil, err
-	}
-	if !rep.OK {
-		return nil, fmt.Errorf("%s", rep.Err)
+	var out strings.Builder
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("reply: %w", err)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if text, ok := strings.CutPrefix(line, "o "); ok {
+			out.WriteString(text + "\n")
+			continue
+		}
+		if line != "ok" {
+			return nil, fmt.Errorf("reply: %s", line)
+		}
+		break
 	}
 	var st []supervise.Status
-	err = json.Unmarshal([]byte(rep.Out), &st)
+	err = json.Unmarshal([]byte(out.String()), &st)
 	return st, err
 }
 

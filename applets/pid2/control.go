@@ -2,37 +2,72 @@ package pid2
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// The control socket STATEDIR/control speaks one JSON request line and one JSON
-// reply per connection. Only peers with uid 0 (SO_PEERCRED) are served; the
-// socket is also mode 0600 in a 0700 directory.
+// The control socket STATEDIR/control (AF_UNIX, SOCK_STREAM, mode 0600 in a
+// 0700 directory) serves one request per connection, and only to peers with
+// uid 0 (SO_PEERCRED). It is made with raw socket calls and served from
+// goroutines on Go's poller; the package net is not linked in (binary size).
+//
+// The protocol is text, one request line and a few reply lines:
+//
+//	request  = CMD [" -j"] [" " NAME] "\n"     (at most 4096 bytes)
+//	reply    = *( "o " TEXT "\n" ) end
+//	end      = "ok\n" / "err " MESSAGE "\n"
+//
+// CMD is one of status, log, start, stop, restart, reload, reboot, halt,
+// poweroff; -j (status only) asks for JSON. Words are separated by one space
+// and escaped: '%', bytes outside 0x21-0x7e and a leading '-' of a NAME are
+// written %XX (two hex digits). A NAME is inittab field 2: no ':', no '/', no
+// control characters (refused with an error if it has any). Each "o" line is
+// one line of the command's output, as it is (it cannot hold a newline; the
+// client prints it followed by one); MESSAGE has its control characters
+// replaced by spaces. The end line is the end marker: a reply without one is
+// incomplete (pid2 died or timed out).
 
 // SocketName is the control socket's name in the state directory.
 const SocketName = "control"
 
+// maxRequest bounds a request line, newline included.
+const maxRequest = 4096
+
+// maxReply bounds what a client reads (the log ring buffers and 10,000 status
+// lines fit many times).
+const maxReply = 64 << 20
+
+// Client timeouts: connecting (a listener whose backlog is full blocks
+// connect), and the whole exchange (pid2 answers within serveTimeout).
+var (
+	connectTimeout = 5 * time.Second
+	replyTimeout   = 15 * time.Second
+)
+
+// serveTimeout bounds one connection on the daemon's side; answerTimeout is
+// how long a connection waits for the main loop.
+const (
+	serveTimeout  = 10 * time.Second
+	answerTimeout = 9 * time.Second
+)
+
 type request struct {
-	Cmd  string `json:"cmd"`
-	Name string `json:"name,omitempty"`
-	JSON bool   `json:"json,omitempty"`
+	Cmd  string
+	Name string
+	JSON bool
 }
 
 type reply struct {
-	OK  bool   `json:"ok"`
-	Out string `json:"out,omitempty"`
-	Err string `json:"err,omitempty"`
+	OK  bool
+	Out string
+	Err string
 }
 
 type ctlReq struct {
@@ -40,98 +75,336 @@ type ctlReq struct {
 	reply chan reply
 }
 
+// commands maps each command to whether it takes a NAME: 'n' never, 'o'
+// optional, 'r' required.
+var commands = map[string]byte{
+	"status": 'o', "log": 'o',
+	"start": 'r', "stop": 'r', "restart": 'r',
+	"reload": 'n', "reboot": 'n', "halt": 'n', "poweroff": 'n',
+}
+
+// checkName refuses what cannot be an inittab name.
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
+	if len(name) > 255 {
+		return fmt.Errorf("name longer than 255 bytes")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c == 0x7f || c == ':' || c == '/' {
+			return fmt.Errorf("bad name %q: no ':', '/' or control characters", name)
+		}
+	}
+	return nil
+}
+
+// checkRequest validates a request's command, option and name.
+func checkRequest(r request) error {
+	arity, ok := commands[r.Cmd]
+	switch {
+	case !ok:
+		return fmt.Errorf("unknown command %q", r.Cmd)
+	case r.JSON && r.Cmd != "status":
+		return fmt.Errorf("%s: -j is for status only", r.Cmd)
+	case arity == 'r' && r.Name == "":
+		return fmt.Errorf("%s: NAME missing", r.Cmd)
+	case arity == 'n' && r.Name != "":
+		return fmt.Errorf("%s takes no NAME", r.Cmd)
+	case r.Name != "":
+		return checkName(r.Name)
+	}
+	return nil
+}
+
+func escapeWord(b []byte, w string, name bool) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c <= 0x20 || c >= 0x7f || c == '%' || (name && i == 0 && c == '-') {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func unescapeWord(w string) (string, error) {
+	if w == "" {
+		return "", errors.New("empty word")
+	}
+	var b []byte
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(w) {
+				return "", fmt.Errorf("bad escape in %q", w)
+			}
+			hi, ok1 := unhex(w[i+1])
+			lo, ok2 := unhex(w[i+2])
+			if !ok1 || !ok2 {
+				return "", fmt.Errorf("bad escape in %q", w)
+			}
+			b = append(b, hi<<4|lo)
+			i += 2
+		case c <= 0x20 || c >= 0x7f:
+			return "", fmt.Errorf("unescaped byte %#02x", c)
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b), nil
+}
+
+// formatRequest is the request line for r, newline included.
+func formatRequest(r request) []byte {
+	b := []byte(r.Cmd)
+	if r.JSON {
+		b = append(b, " -j"...)
+	}
+	if r.Name != "" {
+		b = append(b, ' ')
+		b = escapeWord(b, r.Name, true)
+	}
+	return append(b, '\n')
+}
+
+// parseRequest reads a request line (without its newline).
+func parseRequest(line string) (request, error) {
+	var r request
+	if len(line) >= maxRequest {
+		return r, errors.New("request too long")
+	}
+	words := strings.Split(line, " ")
+	if len(words) > 3 {
+		return r, errors.New("too many words")
+	}
+	for i, w := range words {
+		s, err := unescapeWord(w)
+		if err != nil {
+			return request{}, err
+		}
+		switch {
+		case i == 0:
+			r.Cmd = s
+		case w == "-j" && i == 1:
+			r.JSON = true
+		case w[0] == '-':
+			return request{}, fmt.Errorf("unknown option %q", s)
+		case i != len(words)-1:
+			return request{}, errors.New("NAME must be the last word")
+		default:
+			r.Name = s
+		}
+	}
+	return r, checkRequest(r)
+}
+
+// formatReply is the reply text for rep, end marker included.
+func formatReply(rep reply) []byte {
+	var b []byte
+	out := strings.TrimSuffix(rep.Out, "\n")
+	if rep.Out != "" {
+		for _, l := range strings.Split(out, "\n") {
+			b = append(b, "o "...)
+			b = append(b, l...)
+			b = append(b, '\n')
+		}
+	}
+	if rep.OK {
+		return append(b, "ok\n"...)
+	}
+	b = append(b, "err "...)
+	for _, c := range []byte(rep.Err) {
+		if c < 0x20 || c == 0x7f {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return append(b, '\n')
+}
+
+// readReply reads reply lines up to the end marker.
+func readReply(r *bufio.Reader) (reply, error) {
+	var out strings.Builder
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return reply{}, err
+		}
+		line = line[:len(line)-1]
+		switch {
+		case strings.HasPrefix(line, "o "):
+			if out.Len()+len(line) > maxReply {
+				return reply{}, errors.New("reply too long")
+			}
+			out.WriteString(line[2:])
+			out.WriteByte('\n')
+		case line == "ok":
+			return reply{OK: true, Out: out.String()}, nil
+		case strings.HasPrefix(line, "err "):
+			return reply{Out: out.String(), Err: line[4:]}, nil
+		default:
+			return reply{}, fmt.Errorf("bad reply line %.40q", line)
+		}
+	}
+}
+
 // listen opens the control socket; the accept loop hands requests to reqs.
-func listen(stateDir string, reqs chan<- ctlReq) (*net.UnixListener, error) {
+// Closing the returned file ends the accept loop.
+func listen(stateDir string, reqs chan<- ctlReq) (*os.File, error) {
 	path := filepath.Join(stateDir, SocketName)
-	os.Remove(path)
-	old := unix.Umask(0o177)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	unix.Umask(old)
+	os.Remove(path) // a relaunched pid2 replaces its predecessor's
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	old := unix.Umask(0o177)
+	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+	unix.Umask(old)
+	if err == nil {
+		err = unix.Listen(fd, 64)
+	}
+	if err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	l.SetUnlinkOnClose(false) // a relaunched pid2 replaces it
+	// A non-blocking descriptor given to os.NewFile goes to Go's poller.
+	l := os.NewFile(uintptr(fd), path)
+	rc, err := l.SyscallConn()
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
 	go func() {
 		for {
-			c, err := l.AcceptUnix()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
-				continue
+			var nfd int
+			var aerr error
+			err := rc.Read(func(fd uintptr) bool {
+				nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+				return aerr != unix.EAGAIN
+			})
+			switch {
+			case err != nil: // closed
+				return
+			case aerr == nil:
+				go serve(nfd, reqs)
+			case aerr != unix.EINTR && aerr != unix.ECONNABORTED:
+				time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
 			}
-			go serve(c, reqs)
 		}
 	}()
 	return l, nil
 }
 
-func peerUID(c *net.UnixConn) (uint32, error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	err = raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	return cred.Uid, nil
-}
-
-func serve(c *net.UnixConn, reqs chan<- ctlReq) {
+// serve answers one connection, fd (non-blocking, close-on-exec).
+func serve(fd int, reqs chan<- ctlReq) {
+	cred, cerr := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	c := os.NewFile(uintptr(fd), "control-conn")
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	enc := json.NewEncoder(c)
-	uid, err := peerUID(c)
-	if err != nil || uid != 0 {
-		enc.Encode(reply{Err: fmt.Sprintf("permission denied: peer uid %d is not root", uid)})
+	c.SetDeadline(time.Now().Add(serveTimeout))
+	answer := func(rep reply) { c.Write(formatReply(rep)) }
+	if cerr != nil {
+		answer(reply{Err: fmt.Sprintf("permission denied: peer unknown: %v", cerr)})
 		return
 	}
-	line, err := bufio.NewReaderSize(io.LimitReader(c, 4096), 4096).ReadBytes('\n')
-	if err != nil && len(line) == 0 {
+	if cred.Uid != 0 {
+		answer(reply{Err: fmt.Sprintf("permission denied: peer uid %d is not root", cred.Uid)})
 		return
 	}
-	var r request
-	if err := json.Unmarshal(line, &r); err != nil {
-		enc.Encode(reply{Err: "bad request: " + err.Error()})
+	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadString('\n')
+	if err != nil {
+		if len(line) >= maxRequest {
+			answer(reply{Err: "bad request: request too long"})
+		} else if len(line) > 0 {
+			answer(reply{Err: "bad request: no newline"})
+		}
+		return
+	}
+	r, err := parseRequest(line[:len(line)-1])
+	if err != nil {
+		answer(reply{Err: "bad request: " + err.Error()})
 		return
 	}
 	cr := ctlReq{req: r, reply: make(chan reply, 1)}
 	reqs <- cr
+	t := time.NewTimer(answerTimeout)
+	defer t.Stop()
 	select {
 	case rep := <-cr.reply:
-		enc.Encode(rep)
-	case <-time.After(9 * time.Second):
-		enc.Encode(reply{Err: "pid2 did not answer"})
+		answer(rep)
+	case <-t.C:
+		answer(reply{Err: "pid2 did not answer"})
 	}
+}
+
+// dial connects to the control socket at path within connectTimeout.
+func dial(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	// A blocking connect to a listener whose backlog is full waits at most
+	// SO_SNDTIMEO, then fails with EAGAIN.
+	tv := unix.NsecToTimeval(connectTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	deadline := time.Now().Add(connectTimeout)
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err != unix.EINTR || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		unix.Close(fd)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			err = fmt.Errorf("timed out after %v (pid2 busy?)", connectTimeout)
+		}
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // call sends one request to the pid2 serving stateDir.
 func call(stateDir string, r request) (reply, error) {
 	path := filepath.Join(stateDir, SocketName)
-	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	c, err := dial(path)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
 			return reply{}, fmt.Errorf("pid2 is not running (no listener on %s)", path)
 		}
 		return reply{}, fmt.Errorf("cannot reach pid2 at %s: %w", path, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
-	b, _ := json.Marshal(r)
+	c.SetDeadline(time.Now().Add(replyTimeout))
 	// A refusing pid2 answers before reading: read its answer even when the
 	// write fails.
-	_, werr := c.Write(append(b, '\n'))
-	var rep reply
-	if err := json.NewDecoder(c).Decode(&rep); err != nil {
+	_, werr := c.Write(formatRequest(r))
+	rep, err := readReply(bufio.NewReader(c))
+	if err != nil {
 		if werr != nil {
 			err = werr
 		}
@@ -169,6 +442,9 @@ func client(stateDir string, args []string, stdout, stderr io.Writer) int {
 		}
 	default:
 		return errorf(stderr, "unknown command %q (see pid2 --help)", r.Cmd)
+	}
+	if err := checkRequest(r); err != nil {
+		return errorf(stderr, "%v", err)
 	}
 	rep, err := call(stateDir, r)
 	if err != nil {

@@ -3,7 +3,6 @@ package pid2
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -599,8 +598,7 @@ func (d *daemon) control(r request) reply {
 			return reply{Err: err.Error()}
 		}
 		if r.JSON {
-			b, _ := json.MarshalIndent(st, "", "  ")
-			return reply{OK: true, Out: string(b) + "\n"}
+			return reply{OK: true, Out: string(statusJSON(st)) + "\n"}
 		}
 		var b strings.Builder
 		for _, s := range st {
