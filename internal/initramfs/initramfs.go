@@ -184,7 +184,16 @@ func (b *Builder) Modules(kernelDir, release string, names ...string) error {
 }
 
 // Encode writes the archive: parents before children, then the trailer.
+// Parent directories nobody added are made 0755 (pkg/cpio would make them
+// 0777).
 func (b *Builder) Encode(w io.Writer) error {
+	for p := range b.recs {
+		for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if _, ok := b.recs[dir]; !ok {
+				b.Dir(dir, 0o755)
+			}
+		}
+	}
 	paths := make([]string, 0, len(b.recs))
 	for p := range b.recs {
 		paths = append(paths, p)
