@@ -65,10 +65,12 @@ func Masks(statusFile string) (blocked, ignored uint64, err error) {
 	return blocked, ignored, sc.Err()
 }
 
-// EnsureClean re-executes the program with a clean signal state if it was
-// started with signals blocked or ignored. It returns only when the state is
-// already clean, cannot be read (no /proc: the kernel starts init clean), or a
-// re-execution was already tried (then it returns an error saying so).
+// EnsureClean makes the signal state clean for children. Ignored signals are
+// reset in place; blocked ones need a re-execution (Go fixes the mask its
+// children get at start-up). Call it after signal.Notify, so that what os/signal
+// handles is no longer ignored. It returns when the state is clean, cannot be
+// read (no /proc: the kernel starts init clean), or a re-execution was already
+// tried (then with an error saying so).
 func EnsureClean() error {
 	retried := os.Getenv(reexecEnv) != ""
 	os.Unsetenv(reexecEnv) // never passed on to children
@@ -76,15 +78,20 @@ func EnsureClean() error {
 	if err != nil || (blocked == 0 && ignored == 0) {
 		return nil
 	}
+	if blocked == 0 {
+		// Only dispositions: those can be reset in place, no exec needed.
+		// (Signals os/signal already handles are not ignored any more; what
+		// is left is 32 and 33, which the Go runtime does not use.)
+		resetIgnored(ignored)
+		if _, ignored, err = Masks("/proc/self/status"); err == nil && ignored == 0 {
+			return nil
+		}
+	}
 	if retried {
 		return fmt.Errorf("signal state still unclean after re-exec (blocked %#x, ignored %#x)", blocked, ignored)
 	}
 	runtime.LockOSThread() // the mask is per thread, and exec keeps the caller's
-	for sig := 1; sig <= 64; sig++ {
-		if ignored&(1<<(sig-1)) != 0 && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
-			setDefault(sig)
-		}
-	}
+	resetIgnored(ignored)
 	var empty unix.Sigset_t
 	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil); err != nil {
 		return fmt.Errorf("unblocking signals: %w", err)
@@ -92,6 +99,15 @@ func EnsureClean() error {
 	exe := "/proc/self/exe"
 	err = syscall.Exec(exe, os.Args, append(os.Environ(), reexecEnv+"=1"))
 	return fmt.Errorf("re-exec %s: %w", exe, err)
+}
+
+// resetIgnored gives every signal in the ignored set its default disposition.
+func resetIgnored(ignored uint64) {
+	for sig := 1; sig <= 64; sig++ {
+		if ignored&(1<<(sig-1)) != 0 && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+			setDefault(sig)
+		}
+	}
 }
 
 // setDefault sets sig's disposition to SIG_DFL with a raw rt_sigaction: an

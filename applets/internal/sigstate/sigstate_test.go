@@ -54,6 +54,11 @@ func TestEnsureCleanReexecs(t *testing.T) {
 		t.Fatal(syscall.Exec(self, os.Args, env))
 	}
 	if os.Getenv("SIGSTATE_CHILD") == "1" {
+		// Count the starts: a re-execution starts the test binary again.
+		if f, err := os.OpenFile(os.Getenv("SIGSTATE_STARTS"), os.O_APPEND|os.O_WRONLY, 0); err == nil {
+			f.WriteString("start\n")
+			f.Close()
+		}
 		if err := EnsureClean(); err != nil {
 			t.Fatal(err)
 		}
@@ -68,16 +73,38 @@ func TestEnsureCleanReexecs(t *testing.T) {
 		t.Skip("-short: re-executes itself through /bin/sh, which qemu-user cannot follow")
 	}
 	self, _ := os.Executable()
-	// The shell ignores INT and QUIT; exec keeps that for the test binary.
-	cmd := exec.Command("sh", "-c", `trap "" INT QUIT; exec "$@"`, "sh", self, "-test.run=TestEnsureCleanReexecs", "-test.v")
-	cmd.Env = append(os.Environ(), "SIGSTATE_LAUNCH=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	for _, want := range []string{"SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"} {
-		if !strings.Contains(string(out), want) {
-			t.Fatalf("child state not clean, want %q in:\n%s", want, out)
-		}
+	for _, tc := range []struct {
+		name       string
+		launch     bool // block signals too
+		wantStarts int  // 2: re-executed; 1: fixed in place
+	}{
+		{"ignored only: reset in place", false, 1},
+		{"blocked too: re-executed", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			starts := filepath.Join(t.TempDir(), "starts")
+			if err := os.WriteFile(starts, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// The shell ignores INT and QUIT; exec keeps that for the test binary.
+			cmd := exec.Command("sh", "-c", `trap "" INT QUIT; exec "$@"`, "sh", self, "-test.run=TestEnsureCleanReexecs", "-test.v")
+			role := "SIGSTATE_CHILD=1"
+			if tc.launch {
+				role = "SIGSTATE_LAUNCH=1"
+			}
+			cmd.Env = append(os.Environ(), role, "SIGSTATE_STARTS="+starts)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			for _, want := range []string{"SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"} {
+				if !strings.Contains(string(out), want) {
+					t.Fatalf("child state not clean, want %q in:\n%s", want, out)
+				}
+			}
+			if b, _ := os.ReadFile(starts); strings.Count(string(b), "start") != tc.wantStarts {
+				t.Fatalf("started %d times, want %d", strings.Count(string(b), "start"), tc.wantStarts)
+			}
+		})
 	}
 }
