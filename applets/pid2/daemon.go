@@ -56,7 +56,7 @@ type daemon struct {
 	busy    bool     // a step is running
 	records chan int
 	hb      *os.File
-	wd      *os.File
+	wd      *watchdog
 	reqs    chan ctlReq
 	exiting bool // SHUTDOWN finished its steps: exit once nothing runs
 	signal  syscall.Signal
@@ -170,7 +170,6 @@ func (d *daemon) run() int {
 	if d.hb == nil && d.wd == nil {
 		hbTick.Stop()
 	}
-	wdLast := time.Now()
 	timer := time.NewTimer(time.Hour)
 	for {
 		d.reap()
@@ -194,9 +193,8 @@ func (d *daemon) run() int {
 			if d.hb != nil {
 				d.hb.Write([]byte{'.'})
 			}
-			if d.wd != nil && time.Since(wdLast) >= 5*time.Second {
-				d.wd.Write([]byte{0})
-				wdLast = time.Now()
+			if d.wd != nil {
+				d.wd.feed(time.Now(), d.log)
 			}
 		case <-d.early:
 			d.stepDone()
@@ -250,10 +248,7 @@ func (d *daemon) enter(state string) {
 // step, once coldplug is done.
 func (d *daemon) enterEarly() {
 	d.enter(stateEarly)
-	if f, err := os.OpenFile("/dev/watchdog", os.O_WRONLY, 0); err == nil {
-		d.wd = f
-		d.log.Infof("watchdog: feeding /dev/watchdog")
-	}
+	d.wd = takeWatchdog("/dev/watchdog", d.log)
 	d.busy = true
 	d.startHotplug(d.booted() != "", func() { d.early <- struct{}{} })
 	d.steps = append(d.steps, func() { d.enterInit(); d.stepDone() })
@@ -495,10 +490,18 @@ func (d *daemon) restart() {
 	for _, fd := range d.inherited {
 		unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0) // the next pid2 needs them
 	}
-	if err := syscall.Exec(self, argv, os.Environ()); err != nil {
+	env := os.Environ()
+	undoWatchdog := func() {}
+	if d.wd != nil {
+		var kv string
+		kv, undoWatchdog = d.wd.keepAcrossExec()
+		env = append(env, kv)
+	}
+	if err := syscall.Exec(self, argv, env); err != nil {
 		for _, fd := range d.inherited {
 			unix.CloseOnExec(fd)
 		}
+		undoWatchdog()
 		d.log.Errorf("restart: exec %s: %v", self, err)
 	}
 }

@@ -32,6 +32,7 @@ type system struct {
 	done                         chan struct{}
 	ending                       nstest.Ending
 	err                          error
+	prepare                      func(*exec.Cmd) // adjusts PID 1's command before it starts
 }
 
 // boot writes ETC/inittab (and the given files below root, executable when
@@ -45,10 +46,17 @@ func boot(t testing.TB, inittab string, files map[string]string, oneitArgs ...st
 // bootWith is boot with oneit's flags (besides -c) given in full.
 func bootWith(t testing.TB, oneitFlags []string, inittab string, files map[string]string) *system {
 	t.Helper()
+	return bootPrepared(t, nil, oneitFlags, inittab, files)
+}
+
+// bootPrepared is bootWith with prepare applied to PID 1's command (extra
+// files, environment) before it starts.
+func bootPrepared(t testing.TB, prepare func(*exec.Cmd), oneitFlags []string, inittab string, files map[string]string) *system {
+	t.Helper()
 	testbin.RequireRoot(t)
 	root := t.TempDir()
 	s := &system{t: t, root: root, etc: filepath.Join(root, "etc"), state: filepath.Join(root, "state"),
-		marks: filepath.Join(root, "marks"), con: filepath.Join(root, "console"), done: make(chan struct{})}
+		marks: filepath.Join(root, "marks"), con: filepath.Join(root, "console"), done: make(chan struct{}), prepare: prepare}
 	s.pid2 = testbin.Applet(t, "pid2")
 	os.MkdirAll(filepath.Join(s.etc, "rc.d"), 0o755)
 	os.WriteFile(s.con, nil, 0o644)
@@ -77,6 +85,9 @@ func (s *system) start(oneitFlags ...string) *system {
 	argv = append(argv, s.pid2, "-e", s.etc, "-d", s.state, "-c", ask)
 	s.cmd = nstest.Command(s.t, argv...)
 	s.cmd.Stderr = os.Stderr
+	if s.prepare != nil {
+		s.prepare(s.cmd)
+	}
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
