@@ -877,3 +877,56 @@ func TestNestedContainer(t *testing.T) {
 		t.Errorf("status %+v: want last exit signal HUP (the inner reboot)", st)
 	}
 }
+
+// TestAskFirstShutdown: an askfirst entry still waiting for Enter ends at
+// once on the TERM of a shutdown (and of a stop), never waiting for the KILL.
+func TestAskFirstShutdown(t *testing.T) {
+	t.Parallel()
+	master, pts := openPty(t)
+	prompt := make(chan struct{})
+	go func() {
+		var seen string
+		buf := make([]byte, 512)
+		for {
+			n, err := master.Read(buf)
+			seen += string(buf[:n])
+			if strings.Count(seen, "Please press Enter") == 2 {
+				close(prompt)
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	s := boot(t, pts+":ask:askfirst:echo activated >> @MARKS@; exec sleep 1000\n"+
+		pts+":ask2:askfirst:echo activated >> @MARKS@; exec sleep 1000\n:a:respawn:/bin/sleep 1001\n", nil)
+	select {
+	case <-prompt:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no prompts")
+	}
+	s.allRunning(10*time.Second, "ask", "ask2", "a")
+	// A stop ends the waiting trampoline at once.
+	t0 := time.Now()
+	if out, err := s.ctl("stop", "ask2"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	s.waitFor("ask2 stopped", 4*time.Second, func() bool { return s.status()["ask2"].State == supervise.StateStopped })
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("stop took %v", d)
+	}
+	// So does a shutdown: it completes well before the 5 s KILL.
+	t0 = time.Now()
+	s.signal(syscall.SIGTERM)
+	s.expectEnd(4*time.Second, nstest.Rebooted)
+	if d := time.Since(t0); d >= supervise.KillDelay {
+		t.Errorf("shutdown took %v", d)
+	}
+	if c := s.console(); strings.Contains(c, "did not stop in") {
+		t.Errorf("a service needed the KILL:\n%s", c)
+	}
+	if m := s.markLines(); len(m) != 0 {
+		t.Errorf("an askfirst entry ran without Enter: %q", m)
+	}
+}

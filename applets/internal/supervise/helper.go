@@ -20,6 +20,8 @@ import (
 //     relaunched pid2 could know about (that would run twice);
 //   - closes fd 3, so no service ever sees a descriptor of pid2's;
 //   - with -a prints "Please press Enter to activate this console." and waits;
+//     TERM, INT or HUP meanwhile end it at once (a stop or shutdown must not
+//     wait for the KILL);
 //   - with -t makes its stdin tty the controlling terminal;
 //   - execs PATH with ARGV (PATH without a slash is searched in $PATH), in the
 //     default signal state: exec resets every handled signal, and the ones Go
@@ -69,16 +71,8 @@ func HelperMain(args []string) int {
 	// exec resets them to the default.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGPIPE, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
 	if ask {
-		os.Stdout.WriteString(AskPrompt)
-		r := bufio.NewReader(os.Stdin)
-		for {
-			c, err := r.ReadByte()
-			if err != nil {
-				return 1
-			}
-			if c == '\n' {
-				break
-			}
+		if code, ok := askFirst(); !ok {
+			return code
 		}
 	}
 	if tty {
@@ -92,4 +86,39 @@ func HelperMain(args []string) int {
 	err := syscall.Exec(path, args[1:], os.Environ())
 	fmt.Fprintf(os.Stderr, "pid2: exec %s: %v\n", args[0], err)
 	return 127
+}
+
+// askFirst prints the prompt and waits for Enter on stdin. TERM, INT or HUP
+// end the wait and the trampoline: it dies of that signal (returning 128+N
+// if the signal does not kill it). ok is false when the service must not run.
+func askFirst() (code int, ok bool) {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	enter := make(chan bool, 1)
+	go func() {
+		os.Stdout.WriteString(AskPrompt)
+		r := bufio.NewReader(os.Stdin)
+		for {
+			c, err := r.ReadByte()
+			if err != nil {
+				enter <- false
+				return
+			}
+			if c == '\n' {
+				enter <- true
+				return
+			}
+		}
+	}()
+	select {
+	case got := <-enter:
+		// Still caught through HelperMain's Notify: exec resets them.
+		signal.Stop(stop)
+		return 1, got
+	case s := <-stop:
+		sig := s.(syscall.Signal)
+		signal.Reset(sig)
+		unix.Kill(unix.Getpid(), sig)
+		return 128 + int(sig), false
+	}
 }
