@@ -45,12 +45,13 @@ func notifyAll() chan os.Signal {
 
 // initState is oneit's state. Only the goroutine running run touches it.
 type initState struct {
-	o       *options
-	sigs    chan os.Signal
-	log     *kmsg.Logger
-	console *os.File
-	ttyCon  bool // console is a tty: it becomes the child's controlling tty
-	pid1    bool
+	o           *options
+	sigs        chan os.Signal
+	log         *kmsg.Logger
+	console     *os.File
+	consolePath string
+	ttyCon      bool // console is a tty: it becomes the child's controlling tty
+	pid1        bool
 
 	child      int // PID of the running COMMAND, 0 when none
 	generation int // launches so far; tags heartbeats
@@ -242,6 +243,9 @@ func (s *initState) childGone(ws syscall.WaitStatus) {
 // launch starts COMMAND. An exec failure is reported on the console and, like
 // toybox, becomes an exit 127 five seconds later (no busy loop).
 func (s *initState) launch() {
+	if s.generation > 0 {
+		s.reopenConsole()
+	}
 	s.lastLaunch = time.Now()
 	s.generation++
 	path, err := s.lookPath(s.o.argv[0])
@@ -335,6 +339,7 @@ func (s *initState) setupConsole() error {
 	if err != nil {
 		return err
 	}
+	s.consolePath = path
 	s.console = f
 	s.ttyCon = isTTY(f.Fd())
 	if s.ttyCon && s.pid1 {
@@ -349,6 +354,29 @@ func (s *initState) setupConsole() error {
 		}
 	}
 	return nil
+}
+
+// reopenConsole gives the next launch a fresh console. When COMMAND, the
+// session leader owning a tty console, exits, the kernel hangs the tty up
+// (every open file of it then fails with EIO, pseudo-terminals excepted), so
+// the relaunch needs a new open file; PID 1's own stdio is replaced too.
+func (s *initState) reopenConsole() {
+	if !s.ttyCon || s.consolePath == "" {
+		return
+	}
+	f, err := openConsole(s.consolePath)
+	if err != nil {
+		s.log.Warnf("reopening %s: %v; keeping the old one", s.consolePath, err)
+		return
+	}
+	old := s.console
+	s.console = f
+	for fd := 0; fd <= 2; fd++ {
+		_ = unix.Dup2(int(f.Fd()), fd)
+	}
+	if old != nil && old != os.Stderr {
+		old.Close()
+	}
 }
 
 // isTTY reports whether fd is a terminal. pkg/term's termios is pinned at
@@ -418,7 +446,7 @@ func actionName(sig syscall.Signal) string {
 
 func describe(ws syscall.WaitStatus) string {
 	if ws.Signaled() {
-		return "killed by " + ws.Signal().String()
+		return "killed by " + unix.SignalName(ws.Signal())
 	}
 	return "exit " + strconv.Itoa(ws.ExitStatus())
 }

@@ -28,3 +28,24 @@ func TestOneitPowerOff(t *testing.T) {
 	res.Contains(t, "toybox-go ", "reboot: Power down")
 	res.Healthy(t)
 }
+
+// TestOneitRelaunchOnSerialConsole: when the child, session leader with the
+// serial console as its controlling tty, exits, the kernel hangs the tty up;
+// oneit must relaunch it on a fresh open of the console (the old file only
+// gives EIO), as it must relaunch a crashed pid2 on real hardware.
+func TestOneitRelaunchOnSerialConsole(t *testing.T) {
+	t.Parallel()
+	ir := vmtest.NewInitramfs(t)
+	vmtest.AddBusybox(t, ir)
+	ir.CharDev("dev/ttyS0", 0o600, 4, 64)
+	ir.File("launch", []byte(`n=$(cat /n 2>/dev/null || echo 0); n=$((n + 1)); echo $n > /n
+echo "LAUNCH $n on $(tty)"
+[ $n -ge 3 ] && exec /sbin/poweroff -f
+exit 0
+`), 0o755)
+	res := vmtest.Boot(t, vmtest.Machine{Initramfs: ir,
+		Append: "rdinit=/sbin/oneit -- -r -c /dev/ttyS0 /bin/sh /launch"})
+	res.Healthy(t)
+	res.Lacks(t, "input/output error")
+	res.Contains(t, "LAUNCH 1 on /dev/ttyS0", "LAUNCH 2 on /dev/ttyS0", "LAUNCH 3 on /dev/ttyS0", "reboot: Power down")
+}
