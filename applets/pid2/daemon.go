@@ -305,6 +305,9 @@ func (d *daemon) enterInit() {
 			d.m.Adopt(e.Name)
 		}
 	}
+	// Tasks (rc scripts, once entries) a previous pid2 left running: read their
+	// output and learn their end; the steps below do not run them again.
+	d.m.AdoptTasks()
 	for _, n := range d.m.Leftovers() {
 		d.m.Add(supervise.Spec{Name: n, Kind: "leftover"})
 		if d.m.Adopt(n) {

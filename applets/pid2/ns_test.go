@@ -930,3 +930,93 @@ func TestAskFirstShutdown(t *testing.T) {
 		t.Errorf("an askfirst entry ran without Enter: %q", m)
 	}
 }
+
+// TestTaskSurvivesRelaunch: a once entry outlives pid2's kill -9 (a relaunch
+// by oneit) and its SIGQUIT re-exec. Its output goes through a log FIFO (not a
+// pipe whose reader dies with pid2), so its next write does not raise SIGPIPE,
+// the new pid2 logs that output, learns the task's end, and does not run it
+// again.
+func TestTaskSurvivesRelaunch(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGQUIT} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			t.Parallel()
+			taskSurvives(t, sig)
+		})
+	}
+}
+
+func taskSurvives(t *testing.T, sig syscall.Signal) {
+	task := "#!/bin/sh\necho first line\necho started >> @MARKS@\n" +
+		"while [ ! -e @ROOT@/go ]; do sleep 0.05; done\n" +
+		"echo second line\necho wrote >> @MARKS@\nexit 0\n"
+	s := boot(t, ":t1:once:@ROOT@/task.sh\n:a:respawn:/bin/sleep 1001\n", map[string]string{"task.sh": task})
+	s.waitFor("the task started", 10*time.Second, func() bool { return count(s.markLines(), "started") == 1 })
+	s.waitFor("first line logged", 10*time.Second, func() bool {
+		out, _ := s.ctl("log")
+		return strings.Contains(out, "first line")
+	})
+	p := s.pid2Pid()
+	if p == 0 {
+		t.Fatal("pid2 not found")
+	}
+	syscall.Kill(p, sig)
+	if sig == syscall.SIGQUIT {
+		s.waitFor("re-exec", 10*time.Second, func() bool { return strings.Count(s.console(), "- early -") == 2 })
+	} else {
+		s.waitFor("pid2 relaunched", 10*time.Second, func() bool { q := s.pid2Pid(); return q != 0 && q != p })
+	}
+	s.allRunning(10*time.Second, "a")
+	s.waitFor("the task adopted", 10*time.Second, func() bool { return strings.Contains(s.console(), "adopted task t1") })
+	os.WriteFile(filepath.Join(s.root, "go"), nil, 0o644)
+	s.waitFor("second line logged", 10*time.Second, func() bool {
+		out, _ := s.ctl("log")
+		return strings.Contains(out, "second line")
+	})
+	s.waitFor("the task's end learned", 10*time.Second, func() bool {
+		return strings.Contains(s.console(), "t1 finished:")
+	})
+	if m := s.markLines(); count(m, "started") != 1 || count(m, "wrote") != 1 {
+		t.Errorf("marks %q: want the task once, to its end", m)
+	}
+	c := s.console()
+	if strings.Contains(c, "t1 finished: signal PIPE") {
+		t.Errorf("the task died of SIGPIPE:\n%s", c)
+	}
+	// Re-exec'd, pid2 is still the task's parent and reaps it: the real exit.
+	if sig == syscall.SIGQUIT && !strings.Contains(c, "t1 finished: exit 0") {
+		t.Errorf("the task's exit status was not learned:\n%s", c)
+	}
+}
+
+// TestRCScriptSurvivesRelaunch: an rc script still running when pid2 is
+// killed keeps running; the relaunched pid2 waits for its end instead of
+// running it (or the scripts before it) again, then runs the rest of the boot.
+func TestRCScriptSurvivesRelaunch(t *testing.T) {
+	t.Parallel()
+	slow := "#!/bin/sh\necho S10slow-$1 >> @MARKS@\necho slow begins\n" +
+		"while [ ! -e @ROOT@/go ]; do sleep 0.05; done\necho slow ends\necho S10slow-done >> @MARKS@\n"
+	s := boot(t, "::sysinit:/etc/init.d/rcS S boot\n", map[string]string{
+		"etc/rc.d/S05first": rcScript, "etc/rc.d/S10slow": slow, "etc/rc.d/S20last": rcScript})
+	s.waitFor("S10slow started", 10*time.Second, func() bool { return count(s.markLines(), "S10slow-boot") == 1 })
+	p := s.pid2Pid()
+	if p == 0 {
+		t.Fatal("pid2 not found")
+	}
+	syscall.Kill(p, syscall.SIGKILL)
+	s.waitFor("pid2 relaunched", 10*time.Second, func() bool { q := s.pid2Pid(); return q != 0 && q != p })
+	s.waitFor("the script adopted", 10*time.Second, func() bool {
+		return strings.Contains(s.console(), "adopted task S10slow")
+	})
+	os.WriteFile(filepath.Join(s.root, "go"), nil, 0o644)
+	s.waitFor("S20last ran", 10*time.Second, func() bool { return count(s.markLines(), "S20last-boot") == 1 })
+	s.waitFor("its output logged", 10*time.Second, func() bool {
+		out, _ := s.ctl("log")
+		return strings.Contains(out, "slow ends") && strings.Contains(out, "output of S20last")
+	})
+	m := s.markLines()
+	want := []string{"S05first-boot", "S10slow-boot", "S10slow-done", "S20last-boot"}
+	if strings.Join(m, " ") != strings.Join(want, " ") {
+		t.Errorf("marks %q, want %q (each once, in order)", m, want)
+	}
+}

@@ -3,6 +3,9 @@
 // spacing and crash-loop backoff, stops them TERM then KILL without blocking,
 // adopts the ones a previous pid2 left running, and runs one-shot tasks (rc
 // scripts, sysinit, shutdown entries) with their output logged line by line.
+// Tasks log through FIFOs as services do and are recorded in the state
+// directory's tasks/ folder, so a task outlives a pid2 that dies or re-execs:
+// the next pid2 adopts it, and never runs a task twice.
 //
 // A Manager is not safe for concurrent use: pid2 calls it from its main loop
 // only. Events that arrive elsewhere (pidfd deaths) come back through Events.
@@ -117,6 +120,9 @@ type service struct {
 type task struct {
 	name     string
 	pid      int
+	start    uint64 // start time, for the pid file and adoption
+	adopted  bool   // started by a previous pid2
+	pidfd    int    // watches an adopted task that is not our child; -1 if none
 	reaped   bool   // the process is gone; waiting for the rest of its output
 	exit     string // set when reaped
 	outEOF   bool   // its output pipe is drained (or there was none)
@@ -152,7 +158,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = kmsg.New("pid2")
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(cfg.StateDir, taskDir), 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	return &Manager{cfg: cfg, svcs: map[string]*service{}, tasks: map[int]*task{},
@@ -166,6 +172,17 @@ func (m *Manager) pidPath(name string) string  { return filepath.Join(m.cfg.Stat
 func (m *Manager) fifoPath(name string) string { return filepath.Join(m.cfg.StateDir, name+".out") }
 func (m *Manager) startingPath(name string) string {
 	return filepath.Join(m.cfg.StateDir, name+".starting")
+}
+
+// Tasks keep their records in TASKDIR (apart from services, whose pid files
+// Leftovers lists): NAME.out is the task's log FIFO, NAME.pid its pid file
+// while it runs, NAME.starting the start token (as for services), and
+// NAME.done its exit once it ended, so that a relaunched pid2 never runs it
+// again.
+const taskDir = "tasks"
+
+func (m *Manager) taskPath(name, ext string) string {
+	return filepath.Join(m.cfg.StateDir, taskDir, name+ext)
 }
 
 // startEnv marks a service's environment with the token of its start.
@@ -256,9 +273,9 @@ func (m *Manager) Adopt(name string) bool {
 	s.pid, s.start, s.adopted, s.state, s.want = p.Pid, p.StartTime, true, StateRunning, true
 	s.started = m.now()
 	s.everStart = true
-	m.openLog(s, false)
+	m.openLog(m.fifoPath(name), name, &s.ring, false)
 	if !m.cfg.Records {
-		m.watch(s)
+		s.pidfd = m.watch(s.pid)
 	}
 	m.cfg.Log.Infof("adopted %s (pid %d)", name, p.Pid)
 	return true
@@ -278,14 +295,13 @@ func (m *Manager) Leftovers() []string {
 	return out
 }
 
-// watch asks the kernel to tell when an adopted process (not our child) exits.
-func (m *Manager) watch(s *service) {
-	fd, err := unix.PidfdOpen(s.pid, 0)
+// watch asks the kernel to tell when an adopted process (not our child)
+// exits; it returns the pidfd, or -1 (Tick then polls /proc).
+func (m *Manager) watch(pid int) int {
+	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return // Tick polls /proc for adopted services without a pidfd
+		return -1
 	}
-	s.pidfd = fd
-	pid := s.pid
 	go func() {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		for {
@@ -297,6 +313,7 @@ func (m *Manager) watch(s *service) {
 		}
 		m.events <- Event{Pid: pid}
 	}()
+	return fd
 }
 
 // Handle processes an Event.
@@ -319,8 +336,28 @@ const outputGrace = 200 * time.Millisecond
 
 func (m *Manager) finishTask(t *task) {
 	delete(m.tasks, t.pid)
+	if t.pidfd >= 0 {
+		unix.Close(t.pidfd)
+		t.pidfd = -1
+	}
+	// Done before the pid file goes: a pid2 dying in between finds one or both.
+	if err := WriteFileAtomic(m.taskPath(t.name, ".done"), []byte(t.exit+"\n")); err != nil {
+		m.cfg.Log.Warnf("%s: %v", t.name, err)
+	}
+	os.Remove(m.taskPath(t.name, ".pid"))
 	if t.done != nil {
 		t.done(t.exit)
+	}
+}
+
+// taskEnded notes that t's process is gone; it finishes once its output is
+// drained (or outputGrace passed).
+func (m *Manager) taskEnded(t *task, exit string) {
+	t.reaped, t.exit = true, exit
+	if t.outEOF {
+		m.finishTask(t)
+	} else {
+		t.doneBy = m.now().Add(outputGrace)
 	}
 }
 
@@ -334,16 +371,27 @@ func (m *Manager) Record(pid int) {
 	m.checkAdopted(pid)
 }
 
-// Rescan checks every adopted service against /proc.
+// Rescan checks every adopted service and task against /proc.
 func (m *Manager) Rescan() {
 	for _, s := range m.svcs {
 		if s.pid != 0 && s.adopted {
 			m.checkAdopted(s.pid)
 		}
 	}
+	for pid, t := range m.tasks {
+		if t.adopted {
+			m.checkAdopted(pid)
+		}
+	}
 }
 
 func (m *Manager) checkAdopted(pid int) {
+	if t, ok := m.tasks[pid]; ok && t.adopted && !t.reaped {
+		if !Alive(m.cfg.ProcDir, PidFile{Pid: pid, StartTime: t.start}) {
+			m.taskEnded(t, "unknown (adopted)")
+		}
+		return
+	}
 	for _, s := range m.svcs {
 		if s.pid == pid && s.adopted {
 			if !Alive(m.cfg.ProcDir, PidFile{Pid: s.pid, StartTime: s.start}) {
@@ -358,12 +406,7 @@ func (m *Manager) checkAdopted(pid int) {
 func (m *Manager) Reaped(pid int, ws unix.WaitStatus) {
 	exit := describe(ws)
 	if t, ok := m.tasks[pid]; ok {
-		t.reaped, t.exit = true, exit
-		if t.outEOF {
-			m.finishTask(t)
-		} else {
-			t.doneBy = m.now().Add(outputGrace)
-		}
+		m.taskEnded(t, exit)
 		return
 	}
 	for _, s := range m.svcs {
@@ -566,7 +609,11 @@ func (m *Manager) Tick() time.Time {
 			at(now.Add(time.Second))
 		}
 	}
-	for _, t := range m.tasks {
+	for pid, t := range m.tasks {
+		if t.adopted && t.pidfd < 0 && !m.cfg.Records && !t.reaped {
+			m.checkAdopted(pid)
+			at(now.Add(time.Second))
+		}
 		if t.reaped {
 			if !t.doneBy.After(now) {
 				m.finishTask(t)
@@ -661,13 +708,13 @@ func (m *Manager) spawnService(s *service) (int, error) {
 		}
 		defer null.Close()
 		stdin = null
-		w, err := m.logWriter(s)
+		w, err := m.logWriter(m.fifoPath(s.spec.Name))
 		if err != nil {
 			return 0, err
 		}
 		defer w.Close()
 		stdout = w
-		m.openLog(s, true)
+		m.openLog(m.fifoPath(s.spec.Name), s.spec.Name, &s.ring, true)
 	}
 	m.seq++
 	token := fmt.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
@@ -755,23 +802,23 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, recor
 	return pid, nil
 }
 
-// logWriter returns the write side of the service's log FIFO. It is opened
-// read-write: the service then always holds a reader too, so a write never
-// raises SIGPIPE while pid2 is down; the lines wait in the pipe for the next pid2.
-func (m *Manager) logWriter(s *service) (*os.File, error) {
-	p := m.fifoPath(s.spec.Name)
+// logWriter returns the write side of the log FIFO p of a service or task. It
+// is opened read-write: the process then always holds a reader too, so a write
+// never raises SIGPIPE while pid2 is down; the lines wait in the pipe for the
+// next pid2.
+func (m *Manager) logWriter(p string) (*os.File, error) {
 	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
 		return nil, fmt.Errorf("mkfifo %s: %w", p, err)
 	}
 	return os.OpenFile(p, os.O_RDWR, 0)
 }
 
-// openLog starts reading the service's FIFO into its ring and the log.
-func (m *Manager) openLog(s *service, must bool) {
-	fd, err := unix.Open(m.fifoPath(s.spec.Name), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+// openLog starts reading the log FIFO p into ring and the log as "name: line".
+func (m *Manager) openLog(p, name string, ring *Ring, must bool) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if must {
-			m.cfg.Log.Warnf("%s: log: %v", s.spec.Name, err)
+			m.cfg.Log.Warnf("%s: log: %v", name, err)
 		}
 		return
 	}
@@ -780,10 +827,10 @@ func (m *Manager) openLog(s *service, must bool) {
 			m.mux = nil
 		}
 	}
-	if m.mux != nil && m.mux.add(fd, s.spec.Name, &s.ring) == nil {
+	if m.mux != nil && m.mux.add(fd, name, ring) == nil {
 		return
 	}
-	go m.readLines(os.NewFile(uintptr(fd), m.fifoPath(s.spec.Name)), s.spec.Name, &s.ring)
+	go m.readLines(os.NewFile(uintptr(fd), p), name, ring)
 }
 
 func (m *Manager) readLines(r io.ReadCloser, name string, ring *Ring) {
@@ -815,8 +862,38 @@ type Task struct {
 }
 
 // RunTask starts t with stdin on /dev/null (or its tty) and its output logged
-// line by line as "NAME: line".
+// line by line as "NAME: line". The output goes through a log FIFO in the task
+// directory, as a service's does, so a task outlives a pid2 that dies or
+// re-execs: its writes never raise SIGPIPE, and the next pid2 reads the rest
+// (see AdoptTasks). A task that already ran under a previous pid2 is not run
+// again: Done gets the exit recorded then.
 func (m *Manager) RunTask(t Task) error {
+	if b, err := os.ReadFile(m.taskPath(t.Name, ".done")); err == nil {
+		exit := strings.TrimSpace(string(b))
+		m.cfg.Log.Infof("%s: ran before pid2 restarted (%s): not run again", t.Name, exit)
+		if t.Done != nil {
+			t.Done(exit)
+		}
+		return nil
+	}
+	var tk *task
+	for _, x := range m.tasks {
+		if x.adopted && x.name == t.Name {
+			tk = x
+		}
+	}
+	if tk == nil {
+		tk = m.adoptTask(t.Name, t.Done)
+		if _, err := os.Stat(m.taskPath(t.Name, ".done")); tk == nil && err == nil {
+			return nil // it had ended while no pid2 watched: done was called
+		}
+	}
+	if tk != nil {
+		// Still running from a previous pid2: wait for its end.
+		tk.done = t.Done
+		m.boundTask(tk, t)
+		return nil
+	}
 	var stdio []uintptr
 	var out *os.File
 	tty := false
@@ -835,35 +912,151 @@ func (m *Manager) RunTask(t Task) error {
 			return err
 		}
 		defer null.Close()
-		r, w, err := os.Pipe()
+		fifo := m.taskPath(t.Name, ".out")
+		w, err := m.logWriter(fifo)
 		if err != nil {
 			return err
 		}
 		defer w.Close()
+		if out = m.taskOutput(fifo); out == nil {
+			return fmt.Errorf("%s: cannot read %s", t.Name, fifo)
+		}
 		stdio = []uintptr{null.Fd(), w.Fd(), w.Fd()}
-		out = r
 	}
-	tk := &task{name: t.Name, done: t.Done, outEOF: out == nil}
-	pid, err := m.fork(t.Spec, stdio, tty, os.Environ(), func(int) error { return nil })
+	// Recorded like a service (token, then pid file) so that a pid2 killed
+	// meanwhile leaves its successor the task to adopt, not to run again.
+	m.seq++
+	token := fmt.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
+	marker := m.taskPath(t.Name, ".starting")
+	if err := os.WriteFile(marker, []byte(token), 0o600); err != nil {
+		if out != nil {
+			out.Close()
+		}
+		return fmt.Errorf("writing %s: %w", marker, err)
+	}
+	tk = &task{name: t.Name, done: t.Done, outEOF: out == nil, pidfd: -1}
+	pid, err := m.fork(t.Spec, stdio, tty, append(os.Environ(), startEnv+token), func(pid int) error {
+		_, start, err := ProcState(m.cfg.ProcDir, pid)
+		if err != nil {
+			return err
+		}
+		tk.start = start
+		return WriteFileAtomic(m.taskPath(t.Name, ".pid"), []byte(PidFile{pid, start}.String()))
+	})
+	os.Remove(marker)
 	if err != nil {
 		if out != nil {
 			out.Close()
 		}
 		return err
 	}
-	if out != nil {
-		go func() {
-			m.readLines(out, t.Name, &m.taskRing)
-			m.events <- Event{Pid: pid, OutputEOF: true}
-		}()
-	}
 	tk.pid = pid
+	if out != nil {
+		m.readTaskOutput(out, tk)
+	}
+	m.boundTask(tk, t)
+	m.tasks[pid] = tk
+	return nil
+}
+
+// boundTask applies t's time bound to tk, from now.
+func (m *Manager) boundTask(tk *task, t Task) {
 	if t.TermAfter > 0 {
 		tk.termAt = m.now().Add(t.TermAfter)
 		tk.killAt = tk.termAt.Add(t.KillAfter)
 	}
-	m.tasks[pid] = tk
-	return nil
+}
+
+// taskOutput opens the read side of a task's log FIFO (nonblocking: the
+// runtime poller waits for it), or returns nil.
+func (m *Manager) taskOutput(fifo string) *os.File {
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		m.cfg.Log.Warnf("log: %v", err)
+		return nil
+	}
+	return os.NewFile(uintptr(fd), fifo)
+}
+
+// readTaskOutput logs out into the task ring; its end (every writer gone)
+// comes back as an OutputEOF event.
+func (m *Manager) readTaskOutput(out *os.File, tk *task) {
+	pid := tk.pid
+	go func() {
+		m.readLines(out, tk.name, &m.taskRing)
+		m.events <- Event{Pid: pid, OutputEOF: true}
+	}()
+}
+
+// AdoptTasks takes over the tasks a previous pid2 left running (pid files in
+// the task directory): their output is read again and their end learned as
+// for adopted services. Call it before running tasks: once entries are not
+// run again after a relaunch, so only this finds them.
+func (m *Manager) AdoptTasks() {
+	seen := map[string]bool{}
+	var names []string
+	for _, ext := range []string{".pid", ".starting"} {
+		files, _ := filepath.Glob(filepath.Join(m.cfg.StateDir, taskDir, "*"+ext))
+		for _, f := range files {
+			n := strings.TrimSuffix(filepath.Base(f), ext)
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if _, err := os.Stat(m.taskPath(n, ".done")); err == nil {
+			os.Remove(m.taskPath(n, ".pid"))
+			os.Remove(m.taskPath(n, ".starting"))
+			continue
+		}
+		m.adoptTask(n, func(exit string) { m.cfg.Log.Infof("%s finished: %s", n, exit) })
+	}
+}
+
+// adoptTask adopts the task NAME a previous pid2 started and returns it, or
+// nil when there is none. One that ended while no pid2 watched is recorded
+// as done (and done is called): it ran, so it must not run again.
+func (m *Manager) adoptTask(name string, done func(string)) *task {
+	p, err := ReadPidFile(m.taskPath(name, ".pid"))
+	if token, terr := os.ReadFile(m.taskPath(name, ".starting")); terr == nil {
+		if err != nil && len(token) > 0 {
+			if found, ok := m.findStarted(string(token)); ok {
+				p, err = found, nil
+				WriteFileAtomic(m.taskPath(name, ".pid"), []byte(found.String()))
+			}
+		}
+		os.Remove(m.taskPath(name, ".starting"))
+	}
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			m.cfg.Log.Warnf("%v: removed", err)
+			os.Remove(m.taskPath(name, ".pid"))
+		}
+		return nil
+	}
+	tk := &task{name: name, pid: p.Pid, start: p.StartTime, adopted: true, pidfd: -1, done: done}
+	if !Alive(m.cfg.ProcDir, p) {
+		m.cfg.Log.Infof("%s (pid %d) ended while pid2 was down", name, p.Pid)
+		tk.exit = "unknown (adopted)"
+		m.finishTask(tk)
+		return nil
+	}
+	tk.outEOF = true // a task on a tty has no log FIFO
+	if _, err := os.Stat(m.taskPath(name, ".out")); err == nil {
+		if out := m.taskOutput(m.taskPath(name, ".out")); out != nil {
+			tk.outEOF = false
+			m.readTaskOutput(out, tk)
+		}
+	}
+	if !m.cfg.Records {
+		tk.pidfd = m.watch(p.Pid)
+	}
+	m.tasks[p.Pid] = tk
+	m.cfg.Log.Infof("adopted task %s (pid %d)", name, p.Pid)
+	return tk
 }
 
 // Status describes one service, or every service when name is "".

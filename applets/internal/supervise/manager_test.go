@@ -211,3 +211,58 @@ func TestAdoptUnrecordedStart(t *testing.T) {
 		t.Error("marker left")
 	}
 }
+
+// A task a previous pid2 started is never run again: one that ended (done
+// file, or a pid file naming a dead process) reports its end at once; a live
+// one is adopted and its end learned through its pidfd.
+func TestTaskNotRunTwice(t *testing.T) {
+	m, log := newManager(t, false)
+	mark := filepath.Join(t.TempDir(), "ran")
+	run := func(name string, done func(string)) {
+		t.Helper()
+		err := m.RunTask(Task{Spec: Spec{Name: name, Path: "/bin/sh", Argv: []string{"sh", "-c", "echo " + name + " >> " + mark}}, Done: done})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteFileAtomic(m.taskPath("old", ".done"), []byte("exit 3\n")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	run("old", func(exit string) { got = append(got, "old "+exit) })
+	if err := WriteFileAtomic(m.taskPath("gone", ".pid"), []byte("4000000 5\n")); err != nil {
+		t.Fatal(err)
+	}
+	run("gone", func(exit string) { got = append(got, "gone "+exit) })
+	if want := "old exit 3 gone unknown (adopted)"; strings.Join(got, " ") != want {
+		t.Errorf("done calls %q, want %q", got, want)
+	}
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	_, start, err := ProcState("/proc", cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	WriteFileAtomic(m.taskPath("live", ".pid"), []byte(PidFile{cmd.Process.Pid, start}.String()))
+	m.AdoptTasks()
+	var liveExit string
+	run("live", func(exit string) { liveExit = exit })
+	if liveExit != "" || len(m.tasks) != 1 {
+		t.Fatalf("live task: done %q, tasks %d: want it adopted and running", liveExit, len(m.tasks))
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	drive(t, m, "the adopted task's end", func() bool { return liveExit != "" })
+	if b, err := os.ReadFile(mark); err == nil || len(b) > 0 {
+		t.Errorf("a task ran again: %q", b)
+	}
+	if _, err := os.Stat(m.taskPath("live", ".done")); err != nil {
+		t.Errorf("no done record: %v", err)
+	}
+	if !strings.Contains(log.String(), "adopted task live") {
+		t.Errorf("log:\n%s", log)
+	}
+}
