@@ -773,3 +773,20 @@ func TestNotPID1ExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestNoConsoleAsPID1KeepsStdio: in a container the kernel's console is often
+// not there; PID 1 must not exit but run COMMAND on the stdio it was given.
+func TestNoConsoleAsPID1KeepsStdio(t *testing.T) {
+	t.Parallel()
+	cmd := nstest.Command(t, testbin.Applet(t, "oneit"), "-c", "/nonexistent/console", "sh", "-c", "echo child-ran")
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	ending, err := nstest.EndingOf(cmd.Run())
+	if err != nil || ending != nstest.Rebooted {
+		t.Fatalf("ended %v (%v), want a reboot; output:\n%s", ending, err, out.String())
+	}
+	if !strings.Contains(out.String(), "child-ran") || !strings.Contains(out.String(), "keeping the inherited stdio") {
+		t.Fatalf("COMMAND did not run on the inherited stdio:\n%s", out.String())
+	}
+}
