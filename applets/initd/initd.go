@@ -7,6 +7,7 @@
 package initd
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -184,7 +185,10 @@ func (in *Init) goSafe(what string, f func()) {
 func (in *Init) idle() {
 	in.Log.Errorf("nothing left to run: PID 1 idles (reaping) until the system is rebooted")
 	for {
-		time.Sleep(time.Hour)
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(-1, &ws, 0, nil); errors.Is(err, unix.ECHILD) {
+			time.Sleep(time.Second) // no child yet: an orphan may come later
+		}
 	}
 }
 

@@ -470,3 +470,35 @@ func TestPanicIsRecoveredAndBootGoesOn(t *testing.T) {
 	has(t, "init log", tr.log(out), "panic: init.testpanic", "going on to the hand-over despite the panic", "handing over after ")
 	has(t, "hand-off", tr.read("handoff.out"), "PID=1\n", " -3 -r ")
 }
+
+// TestIdleAfterFailedHandOffReaps: when there is nothing to exec (oneit is
+// missing), PID 1 stays up and still reaps the orphans that come to it.
+func TestIdleAfterFailedHandOffReaps(t *testing.T) {
+	tr := newTree(t, false)
+	if err := os.Remove(filepath.Join(tr.dir, "record.sh")); err != nil {
+		t.Fatal(err)
+	}
+	out, wait := tr.start("")
+	pid := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(tr.log(out), "nothing left to run") {
+		if time.Now().After(deadline) {
+			t.Fatalf("init did not go idle\n%s", tr.log(out))
+		}
+		time.Sleep(20 * time.Millisecond) // its log is the only sign
+	}
+	pid = cmdPID(t, tr)
+	// An orphan for PID 1: sh starts sleep and exits at once.
+	if out, err := nstest.Enter(pid, "sh", "-c", "sleep 0.2 & exit 0").CombinedOutput(); err != nil {
+		t.Fatalf("nsenter: %v: %s", err, out)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(nstest.Descendants(pid)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle PID 1 left %d zombies", nstest.Zombies(pid))
+		}
+		time.Sleep(20 * time.Millisecond) // polling /proc: no event tells us
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	wait()
+}
