@@ -7,7 +7,6 @@
 package initd
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -182,13 +181,12 @@ func (in *Init) goSafe(what string, f func()) {
 }
 
 // idle keeps PID 1 alive when there is nothing left to exec: it only reaps.
+// The reaper goroutine started in early() goes on reaping meanwhile: it is the
+// one owner of wait4(-1).
 func (in *Init) idle() {
 	in.Log.Errorf("nothing left to run: PID 1 idles (reaping) until the system is rebooted")
 	for {
-		var ws unix.WaitStatus
-		if _, err := unix.Wait4(-1, &ws, 0, nil); errors.Is(err, unix.ECHILD) {
-			time.Sleep(time.Second) // no child yet: an orphan may come later
-		}
+		time.Sleep(time.Hour)
 	}
 }
 
