@@ -20,13 +20,8 @@ func TestVMFullChainPersists(t *testing.T) {
 	k := vmtest.GetKernel(t)
 	ir := vmtest.NewInitramfs(t)
 	vmtest.AddBusybox(t, ir)
-	if err := ir.Modules(k.Dir, k.Release, "virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk", "overlay"); err != nil {
+	if err := ir.Modules(k.Dir, k.Release, append(vmtest.DiskModules, "overlay")...); err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
-		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ir.File("etc/modules-boot.d/10-boot", []byte("virtio_pci\nvirtio_blk\noverlay\n"), 0o644)
 	ir.File("etc/preinit", []byte("mount_root start\n"), 0o644)

@@ -25,13 +25,8 @@ busybox poweroff -f
 func TestVMSwitchRootToExt4(t *testing.T) {
 	k := vmtest.GetKernel(t)
 	ir := vmtest.NewInitramfs(t)
-	if err := ir.Modules(k.Dir, k.Release, "virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk"); err != nil {
+	if err := ir.Modules(k.Dir, k.Release, vmtest.DiskModules...); err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
-		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ir.File("etc/modules-boot.d/10-boot", []byte("virtio_pci\nvirtio_blk\n"), 0o644)
 	ir.File("initramfs-marker", nil, 0o644)
@@ -81,13 +76,8 @@ func TestVMSwitchRootToExt4(t *testing.T) {
 func TestVMInitramfsThenDiskInit(t *testing.T) {
 	k := vmtest.GetKernel(t)
 	ir := vmtest.NewInitramfs(t)
-	if err := ir.Modules(k.Dir, k.Release, "virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk"); err != nil {
+	if err := ir.Modules(k.Dir, k.Release, vmtest.DiskModules...); err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
-		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ir.File("etc/modules-boot.d/10-boot", []byte("virtio_pci\nvirtio_blk\n"), 0o644)
 
@@ -157,11 +147,6 @@ func TestVMWatchdogHandedOver(t *testing.T) {
 	vmtest.AddBusybox(t, ir)
 	if err := ir.Modules(k.Dir, k.Release, "watchdog", "softdog"); err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
-		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ir.File("etc/modules-boot.d/10-wdt", []byte("softdog\n"), 0o644)
 	ir.Symlink("init", "/bin/toybox-go")

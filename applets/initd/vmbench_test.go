@@ -23,7 +23,7 @@ import (
 	"toybox-go/internal/vmtest"
 )
 
-var benchModules = []string{"virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_blk", "overlay"}
+var benchModules = append(vmtest.DiskModules, "overlay")
 
 const benchPreinit = `mount_root start
 echo "ROOT: $(grep ' / ' /proc/mounts | tail -n 1)"
@@ -73,11 +73,6 @@ func BenchmarkVMInitToHandoff(b *testing.B) {
 			vmtest.AddBusybox(b, ir)
 			if err := ir.Modules(k.Dir, k.Release, benchModules...); err != nil {
 				b.Fatal(err)
-			}
-			for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
-				if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
-					b.Fatal(err)
-				}
 			}
 			ir.File("etc/modules-boot.d/10-boot", []byte("virtio_pci\nvirtio_blk\noverlay\n"), 0o644)
 			ir.File("etc/preinit", []byte(benchPreinit), 0o644)

@@ -18,7 +18,7 @@ import (
 
 // bootModules are what the Debian cloud kernel needs for a virtio disk and an
 // overlay root (ext4 is built in).
-var bootModules = []string{"virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk", "overlay"}
+var bootModules = append(vmtest.DiskModules, "overlay")
 
 const vmPreinit = `echo "PREINIT=$PREINIT"
 mount_root start
@@ -45,11 +45,6 @@ func vmInitramfs(t *testing.T, k *vmtest.Kernel, withOverlay bool) func(markDone
 	}
 	if err := ir.Modules(k.Dir, k.Release, mods...); err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
-		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ir.File("etc/modules-boot.d/10-boot", []byte(list), 0o644)
 	ir.File("etc/preinit", []byte(vmPreinit), 0o644)

@@ -1,7 +1,6 @@
 package pid2_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +22,6 @@ func TestVMWatchdogFed(t *testing.T) {
 	vmtest.AddBusybox(t, ir)
 	if err := ir.Modules(k.Dir, k.Release, "watchdog", "softdog"); err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
-		if err := ir.HostFile(filepath.Join("lib/modules", k.Release, f), filepath.Join(k.ModulesDir(), f), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ir.File("etc/modules-boot.d/10-wdt", []byte("softdog\n"), 0o644)
 	ir.File("etc/inittab", []byte("::once:/etc/alive\n"), 0o644)

@@ -78,6 +78,10 @@ func GetKernel(t testing.TB) *Kernel {
 	return kernel
 }
 
+// DiskModules are the modules Debian's cloud kernel needs for a virtio disk
+// (/dev/vda), dependencies first.
+var DiskModules = []string{"virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk"}
+
 // NewInitramfs returns a builder holding the skeleton, the toybox-go binary
 // under test and its applet symlinks.
 func NewInitramfs(t testing.TB) *initramfs.Builder {
