@@ -596,28 +596,10 @@ func TestChildSignalStateIsClean(t *testing.T) {
 	}
 }
 
-// openPTY returns a pty master and the path of its slave.
-func openPTY(t *testing.T) (*os.File, string) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		testbin.Unavailable(t, "no /dev/ptmx: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, "/dev/pts/" + strconv.Itoa(n)
-}
-
 func TestTTYConsoleBecomesControllingTTY(t *testing.T) {
 	t.Parallel()
 	testbin.RequireRoot(t)
-	master, slave := openPTY(t)
+	master, slave := testbin.OpenPTY(t)
 	go func() { // drain whatever the child writes
 		buf := make([]byte, 4096)
 		for {

@@ -687,31 +687,12 @@ func TestCtrlAltDel(t *testing.T) {
 	}
 }
 
-// openPty returns a pty master and the slave's name below /dev.
-func openPty(t *testing.T) (*os.File, string) {
-	t.Helper()
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		testbin.Unavailable(t, "no /dev/ptmx: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := os.NewFile(uintptr(fd), "ptmx")
-	t.Cleanup(func() { m.Close() })
-	return m, fmt.Sprintf("pts/%d", n)
-}
-
 // TestAskFirst: an askfirst entry prints the prompt on its tty and runs only
 // after Enter, with the tty as its controlling terminal.
 func TestAskFirst(t *testing.T) {
 	t.Parallel()
 	testbin.RequireRoot(t)
-	master, pts := openPty(t)
+	master, pts := openPTY(t)
 	out := make(chan string, 64)
 	go func() {
 		buf := make([]byte, 512)
@@ -835,7 +816,7 @@ func TestQuitReexec(t *testing.T) {
 func TestRespawnOnTTY(t *testing.T) {
 	t.Parallel()
 	testbin.RequireRoot(t)
-	master, pts := openPty(t)
+	master, pts := openPTY(t)
 	got := make(chan string, 1)
 	go func() {
 		var seen string
@@ -882,7 +863,7 @@ func TestNestedContainer(t *testing.T) {
 // once on the TERM of a shutdown (and of a stop), never waiting for the KILL.
 func TestAskFirstShutdown(t *testing.T) {
 	t.Parallel()
-	master, pts := openPty(t)
+	master, pts := openPTY(t)
 	prompt := make(chan struct{})
 	go func() {
 		var seen string
@@ -1019,4 +1000,11 @@ func TestRCScriptSurvivesRelaunch(t *testing.T) {
 	if strings.Join(m, " ") != strings.Join(want, " ") {
 		t.Errorf("marks %q, want %q (each once, in order)", m, want)
 	}
+}
+
+// openPTY is testbin.OpenPTY with the slave named below /dev, as inittab
+// names ttys.
+func openPTY(t *testing.T) (*os.File, string) {
+	m, slave := testbin.OpenPTY(t)
+	return m, strings.TrimPrefix(slave, "/dev/")
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/internal/testbin"
 )
 
 // TestWatchdogHandOver: init's hand-over as oneit sees it (a watchdog fd 10,
@@ -20,18 +22,7 @@ import (
 // (kill -9) or re-executed by itself (SIGQUIT) feeds it again.
 func TestWatchdogHandOver(t *testing.T) {
 	t.Parallel()
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := os.NewFile(uintptr(fd), "ptmx")
-	defer master.Close()
-	unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0)
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slavePath := fmt.Sprintf("/dev/pts/%d", n)
+	master, slavePath := testbin.OpenPTY(t)
 	slave, err := os.OpenFile(slavePath, os.O_WRONLY|unix.O_NOCTTY, 0)
 	if err != nil {
 		t.Fatal(err)

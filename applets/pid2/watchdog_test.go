@@ -20,20 +20,7 @@ import (
 // the poller, so reads take deadlines) and the slave's path.
 func fakeWatchdog(t *testing.T) (*os.File, string) {
 	t.Helper()
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		testbin.Unavailable(t, "no /dev/ptmx: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := os.NewFile(uintptr(fd), "ptmx")
-	t.Cleanup(func() { m.Close() })
-	return m, fmt.Sprintf("/dev/pts/%d", n)
+	return testbin.OpenPTY(t)
 }
 
 // fed reads what was written to the fake within wait.

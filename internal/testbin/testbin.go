@@ -9,9 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -127,4 +130,25 @@ func Env(kv ...string) []string {
 		}
 	}
 	return append(out, kv...)
+}
+
+// OpenPTY opens a pseudo-terminal and returns its master, on Go's poller so
+// that reads take deadlines, and the path of its slave (/dev/pts/N). The
+// master is closed when the test ends.
+func OpenPTY(t testing.TB) (*os.File, string) {
+	t.Helper()
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		Unavailable(t, "no /dev/ptmx: %v", err)
+	}
+	m := os.NewFile(uintptr(fd), "ptmx")
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlocking the pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("TIOCGPTN: %v", err)
+	}
+	return m, "/dev/pts/" + strconv.Itoa(n)
 }
