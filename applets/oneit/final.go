@@ -1,7 +1,6 @@
 package oneit
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/mountinfo"
 	"toybox-go/applets/selfexec"
 )
 
@@ -158,13 +158,14 @@ func (s *initState) runRebootHelper(action string) error {
 // /proc, /sys and /dev stay: they hold no data and the reboot helper needs
 // /proc/self/exe.
 func unmountAll(warnf func(string, ...any)) {
-	points, err := mountPoints("/proc/self/mounts")
+	mounts, err := mountinfo.Read("/proc/self/mountinfo", nil)
 	if err != nil {
 		warnf("unmount: %v", err)
 		return
 	}
-	slices.Reverse(points)
-	for _, mp := range points {
+	slices.Reverse(mounts)
+	for _, m := range mounts {
+		mp := m.Target
 		if keepMounted(mp) {
 			continue
 		}
@@ -185,40 +186,3 @@ func keepMounted(mp string) bool {
 	}
 	return false
 }
-
-// mountPoints lists the mount points of a mounts file in mount order, with the
-// kernel's octal escapes (\040 for a space) decoded.
-func mountPoints(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 {
-			out = append(out, unescapeMount(fields[1]))
-		}
-	}
-	return out, sc.Err()
-}
-
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }

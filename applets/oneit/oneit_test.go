@@ -155,24 +155,6 @@ func TestSaneTTY(t *testing.T) {
 	}
 }
 
-func TestMountPoints(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "mounts")
-	data := "/dev/vda / ext4 rw 0 0\nproc /proc proc rw 0 0\n/dev/vdb /mnt/a\\040b ext4 rw 0 0\nbad\n"
-	if err := os.WriteFile(f, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got, err := mountPoints(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"/", "/proc", "/mnt/a b"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-	if unescapeMount(`a\01`) != `a\01` || unescapeMount(`\134x`) != `\x` {
-		t.Fatal("unescapeMount mishandles short or backslash escapes")
-	}
-}
-
 // records reads n 4-byte native-endian records.
 func records(t *testing.T, r io.Reader, n int) []uint32 {
 	t.Helper()

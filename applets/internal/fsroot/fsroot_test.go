@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"toybox-go/applets/internal/mountinfo"
 	"toybox-go/applets/internal/superblock"
 	"toybox-go/internal/testbin"
 )
@@ -297,7 +298,7 @@ func TestRemoveContentsStaysOnOneFS(t *testing.T) {
 }
 
 func TestUnescape(t *testing.T) {
-	if got := unescape(`/mnt/a\040b\134`); got != `/mnt/a b\` {
+	if got := mountinfo.Unescape(`/mnt/a\040b\134`); got != `/mnt/a b\` {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -330,7 +331,7 @@ func FuzzMountinfo(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, m := range s.mountinfo() {
-			if m.fstype == "" || m.target == "" {
+			if m.FSType == "" || m.Target == "" {
 				t.Fatalf("entry %+v", m)
 			}
 		}
@@ -350,7 +351,7 @@ func TestMountinfo(t *testing.T) {
 	if !s.RootIsOverlay() {
 		t.Fatal("overlay on / not seen")
 	}
-	if ms := s.mountinfo(); len(ms) != 2 || ms[1].source != "overlayfs:/overlay" {
+	if ms := s.mountinfo(); len(ms) != 2 || ms[1].Source != "overlayfs:/overlay" {
 		t.Fatalf("%+v", ms)
 	}
 }

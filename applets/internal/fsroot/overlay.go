@@ -1,17 +1,16 @@
 package fsroot
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/mountinfo"
 	"toybox-go/applets/internal/superblock"
 )
 
@@ -83,62 +82,24 @@ func (s *System) MountedAt(dev string) string {
 	rdev := uint64(st.Rdev) //nolint:unconvert // uint32 on mips
 	want := fmt.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))
 	for _, m := range s.mountinfo() {
-		if m.dev == want {
-			return m.target
+		if m.Dev == want {
+			return m.Target
 		}
 	}
 	return ""
 }
 
-type mountEntry struct{ dev, target, fstype, source string }
-
-func (s *System) mountinfo() []mountEntry {
-	path := filepath.Join(s.Proc, "self", "mountinfo")
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []mountEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		a, b := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(a) < 5 || len(b) < 2 {
-			s.logf("%s:%d: not a mountinfo line", path, line)
-			continue
-		}
-		out = append(out, mountEntry{dev: a[2], target: unescape(a[4]), fstype: b[0], source: b[1]})
-	}
-	return out
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+// mountinfo is the mount table of s's /proc; unreadable means empty.
+func (s *System) mountinfo() []mountinfo.Entry {
+	es, _ := mountinfo.Read(filepath.Join(s.Proc, "self", "mountinfo"), s.logf)
+	return es
 }
 
 // RootIsRootfs reports whether / is the kernel's initramfs rootfs.
 func (s *System) RootIsRootfs() bool {
 	for _, m := range s.mountinfo() {
-		if m.target == "/" {
-			return m.fstype == "rootfs"
+		if m.Target == "/" {
+			return m.FSType == "rootfs"
 		}
 	}
 	return false
@@ -148,8 +109,8 @@ func (s *System) RootIsRootfs() bool {
 func (s *System) RootIsOverlay() bool {
 	var root string
 	for _, m := range s.mountinfo() {
-		if m.target == "/" {
-			root = m.fstype // the last mount on / is the visible one
+		if m.Target == "/" {
+			root = m.FSType // the last mount on / is the visible one
 		}
 	}
 	return root == "overlay"

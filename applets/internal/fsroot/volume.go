@@ -481,9 +481,9 @@ const rootdiskAlign = 64 << 10
 func (s *System) byRootdisk(devs []blockDev, name string) *Volume {
 	majmin := ""
 	for _, m := range s.mountinfo() {
-		if (m.target == "/rom" || m.target == s.Root) && (m.fstype == "squashfs" || m.fstype == "erofs") {
-			majmin = m.dev
-			if m.target == "/rom" {
+		if (m.Target == "/rom" || m.Target == s.Root) && (m.FSType == "squashfs" || m.FSType == "erofs") {
+			majmin = m.Dev
+			if m.Target == "/rom" {
 				break
 			}
 		}
