@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -131,8 +132,7 @@ func (d *daemon) run() int {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		ents, _ := os.ReadDir("/proc/self/fd")
 		for _, e := range ents {
-			var fd int
-			if _, err := fmt.Sscan(e.Name(), &fd); err == nil && fd > 2 {
+			if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
 				unix.CloseOnExec(fd)
 			}
 		}

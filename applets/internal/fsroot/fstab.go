@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -123,7 +124,10 @@ func FindExtroot(secs []Section) (*ExtrootMount, bool) {
 	delay := 0
 	for _, s := range secs {
 		if s.Type == "global" {
-			fmt.Sscanf(s.Options["delay_root"], "%d", &delay)
+			// uci's delay_root is whole seconds; anything else counts as none.
+			if n, err := strconv.Atoi(strings.TrimSpace(s.Options["delay_root"])); err == nil {
+				delay = n
+			}
 		}
 	}
 	for _, s := range secs {
