@@ -811,6 +811,24 @@ func TestQuitReexec(t *testing.T) {
 	}
 }
 
+// TestQuitRestartEntry: with a `restart` entry, SIGQUIT stops every service
+// and pid2 execs that command in its own place (busybox init's behaviour).
+func TestQuitRestartEntry(t *testing.T) {
+	t.Parallel()
+	s := boot(t, ":a:respawn:/bin/sleep 1001\n::restart:/bin/sleep 1003\n", nil)
+	s.allRunning(10*time.Second, "a")
+	p := s.pid2Pid()
+	syscall.Kill(p, syscall.SIGQUIT)
+	s.waitFor("the restart entry in pid2's place", 15*time.Second, func() bool {
+		return s.procs()[p] == "/bin/sleep 1003"
+	})
+	for hp, argv := range s.procs() {
+		if argv == "/bin/sleep 1001" {
+			t.Errorf("service a (pid %d) still runs after the restart entry took over", hp)
+		}
+	}
+}
+
 // TestRespawnOnTTY: a respawn entry with a tty field runs on that tty, as its
 // controlling terminal (what a getty needs).
 func TestRespawnOnTTY(t *testing.T) {
