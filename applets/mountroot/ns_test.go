@@ -8,7 +8,10 @@ package mountroot
 // second boot is a fresh namespace finding the same loop device.
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -305,6 +308,41 @@ func TestGPTPartitionIsFormatted(t *testing.T) {
 	if loops := loopsOver(t, dev); len(loops) > 1 {
 		t.Fatalf("second boot set up another loop device: %v", loops)
 	}
+}
+
+// TestSysupgradeBackupBeforeFormat: sysupgrade leaves a 0xdeadc0de block and
+// the config backup (a tar.gz) at the top of the data partition; mount_root
+// extracts it to /tmp/sysupgrade.tar (through gzip -cd, as fstools does) before
+// it formats the partition.
+func TestSysupgradeBackupBeforeFormat(t *testing.T) {
+	e := newBootEnv(t)
+	name := uniqueName(t)
+	dev := loopImage(t, 48<<20, false, "sgdisk", "-n", "1:2048:+16M", "-c", "1:"+name)
+	t.Cleanup(func() { loopsOver(t, dev) })
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("etc/config/network from the old firmware\n"))
+	zw.Close()
+	top := make([]byte, 512, 512+gz.Len())
+	binary.BigEndian.PutUint32(top, 0xdeadc0de)
+	top = append(top, gz.Bytes()...)
+	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt(top, 2048*512)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code := e.boot(firstBoot+"cat /tmp/sysupgrade.tar\n", "NAME="+name, "PAYLOAD=after-upgrade", "WITH_USR=1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "saved 41 bytes of config backup", "has not been formatted yet",
+		"root-is:after-upgrade", "etc/config/network from the old firmware")
 }
 
 func TestNoVolumeMeansLoudRAMOverlay(t *testing.T) {

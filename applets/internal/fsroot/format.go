@@ -2,8 +2,8 @@ package fsroot
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,6 +74,8 @@ func (s *System) Format(v *Volume) (string, error) {
 // SaveBackup finds a gzip stream after the leading 0xdeadc0de / erased blocks
 // of v (as sysupgrade leaves it) and writes it, uncompressed, to
 // Root/tmp/sysupgrade.tar. It returns the size written (0: no backup).
+// Like fstools it pipes the volume from there through `gzip -cd` (busybox's on
+// OpenWrt): the binary carries no inflater for this once-per-sysupgrade path.
 func (s *System) SaveBackup(v *Volume) (int64, error) {
 	f, err := os.Open(v.Probe)
 	if err != nil {
@@ -92,24 +94,59 @@ func (s *System) SaveBackup(v *Volume) (int64, error) {
 		if blk[0] != 0x1f || blk[1] != 0x8b || blk[2] != 0x08 {
 			return 0, nil
 		}
-		zr, err := gzip.NewReader(io.NewSectionReader(f, i*512, 1<<40))
-		if err != nil {
+		if _, err := f.Seek(i*512, io.SeekStart); err != nil {
 			return 0, err
 		}
-		dst := s.Path("/tmp/sysupgrade.tar")
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return 0, err
-		}
-		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return 0, err
-		}
-		zr.Multistream(false)
-		n, err := io.Copy(out, io.LimitReader(zr, 64<<20))
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		return n, err
+		return s.gunzipTo(f, s.Path("/tmp/sysupgrade.tar"))
 	}
 	return 0, nil
+}
+
+// maxBackup bounds the uncompressed config backup (it lands in RAM).
+const maxBackup = 64 << 20
+
+// gunzipTo decompresses the gzip stream at src's offset into dst with gzip -cd.
+// Whatever follows the stream on the volume is trailing garbage to gzip: GNU
+// gzip says so with exit status 2 (a warning), busybox stops quietly.
+func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
+	gz, err := exec.LookPath("gzip")
+	if err != nil {
+		return 0, fmt.Errorf("config backup found but no gzip to extract it: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return 0, err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	cmd := exec.Command(gz, "-cd")
+	cmd.Stdin = src
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("%s -cd: %w", gz, err)
+	}
+	n, copyErr := io.Copy(out, io.LimitReader(pipe, maxBackup))
+	if n == maxBackup {
+		_ = cmd.Process.Kill()
+		copyErr = fmt.Errorf("config backup larger than %d bytes", maxBackup)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 2 && n > 0 {
+		err = nil // "decompression OK, trailing garbage ignored"
+	}
+	if copyErr != nil {
+		err = copyErr
+	}
+	if err != nil {
+		return n, fmt.Errorf("%s -cd: %w: %s", gz, err, bytes.TrimSpace(errOut.Bytes()))
+	}
+	return n, out.Close()
 }

@@ -236,18 +236,46 @@ func TestSaveBackupAndFormatChoice(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	_, _ = zw.Write([]byte("a tar archive"))
 	zw.Close()
-	img := make([]byte, 2048)
+	img := make([]byte, 4096)
 	binary.BigEndian.PutUint32(img, 0xdeadc0de)
 	binary.BigEndian.PutUint32(img[512:], 0xffffffff)
 	copy(img[1024:], gz.Bytes())
-	write(t, filepath.Join(s.Dev, "sda2"), img)
 	v := &Volume{Name: DataName, Device: filepath.Join(s.Dev, "sda2"), Probe: filepath.Join(s.Dev, "sda2"), Size: 200 << 20}
-	n, err := s.SaveBackup(v)
-	if err != nil || n != int64(len("a tar archive")) {
-		t.Fatalf("SaveBackup: %d %v", n, err)
+	// The stream is followed by zeros, erased flash, or old data: gzip must
+	// stop at its end, GNU's and busybox's alike.
+	busybox := testbin.RequireTool(t, "busybox")
+	bbDir := t.TempDir()
+	if err := os.Symlink(busybox, filepath.Join(bbDir, "gzip")); err != nil {
+		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(s.Path("/tmp/sysupgrade.tar")); string(b) != "a tar archive" {
-		t.Fatalf("sysupgrade.tar: %q", b)
+	for _, gzipDir := range []string{"", bbDir} {
+		for _, tail := range []byte{0, 0xff, 'x'} {
+			for i := 1024 + gz.Len(); i < len(img); i++ {
+				img[i] = tail
+			}
+			write(t, filepath.Join(s.Dev, "sda2"), img)
+			if gzipDir != "" {
+				t.Setenv("PATH", gzipDir)
+			}
+			os.Remove(s.Path("/tmp/sysupgrade.tar"))
+			n, err := s.SaveBackup(v)
+			if err != nil || n != int64(len("a tar archive")) {
+				t.Fatalf("SaveBackup (gzip from %q, tail %#x): %d %v", gzipDir, tail, n, err)
+			}
+			if b, _ := os.ReadFile(s.Path("/tmp/sysupgrade.tar")); string(b) != "a tar archive" {
+				t.Fatalf("sysupgrade.tar: %q", b)
+			}
+		}
+	}
+	t.Setenv("PATH", t.TempDir())
+	if _, err := s.SaveBackup(v); err == nil || !strings.Contains(err.Error(), "no gzip") {
+		t.Fatalf("SaveBackup without gzip: %v", err)
+	}
+	// No gzip header after the erased blocks: no backup, no error.
+	copy(img[1024:], "not a backup")
+	write(t, filepath.Join(s.Dev, "sda2"), img)
+	if n, err := s.SaveBackup(v); n != 0 || err != nil {
+		t.Fatalf("SaveBackup without a backup: %d %v", n, err)
 	}
 	t.Setenv("PATH", t.TempDir())
 	if _, _, ok := s.FormatChoice(v); ok {
