@@ -255,7 +255,7 @@ func (c *compiler) alts(name string, v *value, regex bool) []alt {
 		if regex {
 			m, err := compileMatcher(e.str)
 			if err != nil {
-				c.warn(e.line, sprintf("regex %s never matches: %v", strconv.Quote(clip(e.str)), err))
+				c.warn(e.line, sprintf("regex %s never matches: %s", strconv.Quote(clip(e.str)), regexWhy(err)))
 			}
 			a.m = m
 		}

@@ -121,13 +121,14 @@ func TestNonUTF8(t *testing.T) {
 		"  [ \"case\", \"A\", { \"\xff\xfe\": [ \"matched\" ] } ] ]"
 	s := mustParse(t, "u.json", text)
 	got := output(s, env("A=\xff\xfe"))
-	want := []string{"eq \xff\xfe", "prefix x\xff\xfe\xc3", "matched"}
+	// The third rule's pattern is not valid UTF-8 and not a plain
+	// prefix: regcomp in musl's C locale takes it byte for byte, and so
+	// does package ere.
+	want := []string{"eq \xff\xfe", "prefix x\xff\xfe\xc3", "re", "matched"}
 	if !equalLines(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	// The third rule's pattern is not valid UTF-8 outside a plain prefix:
-	// Go's regexp refuses it, a load warning says so.
-	if len(s.Warnings()) != 1 || !strings.Contains(s.Warnings()[0].Error(), "u.json:3:") {
+	if len(s.Warnings()) != 0 {
 		t.Errorf("warnings: %v", s.Warnings())
 	}
 	// Invalid UTF-8 in a variable value against a real regex.

@@ -1,19 +1,23 @@
 package rules
 
 import (
-	"regexp"
+	"errors"
+	"strconv"
 	"strings"
+
+	"toybox-go/applets/internal/ere"
 )
 
 // matcher is one compiled "regex" alternative. libubox compiles POSIX
-// extended regexes with REG_NOSUB and searches unanchored; only "does it
-// match" matters, so leftmost-first (Go) and leftmost-longest (POSIX)
-// agree. Plain prefixes such as "^tty" — all that real rule files use —
-// are matched without the regexp engine.
+// extended regexes (regcomp with REG_EXTENDED|REG_NOSUB) and searches
+// unanchored; only "does it match" matters. Plain prefixes such as
+// "^tty" — all that real rule files use — are matched without the regex
+// engine; the rest go to package ere, our POSIX ERE matcher (bytes, C
+// locale, '.' matches a newline as without REG_NEWLINE).
 type matcher struct {
 	kind matchKind
 	lit  string
-	re   *regexp.Regexp
+	re   *ere.Regexp
 }
 
 type matchKind uint8
@@ -51,8 +55,7 @@ func compileMatcher(pattern string) (matcher, error) {
 			return matcher{kind: matchContains, lit: body}, nil
 		}
 	}
-	// POSIX '.' also matches a newline (no REG_NEWLINE); Go's needs (?s).
-	re, err := regexp.Compile("(?s)" + pattern)
+	re, err := ere.Compile(pattern)
 	if err != nil {
 		return matcher{kind: matchNever}, err
 	}
@@ -73,4 +76,14 @@ func (m *matcher) match(s string) bool {
 		return m.re.MatchString(s)
 	}
 	return false
+}
+
+// regexWhy is what a load warning says about a pattern that does not
+// compile; the warning quotes the (clipped) pattern itself.
+func regexWhy(err error) string {
+	var e *ere.Error
+	if errors.As(err, &e) {
+		return e.Msg + " at offset " + strconv.Itoa(e.Offset)
+	}
+	return err.Error()
 }

@@ -3,8 +3,9 @@ package rules
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"toybox-go/applets/internal/ere"
 )
 
 // oracle is a second, deliberately naive evaluator: it walks the parsed
@@ -206,7 +207,7 @@ func (o *oracle) expr(cur *value) int {
 			if !regex {
 				return v == p
 			}
-			re, err := regexp.Compile("(?s)" + p)
+			re, err := ere.Compile(p) // no fast paths: libubox's regcomp per event
 			return err == nil && re.MatchString(v)
 		}
 		switch tb[2].kind {
