@@ -1,6 +1,9 @@
 package ere
 
-import "sync"
+import (
+	"strings"
+	"sync/atomic"
+)
 
 // Regexp is a compiled pattern. It is safe for concurrent use.
 type Regexp struct {
@@ -12,7 +15,9 @@ type Regexp struct {
 	// branch begins with '^'): the search gives up once its threads die.
 	first    byteSet
 	anywhere bool
-	pool     sync.Pool // of *machine
+	start    []uint32
+	prefix   string
+	spare    atomic.Pointer[machine] // scratch space kept for the next search
 }
 
 type opcode uint8
@@ -155,23 +160,36 @@ func (c *compiler) set(s *byteSet) uint32 {
 	return uint32(len(c.sets) - 1)
 }
 
-// firstBytes computes re.first and re.restart from the threads that
-// start in the middle of the input (not at position 0, not at the end).
+// firstBytes computes what the search needs to start a match in the
+// middle of the input: the threads (re.start), the bytes they accept
+// (re.first), the literal every match begins with (re.prefix), and
+// whether a match can start anywhere but at position 0 (re.anywhere).
 func (re *Regexp) firstBytes() {
 	m := re.newMachine()
 	if m.add(&m.cur, 0, false, false) {
-		// The empty string matches in the middle: every byte can start
-		// a match (Compile's caller never gets this far: position 0
-		// matches first).
-		re.first.invert()
+		// The empty string matches in the middle, so it matches at
+		// position 0 and no search gets further: nothing to compute.
+		re.anywhere = true
+		return
 	}
 	for _, pc := range m.cur.dense {
 		if in := re.prog[pc]; in.op == opByte {
 			re.first.union(&re.sets[in.arg])
+			re.start = append(re.start, pc)
 		}
 	}
 	m.next.dense = m.next.dense[:0]
 	re.anywhere = re.first != byteSet{} || m.add(&m.next, 0, false, true)
+	var prefix []byte
+	for pc := 0; re.prog[pc].op == opByte; pc++ {
+		set := &re.sets[re.prog[pc].arg]
+		c, ok := set.only()
+		if !ok {
+			break
+		}
+		prefix = append(prefix, c)
+	}
+	re.prefix = string(prefix)
 }
 
 // machine is the scratch space of one search.
@@ -212,48 +230,53 @@ func (s *sparseSet) insert(pc uint32) {
 // (eol) of the input. It reports whether that reaches the match.
 func (m *machine) add(set *sparseSet, pc uint32, bol, eol bool) bool {
 	prog := m.re.prog
-	stack := append(m.stack[:0], pc)
-	for len(stack) > 0 {
+	stack := m.stack[:0]
+	for {
+		if !set.has(pc) {
+			set.insert(pc)
+			switch in := prog[pc]; in.op {
+			case opMatch:
+				m.stack = stack
+				return true
+			case opSplit:
+				stack = append(stack, in.arg)
+				pc++
+				continue
+			case opJmp:
+				pc = in.arg
+				continue
+			case opBOL:
+				if bol {
+					pc++
+					continue
+				}
+			case opEOL:
+				if eol {
+					pc++
+					continue
+				}
+			}
+		}
+		if len(stack) == 0 {
+			m.stack = stack
+			return false
+		}
 		pc = stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if set.has(pc) {
-			continue
-		}
-		set.insert(pc)
-		switch in := prog[pc]; in.op {
-		case opMatch:
-			m.stack = stack
-			return true
-		case opSplit:
-			// Push the fall-through last so it is explored first; the
-			// order does not change whether there is a match.
-			stack = append(stack, in.arg, pc+1)
-		case opJmp:
-			stack = append(stack, in.arg)
-		case opBOL:
-			if bol {
-				stack = append(stack, pc+1)
-			}
-		case opEOL:
-			if eol {
-				stack = append(stack, pc+1)
-			}
-		}
 	}
-	m.stack = stack
-	return false
 }
 
 // MatchString reports whether s holds a match of the pattern anywhere
 // (regexec without REG_NOTBOL and REG_NOTEOL). Time: O(len(s) * size of
 // the program), whatever the pattern.
 func (re *Regexp) MatchString(s string) bool {
-	m, _ := re.pool.Get().(*machine)
+	// One machine is kept for reuse; concurrent searches make their own.
+	m := re.spare.Swap(nil)
 	if m == nil {
 		m = re.newMachine()
 	}
 	matched := m.search(s)
-	re.pool.Put(m)
+	re.spare.Store(m)
 	return matched
 }
 
@@ -279,16 +302,30 @@ func (m *machine) search(s string) bool {
 		}
 		i++
 		if len(next.dense) == 0 {
-			// Nothing in progress: the next match can only start at a
-			// byte that can begin one, or at the end.
+			// Nothing in progress: the next match can only start at its
+			// literal prefix, at a byte that can begin one, or at the end.
 			if !re.anywhere {
 				return false
+			}
+			if re.prefix != "" {
+				j := strings.Index(s[i:], re.prefix)
+				if j < 0 {
+					return false
+				}
+				i += j
 			}
 			for i < len(s) && !re.first.has(s[i]) {
 				i++
 			}
 		}
-		if m.add(next, 0, false, i == len(s)) {
+		if i < len(s) {
+			// The threads that start in the middle, computed once.
+			for _, pc := range re.start {
+				if !next.has(pc) {
+					next.insert(pc)
+				}
+			}
+		} else if re.anywhere && m.add(next, 0, false, true) {
 			return true
 		}
 		cur, next = next, cur

@@ -415,6 +415,20 @@ func (s *byteSet) union(t *byteSet) {
 		s[i] |= t[i]
 	}
 }
+
+// only returns the byte of a set of one.
+func (s *byteSet) only() (byte, bool) {
+	var n int
+	var c byte
+	for i := 0; i < 256; i++ {
+		if s.has(byte(i)) {
+			n++
+			c = byte(i)
+		}
+	}
+	return c, n == 1
+}
+
 func (s *byteSet) invert() {
 	for i := range s {
 		s[i] = ^s[i]
