@@ -48,13 +48,13 @@
 //     the rules are loaded again. A relative include name is looked up
 //     beside the including file first, then as given (libubox: as given,
 //     relative to procd's working directory, /).
-//   - Regexes are Go's RE2 in (?s) mode, not glibc's POSIX engine. For
-//     "does it match" the two agree on the ERE syntax rule files use;
-//     patterns only glibc accepts (back-references, \< \>, "a**") do not
-//     compile and never match, with a load warning. Go matches characters,
-//     not bytes, so "." against a multi-byte UTF-8 character differs from
-//     procd's C locale; patterns without special characters (the ^prefix
-//     form real files use) are compared byte for byte, as in C.
+//   - Regexes are POSIX extended regular expressions as musl's regcomp
+//     reads them in the C locale (package ere): bytes, not characters;
+//     '.' and [^...] match a newline. Patterns that musl or glibc read
+//     with extensions of their own (\d, \w, \<, \b, back-references) and
+//     repetition counts above 255 do not compile and never match, with a
+//     load warning naming the offset. Patterns without special characters
+//     (the ^prefix form real files use) skip the engine.
 //   - Non-string command arguments (numbers, booleans, arrays) are dropped
 //     with a load warning. libubox passes them on in binary form, which
 //     procd's handlers either skip or use as garbage argv strings.
