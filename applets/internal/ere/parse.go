@@ -350,7 +350,24 @@ func (p *parser) bracketChar() (c byte, equiv bool, err error) {
 	return p.pat[start], false, nil
 }
 
-// class parses [:name:] at p.pos and adds its bytes (C locale) to s.
+// classes are the POSIX character classes of the C locale, each a list of
+// byte ranges (lo, hi pairs).
+var classes = [...]struct{ name, ranges string }{
+	{"alpha", "AZaz"},
+	{"digit", "09"},
+	{"alnum", "09AZaz"},
+	{"upper", "AZ"},
+	{"lower", "az"},
+	{"space", "\t\r  "},
+	{"blank", "\t\t  "},
+	{"punct", "!/:@[`{~"},
+	{"print", " ~"},
+	{"graph", "!~"},
+	{"cntrl", "\x00\x1f\x7f\x7f"},
+	{"xdigit", "09AFaf"},
+}
+
+// class parses [:name:] at p.pos and adds its bytes to s.
 func (p *parser) class(s *byteSet) error {
 	start := p.pos
 	end := start + 2
@@ -362,42 +379,15 @@ func (p *parser) class(s *byteSet) error {
 	}
 	name := p.pat[start+2 : end]
 	p.pos = end + 2
-	for c := 0; c < 256; c++ {
-		b := byte(c)
-		var in bool
-		switch name {
-		case "alpha":
-			in = isAlpha(b)
-		case "digit":
-			in = isDigit(b)
-		case "alnum":
-			in = isAlnum(b)
-		case "upper":
-			in = b >= 'A' && b <= 'Z'
-		case "lower":
-			in = b >= 'a' && b <= 'z'
-		case "space":
-			in = b == ' ' || b >= '\t' && b <= '\r'
-		case "blank":
-			in = b == ' ' || b == '\t'
-		case "punct":
-			in = b > ' ' && b < 0x7f && !isAlnum(b)
-		case "print":
-			in = b >= ' ' && b < 0x7f
-		case "graph":
-			in = b > ' ' && b < 0x7f
-		case "cntrl":
-			in = b < ' ' || b == 0x7f
-		case "xdigit":
-			in = isDigit(b) || b|0x20 >= 'a' && b|0x20 <= 'f'
-		default:
-			return p.fail(start, "unknown character class [:"+name+":]")
-		}
-		if in {
-			s.add(b)
+	for _, c := range classes {
+		if c.name == name {
+			for i := 0; i < len(c.ranges); i += 2 {
+				s.addRange(c.ranges[i], c.ranges[i+1])
+			}
+			return nil
 		}
 	}
-	return nil
+	return p.fail(start, "unknown character class [:"+name+":]")
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
