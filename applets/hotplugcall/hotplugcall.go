@@ -3,11 +3,11 @@
 package hotplugcall
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"syscall"
 
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/hotplug"
 )
 
@@ -27,15 +27,13 @@ DEVICENAME (the last part of DEVPATH), PATH, USER=root and LOGNAME=root.
 // Main runs hotplug-call. When there are scripts it replaces itself with the
 // shell, whose exit status (the last script's) becomes hotplug-call's.
 func Main(args []string) int {
-	fs := flag.NewFlagSet("hotplug-call", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
-	etc := fs.String("e", "/etc", "")
+	fs := getopt.New("hotplug-call", Usage, os.Stderr)
+	etc := fs.String("e", "/etc")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, Usage)
+		fs.Usage()
 		return 1
 	}
 	sub := fs.Arg(0)

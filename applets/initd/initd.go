@@ -7,7 +7,6 @@
 package initd
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/fsroot"
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/selfexec"
 )
@@ -61,12 +61,10 @@ func Main(args []string) int {
 	}
 	log := kmsg.New("init")
 
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
-	root := fs.String("R", "", "test root")
-	console := fs.String("C", "", "console device")
-	cmdline := fs.String("k", "", "kernel command line")
+	fs := getopt.New("init", Usage, os.Stderr)
+	root := fs.String("R", "")
+	console := fs.String("C", "")
+	cmdline := fs.String("k", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		if pid1 {
 			log.Errorf("bad arguments %q: ignored", args[1:])

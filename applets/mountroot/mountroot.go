@@ -5,7 +5,6 @@ package mountroot
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/fsroot"
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/superblock"
 )
@@ -53,11 +53,9 @@ type Mounter struct {
 
 // Main runs mount_root.
 func Main(args []string) int {
-	fs := flag.NewFlagSet("mount_root", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
-	force := fs.Bool("f", false, "run start outside preinit")
-	name := fs.String("n", "", "volume name")
+	fs := getopt.New("mount_root", Usage, os.Stderr)
+	force := fs.Bool("f")
+	name := fs.String("n", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}

@@ -16,6 +16,7 @@
 package oneit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/sigstate"
 )
 
@@ -57,64 +59,34 @@ type options struct {
 	argv      []string      // COMMAND [ARG...]
 }
 
-// errHelp asks for the usage text on stdout and exit 0.
-var errHelp = fmt.Errorf("help requested")
-
 // parseArgs parses toybox style: combined flags (-n3), -cFILE or -c FILE, parsing
-// stops at the first non-option or after "--".
+// stops at the first non-option or after "--". The error is getopt.ErrHelp for
+// --help.
 func parseArgs(args []string) (*options, error) {
 	o := &options{}
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
+	fs := getopt.New("oneit", Usage, io.Discard) // Main words oneit's errors itself
+	fs.BoolVar(&o.poweroff, "p")
+	fs.BoolVar(&o.relaunch, "r")
+	fs.BoolVar(&o.relaunch, "n")
+	fs.BoolVar(&o.pidPipe, "3")
+	fs.StringVar(&o.console, "c", "")
+	fs.Func("H", func(v string) error {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || secs <= 0 || secs > 86400 {
+			return errors.New("want seconds > 0")
 		}
-		if a == "--help" {
-			return nil, errHelp
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for j := 1; j < len(a); j++ {
-			switch c := a[j]; c {
-			case 'p':
-				o.poweroff = true
-			case 'r', 'n':
-				o.relaunch = true
-			case '3':
-				o.pidPipe = true
-			case 'c', 'H':
-				val := a[j+1:]
-				if val == "" {
-					if i+1 >= len(args) {
-						return nil, fmt.Errorf("missing argument to -%c", c)
-					}
-					i++
-					val = args[i]
-				}
-				if c == 'c' {
-					o.console = val
-				} else {
-					secs, err := strconv.ParseFloat(val, 64)
-					if err != nil || secs <= 0 || secs > 86400 {
-						return nil, fmt.Errorf("bad -H %q: want seconds > 0", val)
-					}
-					o.heartbeat = time.Duration(secs * float64(time.Second))
-				}
-				j = len(a)
-			default:
-				return nil, fmt.Errorf("unknown option -%c", c)
-			}
-		}
+		o.heartbeat = time.Duration(secs * float64(time.Second))
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
-	o.argv = args[i:]
+	o.argv = fs.Args()
 	if len(o.argv) == 0 {
-		return nil, fmt.Errorf("need a COMMAND")
+		return nil, errors.New("need a COMMAND")
 	}
 	if o.poweroff && o.relaunch {
-		return nil, fmt.Errorf("no -p with -r/-n")
+		return nil, errors.New("no -p with -r/-n")
 	}
 	return o, nil
 }
@@ -137,7 +109,7 @@ func Main(args []string) int {
 			fmt.Fprintf(os.Stderr, "oneit: %v\n", err)
 		}
 	}
-	if err == errHelp {
+	if err == getopt.ErrHelp {
 		fmt.Println(Usage)
 		return 0
 	}

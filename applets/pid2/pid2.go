@@ -8,11 +8,11 @@ package pid2
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/supervise"
 )
 
@@ -38,17 +38,15 @@ func Main(args []string) int {
 	if len(args) > 1 && args[1] == supervise.HelperArg {
 		return supervise.HelperMain(args[2:])
 	}
-	fs := flag.NewFlagSet("pid2", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
+	fs := getopt.New("pid2", Usage, os.Stderr)
 	var o options
-	fs.StringVar(&o.stateDir, "d", "/run/pid2", "")
-	fs.StringVar(&o.etcDir, "e", "/etc", "")
-	fs.StringVar(&o.inittab, "f", "", "")
-	fs.StringVar(&o.console, "c", "", "")
-	fs.StringVar(&o.hotplugRules, "h", "", "")
+	fs.StringVar(&o.stateDir, "d", "/run/pid2")
+	fs.StringVar(&o.etcDir, "e", "/etc")
+	fs.StringVar(&o.inittab, "f", "")
+	fs.StringVar(&o.console, "c", "")
+	fs.StringVar(&o.hotplugRules, "h", "")
 	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, getopt.ErrHelp) {
 			return 0
 		}
 		return 1
@@ -56,9 +54,7 @@ func Main(args []string) int {
 	if o.inittab == "" {
 		o.inittab = o.etcDir + "/inittab"
 	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "d" })
-	if !explicit {
+	if !fs.Seen("d") {
 		o.stateDir = defaultStateDir(fs.NArg() > 0)
 	}
 	if fs.NArg() > 0 {

@@ -5,14 +5,16 @@ package reboot
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/getopt"
 )
 
 // Usage is printed by --help (shared by the three names).
@@ -43,23 +45,25 @@ func Main(args []string) int {
 	if !ok {
 		name, a = "reboot", actions["reboot"]
 	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, Usage) }
-	delay := fs.Float64("d", 0, "")
-	nosync := fs.Bool("n", false, "")
-	force := fs.Bool("f", false, "")
+	fs := getopt.New(name, Usage, os.Stderr)
+	var delay float64
+	fs.Func("d", func(v string) (err error) {
+		delay, err = strconv.ParseFloat(v, 64)
+		return err
+	})
+	nosync := fs.Bool("n")
+	force := fs.Bool("f")
 	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, getopt.ErrHelp) {
 			return 0
 		}
 		return 1
 	}
-	if fs.NArg() != 0 || *delay < 0 {
+	if fs.NArg() != 0 || delay < 0 {
 		fs.Usage()
 		return 1
 	}
-	time.Sleep(time.Duration(*delay * float64(time.Second)))
+	time.Sleep(time.Duration(delay * float64(time.Second)))
 	if *force {
 		if !*nosync {
 			unix.Sync()

@@ -3,12 +3,12 @@
 package udevtrigger
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/uevent"
 )
 
@@ -36,14 +36,12 @@ func Main(args []string) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("udevtrigger", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, Usage) }
+	fs := getopt.New("udevtrigger", Usage, stderr)
 	t := &uevent.Trigger{}
-	fs.BoolVar(&t.DevOnly, "d", false, "")
-	dry := fs.Bool("n", false, "")
-	fs.StringVar(&t.Sys, "r", "/sys", "")
-	fs.Func("s", "", func(s string) error {
+	fs.BoolVar(&t.DevOnly, "d")
+	dry := fs.Bool("n")
+	fs.StringVar(&t.Sys, "r", "/sys")
+	fs.Func("s", func(s string) error {
 		for _, n := range strings.Split(s, ",") {
 			if n != "" {
 				t.Subsystems = append(t.Subsystems, n)
@@ -51,12 +49,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return nil
 	})
-	verbose := fs.Bool("v", false, "")
+	verbose := fs.Bool("v")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(stderr, Usage)
+		fs.Usage()
 		return 1
 	}
 	files, err := t.Devices()
