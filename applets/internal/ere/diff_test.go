@@ -183,8 +183,9 @@ func FuzzMatch(f *testing.F) {
 	})
 }
 
-// FuzzCompile: any pattern and any input: no panic, and either a program
-// that answers or an *Error naming the pattern and an offset inside it.
+// FuzzCompile: any pattern and any input: no panic, and either an *Error
+// naming the pattern and an offset inside it, or a program that answers
+// as the reference matcher of ref_test.go does.
 func FuzzCompile(f *testing.F) {
 	for _, tc := range matchCases {
 		f.Add(tc.pat, tc.s)
@@ -201,6 +202,7 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
+		checkRef(t, pat, s)
 		got := re.MatchString(s)
 		// Unanchored search: whatever matches s also matches x+s+x
 		// unless anchors are involved.

@@ -1,0 +1,124 @@
+package ere
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// refMatch is a second, slow matcher over the parse tree, for checking
+// the compiler and the NFA search (with its skips) on any pattern:
+// ends computes the set of positions where n can end when it starts at
+// one of the positions in from. Positions are bits, so len(s) < 63.
+func refMatch(n *node, s string) bool {
+	for start := 0; start <= len(s); start++ {
+		if refEnds(n, s, 1<<start) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func refEnds(n *node, s string, from uint64) uint64 {
+	var out uint64
+	switch n.kind {
+	case nEmpty:
+		return from
+	case nSet:
+		for i := 0; i < len(s); i++ {
+			if from&(1<<i) != 0 && n.set.has(s[i]) {
+				out |= 1 << (i + 1)
+			}
+		}
+	case nBOL:
+		return from & 1
+	case nEOL:
+		return from & (1 << len(s))
+	case nCat:
+		out = from
+		for _, sub := range n.sub {
+			out = refEnds(sub, s, out)
+		}
+	case nAlt:
+		for _, sub := range n.sub {
+			out |= refEnds(sub, s, from)
+		}
+	case nRep:
+		cur := from
+		for k := 0; k < n.min; k++ {
+			cur = refEnds(n.sub[0], s, cur)
+		}
+		out = cur
+		if n.max < 0 {
+			// Fixpoint of out = out | ends(out): the union of every
+			// further number of copies.
+			for {
+				more := out | refEnds(n.sub[0], s, out)
+				if more == out {
+					break
+				}
+				out = more
+			}
+			break
+		}
+		for k := n.min; k < n.max && cur != 0; k++ {
+			cur = refEnds(n.sub[0], s, cur)
+			out |= cur
+		}
+	}
+	return out
+}
+
+// checkRef compares the compiled matcher with refMatch for one pattern.
+func checkRef(t *testing.T, pat, s string) {
+	t.Helper()
+	re, err := Compile(pat)
+	if err != nil || len(s) > 60 || len(re.prog) > 4000 {
+		return
+	}
+	p := &parser{pat: pat}
+	n, err := p.alternation()
+	if err != nil {
+		t.Fatalf("%q compiles but does not parse: %v", pat, err)
+	}
+	if got, want := re.MatchString(s), refMatch(n, s); got != want {
+		t.Fatalf("%q against %q: got %v, the reference matcher says %v", pat, s, got, want)
+	}
+}
+
+// TestReference: random patterns over every special character (stacked
+// repetitions, repeated anchors, literal ')' and ']', brackets of all
+// kinds) agree with the reference matcher.
+func TestReference(t *testing.T) {
+	const alphabet = "ab^$.|()*+?{},[]-\\:=x1 \n\xff"
+	pieces := []string{"{2}", "{1,3}", "{0,}", "[[:alpha:]]", "[^a]", "[]a]", "[a-]", "[[.a.]-c]", "\\.", "\\\\", "()"}
+	rng := rand.New(rand.NewSource(2))
+	patterns := 20000
+	if testing.Short() {
+		patterns = 2000
+	}
+	compiled := 0
+	for i := 0; i < patterns; i++ {
+		var pat []byte
+		for j := rng.Intn(10); j >= 0; j-- {
+			if rng.Intn(4) == 0 {
+				pat = append(pat, pieces[rng.Intn(len(pieces))]...)
+			} else {
+				pat = append(pat, alphabet[rng.Intn(len(alphabet))])
+			}
+		}
+		if _, err := Compile(string(pat)); err != nil {
+			continue
+		}
+		compiled++
+		for j := 0; j < 10; j++ {
+			in := make([]byte, rng.Intn(10))
+			for k := range in {
+				in[k] = "abx1\n\xff]("[rng.Intn(8)]
+			}
+			checkRef(t, string(pat), string(in))
+		}
+	}
+	if compiled < patterns/10 {
+		t.Errorf("only %d of %d random patterns compiled: the test checks little", compiled, patterns)
+	}
+}
