@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/cmdline"
 	"toybox-go/applets/internal/fsroot"
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
@@ -64,7 +65,7 @@ func Main(args []string) int {
 	fs := getopt.New("init", Usage, os.Stderr)
 	root := fs.String("R", "")
 	console := fs.String("C", "")
-	cmdline := fs.String("k", "")
+	kcmdline := fs.String("k", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		if pid1 {
 			log.Errorf("bad arguments %q: ignored", args[1:])
@@ -80,9 +81,9 @@ func Main(args []string) int {
 	if *root != "" {
 		in.Root = *root
 	}
-	if *cmdline != "" || in.Test {
+	if *kcmdline != "" || in.Test {
 		// A test tree's proc is the host's: its command line is not ours.
-		in.Cmdline = strings.Fields(*cmdline)
+		in.Cmdline = cmdline.Split(*kcmdline)
 	}
 	in.reaper = newReaper()
 	in.goSafe("reaper", in.reaper.run)
@@ -115,26 +116,16 @@ func (in *Init) sys() *fsroot.System {
 
 func (in *Init) cmdline() []string {
 	if in.Cmdline == nil {
-		b, err := os.ReadFile(in.path("/proc/cmdline"))
-		if err != nil {
-			return []string{}
+		in.Cmdline = cmdline.Read(in.path("/proc/cmdline"))
+		if in.Cmdline == nil {
+			in.Cmdline = []string{}
 		}
-		in.Cmdline = strings.Fields(string(b))
 	}
 	return in.Cmdline
 }
 
 // param returns key=value from the command line (last wins).
-func (in *Init) param(key string) (string, bool) {
-	val, found := "", false
-	for _, w := range in.cmdline() {
-		k, v, _ := strings.Cut(w, "=")
-		if k == key {
-			val, found = v, true
-		}
-	}
-	return val, found
-}
+func (in *Init) param(key string) (string, bool) { return cmdline.Lookup(in.cmdline(), key) }
 
 // runGuarded runs the boot; a panic is logged and, as PID 1, never ends the
 // process: the boot goes on to the hand-over, and if that fails too, PID 1

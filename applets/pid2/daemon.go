@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/cmdline"
 	"toybox-go/applets/internal/inittab"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/supervise"
@@ -374,13 +375,14 @@ func (d *daemon) consoleName() string {
 	if d.o.console != "" {
 		return d.o.console
 	}
-	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
-		for _, w := range strings.Fields(string(b)) {
-			if v, ok := strings.CutPrefix(w, "console="); ok {
-				v, _, _ = strings.Cut(v, ",")
-				if v != "" {
-					return v
-				}
+	for _, w := range cmdline.Read("/proc/cmdline") {
+		if w == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(w, "console="); ok {
+			v, _, _ = strings.Cut(v, ",")
+			if v != "" {
+				return v
 			}
 		}
 	}

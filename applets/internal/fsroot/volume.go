@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/cmdline"
 	"toybox-go/applets/internal/gpt"
 	"toybox-go/applets/internal/superblock"
 )
@@ -60,17 +61,9 @@ func (s *System) Path(p string) string { return filepath.Join(s.Root, p) }
 func (s *System) Param(key string) (string, bool) {
 	words := s.Cmdline
 	if words == nil {
-		b, _ := os.ReadFile(filepath.Join(s.Proc, "cmdline"))
-		words = strings.Fields(string(b))
+		words = cmdline.Read(filepath.Join(s.Proc, "cmdline"))
 	}
-	val, found := "", false
-	for _, w := range words {
-		k, v, _ := strings.Cut(w, "=")
-		if k == key {
-			val, found = v, true
-		}
-	}
-	return val, found
+	return cmdline.Lookup(words, key)
 }
 
 // Volume is a found data (or root) volume.
@@ -246,17 +239,25 @@ func diskOf(name string) string {
 // is missing (a device that appeared after /dev was populated, with no hotplug
 // daemon to make it).
 func (s *System) node(d blockDev) string {
-	p := filepath.Join(s.Dev, d.devname)
+	return s.makeNode(filepath.Join(s.Dev, d.devname), unix.S_IFBLK, d.dev)
+}
+
+// makeNode returns the device node p, first creating it (type S_IFBLK or
+// S_IFCHR) from majmin ("MAJ:MIN" as sysfs's dev files hold it) if it is
+// missing and majmin is known.
+func (s *System) makeNode(p string, typ uint32, majmin string) string {
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
-	maj, min, ok := parseDev(d.dev)
+	maj, min, ok := parseDev(majmin)
 	if !ok {
 		return p
 	}
 	_ = os.MkdirAll(filepath.Dir(p), 0o755)
-	if err := unix.Mknod(p, unix.S_IFBLK|0o600, int(unix.Mkdev(maj, min))); err != nil {
+	if err := unix.Mknod(p, typ|0o600, int(unix.Mkdev(maj, min))); err != nil {
 		s.logf("creating %s: %v", p, err)
+	} else {
+		s.logf("created %s (%s) from sysfs", p, majmin)
 	}
 	return p
 }
@@ -428,7 +429,9 @@ func (s *System) byUBI(name string) *Volume {
 		if _, err := os.Stat(filepath.Join(s.Dev, "ubiblock"+strings.TrimPrefix(e.Name(), "ubi"))); err == nil {
 			continue
 		}
-		n := filepath.Join(s.Dev, e.Name())
+		// A volume made or attached after /dev was populated (ubiattach,
+		// ubimkvol in preinit) has no node unless a hotplug daemon made one.
+		n := s.makeNode(filepath.Join(s.Dev, e.Name()), unix.S_IFCHR, readLine(filepath.Join(dir, e.Name(), "dev")))
 		return &Volume{Name: name, Driver: "ubi", Device: n, Probe: n,
 			Size: int64(readInt(filepath.Join(dir, e.Name(), "data_bytes")))}
 	}
@@ -458,15 +461,22 @@ func (s *System) byMTD(name string) *Volume {
 			continue
 		}
 		size, _ := strconv.ParseInt(fields[0], 16, 64)
-		probe := filepath.Join(s.Dev, fmt.Sprintf("mtd%d", idx))
+		chr, blk := fmt.Sprintf("mtd%d", idx), fmt.Sprintf("mtdblock%d", idx)
+		probe := filepath.Join(s.Dev, chr)
 		if _, err := os.Stat(probe); err != nil {
-			probe = filepath.Join(s.Dev, "mtd", strconv.Itoa(idx))
+			if alt := filepath.Join(s.Dev, "mtd", strconv.Itoa(idx)); exists(alt) {
+				probe = alt
+			} else {
+				// A partition that appeared after /dev was populated (a
+				// module: block2mtd, a late flash driver) has no nodes yet.
+				probe = s.makeNode(probe, unix.S_IFCHR, readLine(filepath.Join(s.Sys, "class", "mtd", chr, "dev")))
+			}
 		}
-		blk := filepath.Join(s.Dev, fmt.Sprintf("mtdblock%d", idx))
-		if _, err := os.Stat(probe); err != nil {
-			probe = blk
+		blkNode := s.makeNode(filepath.Join(s.Dev, blk), unix.S_IFBLK, readLine(filepath.Join(s.Sys, "class", "block", blk, "dev")))
+		if !exists(probe) {
+			probe = blkNode
 		}
-		return &Volume{Name: name, Driver: "mtd", Device: blk, Probe: probe, Size: size}
+		return &Volume{Name: name, Driver: "mtd", Device: blkNode, Probe: probe, Size: size}
 	}
 	return nil
 }
@@ -533,6 +543,11 @@ func (s *System) HasFilesystem(fstype string) bool {
 		}
 	}
 	return false
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func readUevent(path string) map[string]string {
