@@ -9,15 +9,17 @@ import (
 type Regexp struct {
 	pattern string
 	prog    []inst
-	sets    []byteSet
-	// first holds every byte that can start a match after position 0.
-	// anywhere is false when no match can start after position 0 (every
-	// branch begins with '^'): the search gives up once its threads die.
-	first    byteSet
-	anywhere bool
+	sets    []byteSet // the byte sets opByte instructions test, deduplicated
+
+	// What a match that starts after position 0 needs (see firstBytes):
+	// the threads it starts with, the bytes they accept, the literal it
+	// begins with, and whether there is any such match at all.
 	start    []uint32
+	first    byteSet
 	prefix   string
-	spare    atomic.Pointer[machine] // scratch space kept for the next search
+	anywhere bool
+
+	spare atomic.Pointer[machine] // scratch space kept for the next search
 }
 
 type opcode uint8
