@@ -209,32 +209,8 @@ func (s *system) procs() map[int]string {
 // pid2Pid is pid2's host PID (the child of PID 1 running pid2).
 func (s *system) pid2Pid() int {
 	for p, argv := range s.procs() {
-		if strings.HasPrefix(argv, s.pid2+" -e") && ppidOf(p) == s.cmd.Process.Pid {
+		if strings.HasPrefix(argv, s.pid2+" -e") && nstest.PPid(p) == s.cmd.Process.Pid {
 			return p
-		}
-	}
-	return 0
-}
-
-func ppidOf(pid int) int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	str := string(b)
-	f := strings.Fields(str[strings.LastIndexByte(str, ')')+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[1])
-	return n
-}
-
-// nsPid is the PID a host process has in its own (the test's) namespace.
-func nsPid(hostPid int) int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", hostPid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
-			f := strings.Fields(v)
-			n, _ := strconv.Atoi(f[len(f)-1])
-			return n
 		}
 	}
 	return 0
@@ -411,7 +387,7 @@ func TestKill9(t *testing.T) {
 		for _, n := range []string{names[round%10], names[(round*3+1)%10]} {
 			for hp, argv := range s.procs() {
 				if argv == sleepOf(n) {
-					victims[n] = nsPid(hp)
+					victims[n] = nstest.NSPid(hp)
 					syscall.Kill(hp, syscall.SIGKILL)
 				}
 			}
@@ -435,7 +411,7 @@ func TestKill9(t *testing.T) {
 		var found []int
 		for hp, argv := range procs {
 			if argv == sleepOf(n) {
-				found = append(found, nsPid(hp))
+				found = append(found, nstest.NSPid(hp))
 			}
 		}
 		if len(found) != 1 {
@@ -592,7 +568,7 @@ func TestServiceEnvironment(t *testing.T) {
 		}
 		return host != 0
 	})
-	if nsPid(host) != st["probe"].Pid {
+	if nstest.NSPid(host) != st["probe"].Pid {
 		t.Fatalf("probe not found (host pid %d)", host)
 	}
 	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", host))

@@ -134,6 +134,27 @@ func statFields(pid int) ([]string, error) {
 	return strings.Fields(s[i+1:]), nil // fields from 3 (state) on
 }
 
+// PPid returns the parent PID of host process pid (0 when it is gone).
+func PPid(pid int) int {
+	pp, _ := ppid(pid)
+	return pp
+}
+
+// NSPid returns the PID that host process pid has in its own, innermost PID
+// namespace (0 when it is gone).
+func NSPid(pid int) int {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				n, _ := strconv.Atoi(f[len(f)-1])
+				return n
+			}
+		}
+	}
+	return 0
+}
+
 func ppid(pid int) (int, error) {
 	f, err := statFields(pid)
 	if err != nil || len(f) < 2 {
