@@ -33,6 +33,25 @@ func netRules(t testing.TB, root string, argv ...string) Rules {
 		[ "exec", `+strings.Join(q, ", ")+` ] ] ]`)
 }
 
+// netConfig is a Plug config on tr whose rules run hotplug-call for net
+// events: in this process's shell (inProcess, hotplug-call being this binary)
+// or as the hotplug-call binary. It needs root.
+func netConfig(t testing.TB, tr *tree, lb *logBuf, inProcess bool) Config {
+	t.Helper()
+	testbin.RequireRoot(t)
+	sh := testbin.RequireTool(t, "sh")
+	hc := testbin.Applet(t, "hotplug-call")
+	cfg := Config{Dev: tr.dev, Sys: tr.sys, Etc: tr.etc, Firmware: tr.fw, Shell: sh, Functions: "-",
+		Env: testbin.Env(), Log: kmsg.NewWriter("hotplug", lb)}
+	if inProcess {
+		cfg.Rules = netRules(t, tr.root, hc, "%SUBSYSTEM%")
+		cfg.Self = testbin.Path(t)
+	} else {
+		cfg.Rules = netRules(t, tr.root, hc, "-e", tr.etc, "%SUBSYSTEM%")
+	}
+	return cfg
+}
+
 // recScript records the variables a hotplug.d script sees, one line a run.
 func recScript(out string) string {
 	return `echo "$ACTION|$INTERFACE|$DEVPATH|$SUBSYSTEM|$SEQNUM|$HOTPLUG_TYPE|$DEVICENAME" >> ` + out + "\n"
@@ -89,22 +108,11 @@ func TestRealUeventsRunHotplugD(t *testing.T) {
 }
 
 func testRealUevents(t *testing.T, inProcess bool) {
-	testbin.RequireRoot(t)
-	sh := testbin.RequireTool(t, "sh")
-	hc := testbin.Applet(t, "hotplug-call")
 	tr := newTree(t)
 	out := filepath.Join(tr.root, "out")
 	tr.write(t, "etc/hotplug.d/net/10-rec", recScript(out), 0o644)
-	cfg := Config{Dev: tr.dev, Sys: tr.sys, Etc: tr.etc, Firmware: tr.fw, Shell: sh, Functions: "-",
-		Env: testbin.Env()}
 	lb := &logBuf{}
-	cfg.Log = kmsg.NewWriter("hotplug", lb)
-	if inProcess {
-		cfg.Rules = netRules(t, tr.root, hc, "%SUBSYSTEM%")
-		cfg.Self = testbin.Path(t)
-	} else {
-		cfg.Rules = netRules(t, tr.root, hc, "-e", tr.etc, "%SUBSYSTEM%")
-	}
+	cfg := netConfig(t, tr, lb, inProcess)
 	err := netnstest.Do(t, func(ns *netnstest.NS) error {
 		p, err := New(cfg)
 		if err != nil {
@@ -333,23 +341,13 @@ func benchDispatchLatency(b *testing.B) {
 }
 
 func benchLatency(b *testing.B, inProcess bool) {
-	testbin.RequireRoot(b)
-	sh := testbin.RequireTool(b, "sh")
-	hc := testbin.Applet(b, "hotplug-call")
 	tr := newTree(b)
 	fifo := filepath.Join(tr.root, "fifo")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		b.Fatal(err)
 	}
 	tr.write(b, "etc/hotplug.d/net/10-ping", `echo "$INTERFACE" > `+fifo+"\n", 0o644)
-	cfg := Config{Dev: tr.dev, Sys: tr.sys, Etc: tr.etc, Firmware: tr.fw, Shell: sh, Functions: "-",
-		Env: testbin.Env(), Log: kmsg.NewWriter("hotplug", &logBuf{})}
-	if inProcess {
-		cfg.Rules = netRules(b, tr.root, hc, "%SUBSYSTEM%")
-		cfg.Self = testbin.Path(b)
-	} else {
-		cfg.Rules = netRules(b, tr.root, hc, "-e", tr.etc, "%SUBSYSTEM%")
-	}
+	cfg := netConfig(b, tr, &logBuf{}, inProcess)
 	err := netnstest.Do(b, func(ns *netnstest.NS) error {
 		p, err := New(cfg)
 		if err != nil {
