@@ -43,39 +43,65 @@ type Kernel struct {
 func (k *Kernel) ModulesDir() string { return filepath.Join(k.Dir, "lib", "modules", k.Release) }
 
 var (
-	kernelOnce sync.Once
-	kernel     *Kernel
-	kernelErr  error
+	kernelMu sync.Mutex
+	kernels  = map[string]*kernelEntry{} // by flavour, "" = the default
 )
+
+type kernelEntry struct {
+	k   *Kernel
+	err error
+}
 
 // GetKernel returns the test kernel, fetching it once ($TOYBOX_GO_KERNEL_DIR
 // names an already unpacked one).
 func GetKernel(t testing.TB) *Kernel {
 	t.Helper()
-	kernelOnce.Do(func() {
-		dir := os.Getenv("TOYBOX_GO_KERNEL_DIR")
-		if dir == "" {
-			cmd := exec.Command("sh", filepath.Join(testbin.ModuleRoot(t), "scripts", "fetch-kernel.sh"))
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				kernelErr = fmt.Errorf("fetch-kernel.sh: %w: %s", err, stderr.String())
-				return
-			}
-			dir = strings.TrimSpace(string(out))
-		}
-		rel, err := os.ReadFile(filepath.Join(dir, "version"))
-		if err != nil {
-			kernelErr = err
-			return
-		}
-		kernel = &Kernel{Dir: dir, Vmlinux: filepath.Join(dir, "vmlinux"), Release: strings.TrimSpace(string(rel))}
-	})
-	if kernelErr != nil {
-		testbin.Unavailable(t, "no test kernel: %v", kernelErr)
+	return GetKernelFlavour(t, "")
+}
+
+// GetKernelFlavour returns Debian's linux-image-FLAVOUR kernel, fetched once
+// (FLAVOUR=flavour scripts/fetch-kernel.sh); "" is the default (cloud-amd64,
+// or $TOYBOX_GO_KERNEL_DIR). "amd64" is the generic kernel, which has what the
+// cloud one leaves out (MTD, UBI, jffs2, as modules).
+func GetKernelFlavour(t testing.TB, flavour string) *Kernel {
+	t.Helper()
+	kernelMu.Lock()
+	e := kernels[flavour]
+	if e == nil {
+		e = &kernelEntry{}
+		e.k, e.err = fetchKernel(t, flavour)
+		kernels[flavour] = e
 	}
-	return kernel
+	kernelMu.Unlock()
+	if e.err != nil {
+		testbin.Unavailable(t, "no test kernel: %v", e.err)
+	}
+	return e.k
+}
+
+func fetchKernel(t testing.TB, flavour string) (*Kernel, error) {
+	dir := ""
+	if flavour == "" {
+		dir = os.Getenv("TOYBOX_GO_KERNEL_DIR")
+	}
+	if dir == "" {
+		cmd := exec.Command("sh", filepath.Join(testbin.ModuleRoot(t), "scripts", "fetch-kernel.sh"))
+		if flavour != "" {
+			cmd.Env = append(os.Environ(), "FLAVOUR="+flavour)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("FLAVOUR=%s fetch-kernel.sh: %w: %s", flavour, err, stderr.String())
+		}
+		dir = strings.TrimSpace(string(out))
+	}
+	rel, err := os.ReadFile(filepath.Join(dir, "version"))
+	if err != nil {
+		return nil, err
+	}
+	return &Kernel{Dir: dir, Vmlinux: filepath.Join(dir, "vmlinux"), Release: strings.TrimSpace(string(rel))}, nil
 }
 
 // DiskModules are the modules Debian's cloud kernel needs for a virtio disk
