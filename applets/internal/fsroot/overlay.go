@@ -32,9 +32,9 @@ var ErrExtrootDone = errors.New("switched to extroot")
 // .fs_state rules (wiping an untrusted overlay), and moves it to Root/overlay.
 // It reports whether the overlay was wiped.
 func (s *System) MountData(v *Volume) (wiped bool, err error) {
-	fstype := v.Info.Type.MountType()
-	if v.Driver == "mtd" && fstype == "" {
-		fstype = "jffs2" // erased or marked flash: the kernel formats jffs2 on mount
+	fstype := v.MountType()
+	if v.Info.Type == superblock.UBI {
+		return false, fmt.Errorf("%s holds a UBI image that is not attached: attach it (ubi.mtd=%s on the kernel command line, or ubiattach) and name its volume %s", v.Device, v.Name, v.Name)
 	}
 	if fstype == "" {
 		return false, fmt.Errorf("%s holds %s, not a file system to mount", v.Device, v.Type())

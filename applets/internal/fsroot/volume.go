@@ -88,6 +88,19 @@ func (v *Volume) Type() string {
 	return string(v.Info.Type)
 }
 
+// MountType is the file system MountData mounts v as, "" if none: what the
+// probe found, and jffs2 for an MTD partition holding none (erased flash or
+// 0xdeadc0de: the kernel's jffs2 formats it as it mounts it; anything else
+// it refuses to erase unless it finds jffs2 nodes). Never for an MTD holding
+// a UBI image: that wants attaching, and jffs2 would treat it as garbage.
+func (v *Volume) MountType() string {
+	t := v.Info.Type.MountType()
+	if t == "" && v.Driver == "mtd" && v.Info.Type != superblock.UBI {
+		return "jffs2"
+	}
+	return t
+}
+
 // ErrNotFound means no driver found the volume.
 var ErrNotFound = errors.New("volume not found")
 

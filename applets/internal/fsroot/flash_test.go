@@ -1,0 +1,108 @@
+package fsroot
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/superblock"
+	"toybox-go/internal/testbin"
+)
+
+// An MTD partition or UBI volume that appeared after /dev was populated
+// (block2mtd or ubi loaded as modules in preinit, found in a VM under
+// Debian's generic kernel) has no nodes: they are made from sysfs.
+func TestFlashNodesMadeFromSysfs(t *testing.T) {
+	testbin.RequireRoot(t)
+	s := fakeTree(t)
+	write(t, filepath.Join(s.Proc, "mtd"), []byte("dev:    size   erasesize  name\nmtd2: 00800000 00010000 \"rootfs_data\"\n"))
+	write(t, filepath.Join(s.Sys, "class", "mtd", "mtd2", "dev"), []byte("90:4\n"))
+	write(t, filepath.Join(s.Sys, "class", "block", "mtdblock2", "dev"), []byte("31:2\n"))
+	v := s.byMTD(DataName)
+	if v == nil {
+		t.Fatal("no mtd volume")
+	}
+	checkNode(t, v.Probe, filepath.Join(s.Dev, "mtd2"), unix.S_IFCHR, 90, 4)
+	checkNode(t, v.Device, filepath.Join(s.Dev, "mtdblock2"), unix.S_IFBLK, 31, 2)
+
+	write(t, filepath.Join(s.Proc, "filesystems"), []byte("nodev\tubifs\n"))
+	write(t, filepath.Join(s.Sys, "class", "ubi", "ubi0_1", "name"), []byte("rootfs_data\n"))
+	write(t, filepath.Join(s.Sys, "class", "ubi", "ubi0_1", "dev"), []byte("246:2\n"))
+	u := s.byUBI(DataName)
+	if u == nil {
+		t.Fatal("no ubi volume")
+	}
+	checkNode(t, u.Device, filepath.Join(s.Dev, "ubi0_1"), unix.S_IFCHR, 246, 2)
+}
+
+func checkNode(t *testing.T, got, want string, typ uint32, maj, min uint32) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("node %s, want %s", got, want)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(got, &st); err != nil {
+		t.Fatal(err)
+	}
+	rdev := uint64(st.Rdev) //nolint:unconvert // uint32 on mips
+	if st.Mode&unix.S_IFMT != typ || unix.Major(rdev) != maj || unix.Minor(rdev) != min {
+		t.Fatalf("%s: mode %o dev %d:%d, want type %o dev %d:%d", got, st.Mode, unix.Major(rdev), unix.Minor(rdev), typ, maj, min)
+	}
+}
+
+// Without sysfs entries nothing is made, and the block node is what is named.
+func TestFlashNodesNotInventedWithoutSysfs(t *testing.T) {
+	s := fakeTree(t)
+	write(t, filepath.Join(s.Proc, "mtd"), []byte("mtd0: 00800000 00010000 \"rootfs_data\"\n"))
+	v := s.byMTD(DataName)
+	if v == nil || v.Device != filepath.Join(s.Dev, "mtdblock0") || v.Probe != v.Device {
+		t.Fatalf("got %+v", v)
+	}
+	if _, err := os.Lstat(v.Device); err == nil {
+		t.Fatalf("%s was made without a sysfs dev", v.Device)
+	}
+}
+
+// What MountData mounts: flash with no file system yet becomes jffs2 (the
+// kernel formats it); nothing else is mounted as something it does not hold.
+func TestVolumeMountType(t *testing.T) {
+	for _, c := range []struct {
+		driver string
+		typ    superblock.Type
+		want   string
+	}{
+		{"mtd", superblock.Empty, "jffs2"},
+		{"mtd", superblock.DeadCode, "jffs2"},
+		{"mtd", superblock.JFFS2, "jffs2"},
+		{"mtd", superblock.Unknown, "jffs2"},
+		{"mtd", superblock.UBI, ""},
+		{"label", superblock.UBI, ""},
+		{"ubi", superblock.UBIFS, "ubifs"},
+		{"label", superblock.Ext3, "ext4"},
+		{"partname", superblock.Empty, ""},
+		{"gpt", superblock.DeadCode, ""},
+	} {
+		v := &Volume{Driver: c.driver, Info: superblock.Info{Type: c.typ}}
+		if got := v.MountType(); got != c.want {
+			t.Errorf("%s holding %q: MountType %q, want %q", c.driver, c.typ, got, c.want)
+		}
+	}
+}
+
+// An MTD partition holding a UBI image that nobody attached is not mounted
+// (as jffs2 it is garbage; the real kernel refuses with EIO), and the error
+// says what to do.
+func TestUnattachedUBIIsNotMounted(t *testing.T) {
+	s := fakeTree(t)
+	v := &Volume{Name: DataName, Driver: "mtd", Device: "/dev/mtdblock0", Probe: "/dev/mtd0", Info: superblock.Identify([]byte("UBI#\x01\x00\x00\x00"))}
+	_, err := s.MountData(v)
+	if err == nil || !strings.Contains(err.Error(), "UBI image that is not attached") || !strings.Contains(err.Error(), "ubi.mtd=rootfs_data") {
+		t.Fatalf("MountData of an unattached UBI image: %v", err)
+	}
+	if _, err := os.Stat(s.Path("/tmp/overlay")); err == nil {
+		t.Fatal("MountData went as far as making /tmp/overlay")
+	}
+}
