@@ -157,10 +157,10 @@ func (m *Mounter) Start(opts string) int {
 	} else if err != nil {
 		return m.RAM(err.Error())
 	}
-	m.Log.Noticef("switching to %s overlay on %s", v.Type(), v.Device)
+	m.Log.Noticef("switching to %s overlay on %s", v.MountType(), v.Device)
 	if err := m.FOPivot("/overlay", "/rom"); err != nil {
 		_ = unix.Unmount(m.Path("/overlay"), unix.MNT_DETACH)
-		return m.RAM(fmt.Sprintf("switching to the %s overlay failed: %v", v.Type(), err))
+		return m.RAM(fmt.Sprintf("switching to the %s overlay failed: %v", v.MountType(), err))
 	}
 	return 0
 }

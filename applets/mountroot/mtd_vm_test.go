@@ -1,0 +1,187 @@
+package mountroot
+
+// Tier 3 on real flash: Debian's generic kernel (the cloud kernel the other VM
+// tests boot has no MTD) with block2mtd turning the virtio disk into an MTD
+// partition named rootfs_data, as an OpenWrt router's NOR/NAND partition.
+// jffs2 straight on the MTD, and UBI with a ubifs volume named rootfs_data.
+// Each test boots the same flash image twice: the second boot must find what
+// the first wrote, on the same overlay.
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"toybox-go/internal/testbin"
+	"toybox-go/internal/vmtest"
+)
+
+// flashEraseSize is the MTD erase block: 64 KiB, as NOR flash on most routers.
+const flashEraseSize = 64 << 10
+
+// flashSize is the rootfs_data partition: 8 MiB, 128 erase blocks.
+const flashSize = 8 << 20
+
+// mtdModules are what the generic kernel needs for a virtio disk, an overlay
+// root, block2mtd, mtdblock, jffs2, UBI and ubifs (dependencies first; the rest
+// they use is built in).
+var mtdModules = append(append([]string{}, vmtest.DiskModules...),
+	"overlay", "mtd", "block2mtd", "mtd_blkdevs", "mtdblock", "jffs2", "ubi", "crc16", "zstd_compress", "zstd", "ubifs")
+
+// The boot modules: the disk, overlay, the MTD core, jffs2, and what ubifs
+// needs. The flash partition itself is made in preinit (flashSetup): on a
+// router it exists before init runs, but block2mtd as a module opens its
+// device by path, which is there only once virtio_blk has found the disk.
+const flashModules = "virtio_pci\nvirtio_blk\noverlay\nmtd\nmtd_blkdevs\nmtdblock\njffs2\ncrc16\nzstd_compress\nzstd\n"
+
+// flashSetup turns /dev/vda into the MTD partition rootfs_data, with erase
+// blocks of flashEraseSize.
+const flashSetup = `[ -b /dev/vda ] || mknod /dev/vda b $(tr : ' ' < /sys/class/block/vda/dev)
+insmod /lib/modules/$(uname -r)/kernel/drivers/mtd/devices/block2mtd.ko block2mtd=/dev/vda,65536,rootfs_data
+`
+
+// ubiSetup attaches UBI to it by name, as ubi.mtd=rootfs_data does for a
+// built-in UBI, and loads ubifs (which needs ubi loaded first).
+const ubiSetup = `insmod /lib/modules/$(uname -r)/kernel/drivers/mtd/ubi/ubi.ko mtd=rootfs_data
+insmod /lib/modules/$(uname -r)/kernel/fs/ubifs/ubifs.ko
+`
+
+// ubifsOnly loads ubifs without attaching UBI.
+const ubifsOnly = `insmod /lib/modules/$(uname -r)/kernel/drivers/mtd/ubi/ubi.ko
+insmod /lib/modules/$(uname -r)/kernel/fs/ubifs/ubifs.ko
+`
+
+// mtdPreinit reports what mount_root made of the flash, writes a file into the
+// overlay, checks it is on the flash file system, and marks the overlay done.
+const mtdPreinit = `echo "PREINIT=$PREINIT"
+echo "MTD: $(grep rootfs_data /proc/mtd)"
+mount_root start
+echo "ROOT: $(grep ' / ' /proc/mounts | tail -n 1)"
+echo "DATA: $(grep ' /overlay ' /proc/mounts | tail -n 1)"
+echo "STATE-BEFORE: $(readlink /overlay/.fs_state)"
+if [ -e /etc/persist ]; then echo "FOUND: $(cat /etc/persist)"; else echo "NOT-FOUND"; fi
+if [ -e /sysupgrade.tgz ]; then echo "BACKUP: $(cat /sysupgrade.tgz)"; fi
+if [ -e /etc/factory ]; then echo "FACTORY: present"; rm /etc/factory; else echo "FACTORY: gone"; fi
+cat /proc/sys/kernel/random/boot_id > /etc/persist
+echo "WROTE: $(cat /etc/persist)"
+echo "UPPER: $(cat /overlay/upper/etc/persist)"
+mount_root done && echo "MARKED-DONE"
+echo "STATE-AFTER: $(readlink /overlay/.fs_state)"
+sync
+`
+
+// flashBoot returns a function booting the generic kernel on the flash image
+// with the module lists given.
+func flashBoot(t *testing.T, image string, setup string) func() *vmtest.Result {
+	k := vmtest.GetKernelFlavour(t, "amd64")
+	ir := vmtest.NewInitramfs(t)
+	vmtest.AddBusybox(t, ir)
+	if err := ir.Modules(k.Dir, k.Release, mtdModules...); err != nil {
+		t.Fatal(err)
+	}
+	ir.File("etc/modules-boot.d/10-boot", []byte(flashModules), 0o644)
+	ir.File("etc/preinit", []byte(setup+mtdPreinit), 0o644)
+	ir.File("sbin/fake-oneit", []byte(vmFakeOneit), 0o755)
+	ir.File("etc/factory", []byte("a file of the read-only root\n"), 0o644)
+	ir.Dir("rom", 0o755)
+	ir.Dir("overlay", 0o755)
+	ir.Dir("mnt", 0o755)
+	return func() *vmtest.Result {
+		res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Disks: []string{image},
+			Append: "rdinit=/sbin/init init.oneit=/sbin/fake-oneit"})
+		res.Healthy(t)
+		return res
+	}
+}
+
+// flashImage writes a raw flash image: head, then erased flash (0xff) up to
+// flashSize.
+func flashImage(t *testing.T, head []byte) string {
+	t.Helper()
+	img := bytes.Repeat([]byte{0xff}, flashSize)
+	if len(head) > flashSize {
+		t.Fatalf("flash image of %d bytes does not fit in %d", len(head), flashSize)
+	}
+	copy(img, head)
+	p := filepath.Join(t.TempDir(), "flash.img")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// checkTwoBoots asserts the life of a flash overlay: boot 1 finds the volume,
+// mounts fstype on /overlay and the overlay on /, writes and marks done; boot 2
+// finds the write, with .fs_state 2 before done.
+func checkTwoBoots(t *testing.T, boot func() *vmtest.Result, found, fstype string) {
+	t.Helper()
+	first := boot()
+	first.Contains(t, "PREINIT=1", `MTD: mtd0: 00800000 00010000 "rootfs_data"`,
+		"rootfs_data is "+found, "switching to "+fstype+" overlay",
+		"ROOT: overlayfs:/overlay / overlay", "DATA: ", " /overlay "+fstype+" ",
+		"NOT-FOUND", "FACTORY: present", "WROTE: ", "MARKED-DONE", "STATE-AFTER: 2", "HANDOFF pid=1")
+	first.Lacks(t, "RAM overlay")
+	id := after(first.Console, "WROTE: ")
+	if id == "" || after(first.Console, "UPPER: ") != id {
+		t.Fatalf("the write did not land in /overlay/upper; console:\n%s", first.Console)
+	}
+
+	second := boot()
+	second.Contains(t, "rootfs_data is "+found, "switching to "+fstype+" overlay",
+		"ROOT: overlayfs:/overlay / overlay", " /overlay "+fstype+" ",
+		"STATE-BEFORE: 2", "FOUND: "+id, "FACTORY: gone", "MARKED-DONE", "HANDOFF pid=1")
+	second.Lacks(t, "RAM overlay", "not been fully initialized")
+}
+
+// TestVMFlashJFFS2Erased: a factory-fresh (erased) rootfs_data MTD partition;
+// the kernel formats jffs2 as it mounts it.
+func TestVMFlashJFFS2Erased(t *testing.T) {
+	image := flashImage(t, nil)
+	boot := flashBoot(t, image, flashSetup)
+	checkTwoBoots(t, boot, "/dev/mtdblock0 (empty, found by mtd)", "jffs2")
+}
+
+// TestVMFlashUBI: UBI on the MTD partition (attached by the ubi module's
+// mtd=rootfs_data), an empty dynamic volume named rootfs_data made by
+// ubinize; ubifs formats it on the first mount.
+func TestVMFlashUBI(t *testing.T) {
+	boot := flashBoot(t, flashImage(t, ubiImage(t)), flashSetup+ubiSetup)
+	checkTwoBoots(t, boot, "/dev/ubi0_0 (ubifs, found by ubi)", "ubifs")
+}
+
+// TestVMFlashUBINotAttached: the MTD partition holds a UBI image but nothing
+// attached it. mount_root must not mount it as jffs2 (the real kernel then
+// refuses with EIO after complaining about every erase block), and it says
+// loudly what to do while the boot goes on in RAM.
+func TestVMFlashUBINotAttached(t *testing.T) {
+	boot := flashBoot(t, flashImage(t, ubiImage(t)), flashSetup+ubifsOnly)
+	res := boot()
+	res.Contains(t, "rootfs_data is /dev/mtdblock0 (ubi, found by mtd)", "holds a UBI image that is not attached",
+		"ubi.mtd=rootfs_data", "WARNING: using a RAM overlay", "will NOT persist",
+		"ROOT: overlayfs:/tmp/root / overlay", "HANDOFF pid=1")
+	res.Lacks(t, "jffs2: jffs2_scan_eraseblock", "Cowardly refusing", "MARKED-DONE")
+}
+
+// ubiImage is a UBI image (ubinize) for the flash, with one empty dynamic
+// 4 MiB volume named rootfs_data.
+func ubiImage(t *testing.T) []byte {
+	t.Helper()
+	ubinize := testbin.RequireTool(t, "ubinize")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ubinize.cfg")
+	if err := os.WriteFile(cfg, []byte("[rootfs_data]\nmode=ubi\nvol_id=0\nvol_type=dynamic\nvol_name=rootfs_data\nvol_size=4MiB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "ubi.img")
+	if out, err := exec.Command(ubinize, "-o", img, "-p", strconv.Itoa(flashEraseSize), "-m", "1", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("ubinize: %v\n%s", err, out)
+	}
+	head, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head
+}
