@@ -129,14 +129,7 @@ func BenchmarkBusyboxInitRespawn(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		procs := func() map[int]string {
-			out := map[int]string{}
-			for _, p := range nstest.Descendants(cmd.Process.Pid) {
-				c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
-				out[p] = strings.ReplaceAll(strings.TrimRight(string(c), "\x00"), "\x00", " ")
-			}
-			return out
-		}
+		procs := func() map[int]string { return nstest.Cmdlines(cmd.Process.Pid) }
 		lat := respawnLatency(b, fifo, 5, procs, "sleep 1000")
 		b.ReportMetric(ms(median(lat)), "median-ms")
 	}
@@ -247,14 +240,7 @@ func BenchmarkRunitRespawn(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		procs := func() map[int]string {
-			out := map[int]string{}
-			for _, p := range nstest.Descendants(cmd.Process.Pid) {
-				c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
-				out[p] = strings.ReplaceAll(strings.TrimRight(string(c), "\x00"), "\x00", " ")
-			}
-			return out
-		}
+		procs := func() map[int]string { return nstest.Cmdlines(cmd.Process.Pid) }
 		lat := respawnLatency(b, fifo, 5, procs, "sleep 1000")
 		b.ReportMetric(ms(median(lat)), "median-ms")
 	}

@@ -195,16 +195,7 @@ func (s *system) signal(sig syscall.Signal) {
 }
 
 // procs returns the host PIDs of the namespace's processes with their argv.
-func (s *system) procs() map[int]string {
-	out := map[int]string{}
-	for _, p := range nstest.Descendants(s.cmd.Process.Pid) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
-		if err == nil {
-			out[p] = strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
-		}
-	}
-	return out
-}
+func (s *system) procs() map[int]string { return nstest.Cmdlines(s.cmd.Process.Pid) }
 
 // pid2Pid is pid2's host PID (the child of PID 1 running pid2).
 func (s *system) pid2Pid() int {

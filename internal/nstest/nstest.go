@@ -110,6 +110,19 @@ func Descendants(pid int) []int {
 	return out
 }
 
+// Cmdlines returns the live processes below pid (host PIDs) with their
+// command lines, arguments joined by spaces.
+func Cmdlines(pid int) map[int]string {
+	out := map[int]string{}
+	for _, p := range Descendants(pid) {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "cmdline"))
+		if err == nil {
+			out[p] = strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+		}
+	}
+	return out
+}
+
 // Zombies counts the zombie processes below pid.
 func Zombies(pid int) int {
 	n := 0
