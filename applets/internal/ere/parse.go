@@ -13,10 +13,17 @@
 // POSIX classes such as [:alpha:], and [=c=] and [.c.] of one character);
 // the anchors '^' and '$' anywhere; groups; '|'; the repetitions *, +, ?,
 // {m}, {m,}, {m,n} with m, n <= 255 (RE_DUP_MAX), stacked as in musl
-// (a+? is (a+)?); a backslash makes a punctuation character literal. A
+// (a+? is (a+)?); {,n} is an error, as in musl; a backslash makes a punctuation character literal. A
 // backslash before a letter, a digit, < > ` or ' (\d, \w, \1, \< ...) is
 // an error: musl and glibc give those meanings of their own. An unmatched ')'
 // is literal, as POSIX and musl have it.
+//
+// TestMusl checks all this against musl's regcomp and regexec. Where musl
+// (TRE) is wrong, this package follows POSIX and glibc: musl does not
+// match "^$|" against "b" or "--^*" against "--", patterns that mix inner
+// anchors or empty alternatives with parts that can match empty. glibc in
+// turn lets an anchor inside the pattern match next to a newline ("$."
+// matches "\n" there); here, as in musl, anchors are only the two ends.
 package ere
 
 import "strconv"
