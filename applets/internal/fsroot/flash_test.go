@@ -1,8 +1,10 @@
 package fsroot
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,5 +106,35 @@ func TestUnattachedUBIIsNotMounted(t *testing.T) {
 	}
 	if _, err := os.Stat(s.Path("/tmp/overlay")); err == nil {
 		t.Fatal("MountData went as far as making /tmp/overlay")
+	}
+}
+
+// The blocks EraseMTD erases: those holding anything but 0xff.
+func TestDirtyBlocks(t *testing.T) {
+	const eb = 16
+	img := bytes.Repeat([]byte{0xff}, 5*eb)
+	copy(img, []byte{0xde, 0xad, 0xc0, 0xde}) // block 0: the marker
+	img[3*eb+eb-1] = 0x00                     // block 3: one byte at its end
+	got, err := dirtyBlocks(bytes.NewReader(img), int64(len(img)), eb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{0, 3 * eb}; !slices.Equal(got, want) {
+		t.Fatalf("dirty blocks %v, want %v", got, want)
+	}
+	if _, err := dirtyBlocks(bytes.NewReader(img), int64(len(img)), 7); err == nil {
+		t.Fatal("a size that is not whole erase blocks was accepted")
+	}
+	if _, err := dirtyBlocks(bytes.NewReader(img[:2*eb]), int64(len(img)), eb); err == nil {
+		t.Fatal("a short read was taken for erased flash")
+	}
+}
+
+// EraseMTD wants an MTD character device and says so.
+func TestEraseMTDNeedsAnMTD(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "not-mtd")
+	write(t, f, []byte{0xde, 0xad, 0xc0, 0xde})
+	if _, _, err := EraseMTD(f); err == nil || !strings.Contains(err.Error(), "MEMGETINFO") {
+		t.Fatalf("EraseMTD on a file: %v", err)
 	}
 }
