@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"toybox-go/internal/testbin"
@@ -115,10 +116,11 @@ func flashImage(t *testing.T, head []byte) string {
 
 // checkTwoBoots asserts the life of a flash overlay: boot 1 finds the volume,
 // mounts fstype on /overlay and the overlay on /, writes and marks done; boot 2
-// finds the write, with .fs_state 2 before done.
-func checkTwoBoots(t *testing.T, boot func() *vmtest.Result, found, fstype string) {
+// finds the write (and the deletion of a file of the read-only root), with
+// .fs_state 2 before done.
+func checkTwoBoots(t *testing.T, boot func() *vmtest.Result, found, fstype string) (first, second *vmtest.Result) {
 	t.Helper()
-	first := boot()
+	first = boot()
 	first.Contains(t, "PREINIT=1", `MTD: mtd0: 00800000 00010000 "rootfs_data"`,
 		"rootfs_data is "+found, "switching to "+fstype+" overlay",
 		"ROOT: overlayfs:/overlay / overlay", "DATA: ", " /overlay "+fstype+" ",
@@ -129,11 +131,15 @@ func checkTwoBoots(t *testing.T, boot func() *vmtest.Result, found, fstype strin
 		t.Fatalf("the write did not land in /overlay/upper; console:\n%s", first.Console)
 	}
 
-	second := boot()
-	second.Contains(t, "rootfs_data is "+found, "switching to "+fstype+" overlay",
+	// The second probe may differ: jffs2 leaves the first erase block
+	// erased when it writes elsewhere.
+	dev, _, _ := strings.Cut(found, " (")
+	second = boot()
+	second.Contains(t, "rootfs_data is "+dev, "switching to "+fstype+" overlay",
 		"ROOT: overlayfs:/overlay / overlay", " /overlay "+fstype+" ",
 		"STATE-BEFORE: 2", "FOUND: "+id, "FACTORY: gone", "MARKED-DONE", "HANDOFF pid=1")
 	second.Lacks(t, "RAM overlay", "not been fully initialized")
+	return first, second
 }
 
 // TestVMFlashJFFS2Erased: a factory-fresh (erased) rootfs_data MTD partition;
@@ -184,4 +190,75 @@ func ubiImage(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return head
+}
+
+// oldFirmware is what a flash partition holds before OpenWrt is written to
+// it: leftovers of whatever was there (deterministic noise here).
+func oldFirmware(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// TestVMFlashJFFS2DeadCode: a freshly flashed router. The image ends with
+// 0xdeadc0de at the start of rootfs_data and the rest of the partition holds
+// leftovers. Debian's jffs2 (no OpenWrt patches) does not know the marker:
+// it takes the partition for a damaged file system and refuses to mount it.
+// mount_root erases the flash first.
+func TestVMFlashJFFS2DeadCode(t *testing.T) {
+	head := append([]byte{0xde, 0xad, 0xc0, 0xde}, oldFirmware(3*flashEraseSize)...)
+	boot := flashBoot(t, flashImage(t, head), flashSetup)
+	first, second := checkTwoBoots(t, boot, "/dev/mtdblock0 (deadcode, found by mtd)", "jffs2")
+	first.Contains(t, "erased 4 of 128 flash blocks of /dev/mtd0 (0xdeadc0de: first boot)", "switching to jffs2 overlay")
+	second.Lacks(t, "0xdeadc0de")
+}
+
+// TestVMFlashJFFS2SysupgradeBackup: a sysupgrade that kept the settings
+// (`mtd -j sysupgrade.tgz write`) leaves a jffs2 holding only
+// /sysupgrade.tgz at the start of rootfs_data, 0xdeadc0de after it and
+// leftovers beyond. The first boot wipes the untrusted overlay but keeps the
+// backup, which shows up as /sysupgrade.tgz for preinit to restore.
+func TestVMFlashJFFS2SysupgradeBackup(t *testing.T) {
+	mkfs := testbin.RequireTool(t, "mkfs.jffs2")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "sysupgrade.tgz"), []byte("config-backup-42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "jffs2.img")
+	if out, err := exec.Command(mkfs, "-l", "-p", "-e", strconv.Itoa(flashEraseSize), "-d", root, "-o", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.jffs2: %v\n%s", err, out)
+	}
+	head, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head)%flashEraseSize != 0 {
+		t.Fatalf("mkfs.jffs2 -p made %d bytes, not whole erase blocks", len(head))
+	}
+	marker := make([]byte, flashEraseSize)
+	copy(marker, []byte{0xde, 0xad, 0xc0, 0xde})
+	for i := 4; i < len(marker); i++ {
+		marker[i] = 0xff
+	}
+	head = append(append(head, marker...), oldFirmware(2*flashEraseSize)...)
+	boot := flashBoot(t, flashImage(t, head), flashSetup)
+	first := boot()
+	first.Contains(t, "rootfs_data is /dev/mtdblock0 (jffs2, found by mtd)", "not been fully initialized",
+		"switching to jffs2 overlay", "ROOT: overlayfs:/overlay / overlay",
+		"NOT-FOUND", "BACKUP: config-backup-42", "WROTE: ", "MARKED-DONE", "HANDOFF pid=1")
+	first.Lacks(t, "RAM overlay")
+	id := after(first.Console, "WROTE: ")
+	second := boot()
+	second.Contains(t, "switching to jffs2 overlay", "STATE-BEFORE: 2", "FOUND: "+id, "BACKUP: config-backup-42", "HANDOFF pid=1")
+	second.Lacks(t, "RAM overlay", "not been fully initialized")
 }
