@@ -138,3 +138,26 @@ func TestEraseMTDNeedsAnMTD(t *testing.T) {
 		t.Fatalf("EraseMTD on a file: %v", err)
 	}
 }
+
+// Why an MTD partition holding UBI gives nothing to mount, in words that say
+// what to do.
+func TestUBIUnusableSays(t *testing.T) {
+	s := fakeTree(t)
+	v := &Volume{Name: DataName, Driver: "mtd", Device: filepath.Join(s.Dev, "mtdblock3"), Probe: filepath.Join(s.Dev, "mtd3"),
+		Info: superblock.Info{Type: superblock.UBI}}
+	says := func(want string) {
+		t.Helper()
+		if err := s.ubiUnusable(v); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("got %v, want %q", err, want)
+		}
+	}
+	says("not attached: attach it (ubi.mtd=rootfs_data")
+	write(t, filepath.Join(s.Sys, "class", "ubi", "ubi1", "mtd_num"), []byte("2\n")) // another MTD's
+	says("not attached")
+	write(t, filepath.Join(s.Sys, "class", "ubi", "ubi0", "mtd_num"), []byte("3\n"))
+	says("attached as ubi0, but the kernel has no ubifs")
+	write(t, filepath.Join(s.Proc, "filesystems"), []byte("nodev\tubifs\n"))
+	says("attached as ubi0, but it has no volume named rootfs_data")
+	v.Probe = v.Device // no character device: the block device's number counts
+	says("attached as ubi0")
+}

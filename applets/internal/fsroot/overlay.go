@@ -34,7 +34,7 @@ var ErrExtrootDone = errors.New("switched to extroot")
 func (s *System) MountData(v *Volume) (wiped bool, err error) {
 	fstype := v.MountType()
 	if v.Info.Type == superblock.UBI {
-		return false, fmt.Errorf("%s holds a UBI image that is not attached: attach it (ubi.mtd=%s on the kernel command line, or ubiattach) and name its volume %s", v.Device, v.Name, v.Name)
+		return false, s.ubiUnusable(v)
 	}
 	if fstype == "" {
 		return false, fmt.Errorf("%s holds %s, not a file system to mount", v.Device, v.Type())
@@ -47,6 +47,9 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 		return false, err
 	}
 	if _, err := mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME); err != nil {
+		if errors.Is(err, unix.ENODEV) && !s.HasFilesystem(fstype) {
+			return false, fmt.Errorf("cannot mount %s: the kernel has no %s file system (not built in, module not loaded?)", v.Device, fstype)
+		}
 		return false, fmt.Errorf("mounting %s (%s) on %s: %w", v.Device, fstype, tmp, err)
 	}
 	if ok, err := s.Extroot("/tmp/overlay"); ok {

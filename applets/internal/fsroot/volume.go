@@ -451,6 +451,39 @@ func (s *System) byUBI(name string) *Volume {
 	return nil
 }
 
+// ubiUnusable explains why the MTD partition v, which holds UBI, gives no
+// volume to mount: not attached, attached without ubifs in the kernel, or
+// attached without a volume of that name.
+func (s *System) ubiUnusable(v *Volume) error {
+	if ubi := s.ubiOfMTD(strings.TrimPrefix(filepath.Base(v.Probe), "mtdblock")); ubi != "" {
+		if !s.HasFilesystem("ubifs") {
+			return fmt.Errorf("%s holds UBI, attached as %s, but the kernel has no ubifs file system (not built in, module not loaded?)", v.Device, ubi)
+		}
+		return fmt.Errorf("%s holds UBI, attached as %s, but it has no volume named %s", v.Device, ubi, v.Name)
+	}
+	return fmt.Errorf("%s holds a UBI image that is not attached: attach it (ubi.mtd=%s on the kernel command line, or ubiattach) and name its volume %s", v.Device, v.Name, v.Name)
+}
+
+// ubiOfMTD returns the UBI device ("ubi0") attached to MTD device mtd
+// ("mtd3", or just "3"), "" if none.
+func (s *System) ubiOfMTD(mtd string) string {
+	num := strings.TrimPrefix(mtd, "mtd")
+	if _, err := strconv.Atoi(num); err != nil {
+		return ""
+	}
+	dir := filepath.Join(s.Sys, "class", "ubi")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), "_") || !strings.HasPrefix(e.Name(), "ubi") {
+			continue // a volume, or ubi_ctrl
+		}
+		if readLine(filepath.Join(dir, e.Name(), "mtd_num")) == num {
+			return e.Name()
+		}
+	}
+	return ""
+}
+
 // byMTD finds the /proc/mtd line `mtdN: SIZE ERASESIZE "name"`.
 func (s *System) byMTD(name string) *Volume {
 	f, err := os.Open(filepath.Join(s.Proc, "mtd"))
