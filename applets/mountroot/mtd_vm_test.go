@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,16 +75,27 @@ echo "STATE-AFTER: $(readlink /overlay/.fs_state)"
 sync
 `
 
-// flashBoot returns a function booting the generic kernel on the flash image
-// with the module lists given.
+// flashBoot returns a function booting the generic kernel on the flash image,
+// running setup at the start of preinit.
 func flashBoot(t *testing.T, image string, setup string) func() *vmtest.Result {
+	return flashBootWithout(t, image, setup)
+}
+
+// flashBootWithout is flashBoot with modules left out of the initramfs (the
+// kernel would load them on demand otherwise, through modprobe).
+func flashBootWithout(t *testing.T, image, setup string, omit ...string) func() *vmtest.Result {
 	k := vmtest.GetKernelFlavour(t, "amd64")
 	ir := vmtest.NewInitramfs(t)
 	vmtest.AddBusybox(t, ir)
-	if err := ir.Modules(k.Dir, k.Release, mtdModules...); err != nil {
+	mods, boot := slices.Clone(mtdModules), flashModules
+	for _, m := range omit {
+		mods = slices.DeleteFunc(mods, func(s string) bool { return s == m })
+		boot = strings.ReplaceAll(boot, m+"\n", "")
+	}
+	if err := ir.Modules(k.Dir, k.Release, mods...); err != nil {
 		t.Fatal(err)
 	}
-	ir.File("etc/modules-boot.d/10-boot", []byte(flashModules), 0o644)
+	ir.File("etc/modules-boot.d/10-boot", []byte(boot), 0o644)
 	ir.File("etc/preinit", []byte(setup+mtdPreinit), 0o644)
 	ir.File("sbin/fake-oneit", []byte(vmFakeOneit), 0o755)
 	ir.File("etc/factory", []byte("a file of the read-only root\n"), 0o644)
@@ -261,4 +273,27 @@ func TestVMFlashJFFS2SysupgradeBackup(t *testing.T) {
 	second := boot()
 	second.Contains(t, "switching to jffs2 overlay", "STATE-BEFORE: 2", "FOUND: "+id, "BACKUP: config-backup-42", "HANDOFF pid=1")
 	second.Lacks(t, "RAM overlay", "not been fully initialized")
+}
+
+// TestVMFlashUBIWithoutUBIFS: UBI is attached but the kernel has no ubifs
+// (module missing): the boot goes on in RAM and says why.
+func TestVMFlashUBIWithoutUBIFS(t *testing.T) {
+	setup := flashSetup + "insmod /lib/modules/$(uname -r)/kernel/drivers/mtd/ubi/ubi.ko mtd=rootfs_data\n"
+	res := flashBoot(t, flashImage(t, ubiImage(t)), setup)()
+	res.Contains(t, "rootfs_data is /dev/mtdblock0 (ubi, found by mtd)",
+		"holds UBI, attached as ubi0, but the kernel has no ubifs file system", "WARNING: using a RAM overlay",
+		"ROOT: overlayfs:/tmp/root / overlay", "HANDOFF pid=1")
+	res.Lacks(t, "jffs2: jffs2_scan_eraseblock", "MARKED-DONE")
+}
+
+// TestVMFlashNoJFFS2: erased flash, but no jffs2 in the kernel (the module
+// is not installed; when it is, the kernel's request_module has modprobe load
+// it as mount_root mounts): the mount fails with ENODEV, and the warning
+// says so.
+func TestVMFlashNoJFFS2(t *testing.T) {
+	res := flashBootWithout(t, flashImage(t, nil), flashSetup, "jffs2")()
+	res.Contains(t, "rootfs_data is /dev/mtdblock0 (empty, found by mtd)",
+		"cannot mount /dev/mtdblock0: the kernel has no jffs2 file system", "WARNING: using a RAM overlay",
+		"ROOT: overlayfs:/tmp/root / overlay", "HANDOFF pid=1")
+	res.Lacks(t, "MARKED-DONE")
 }
