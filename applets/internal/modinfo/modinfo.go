@@ -18,8 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/elfsect"
 )
@@ -84,23 +87,64 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 	if Compressed(path) != "" {
 		return nil, 0, fmt.Errorf("%s: %w", path, ErrCompressed)
 	}
-	f, err := os.Open(path)
+	// Plain system calls: os.Open would also try to register the file with
+	// the poller and undo it (three more calls per module), which shows in a
+	// loader under emulation.
+	fd, err := openRead(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if !st.Mode().IsRegular() {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, 0, fmt.Errorf("%s: not a regular file", path)
 	}
-	fields, machine, err = readELF(newBlockReader(f, st.Size()), st.Size())
+	br := getBlockReader(fdReader(fd), st.Size)
+	defer putBlockReader(br)
+	fields, machine, err = readELF(br, st.Size)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return fields, machine, nil
+}
+
+// openRead opens a file for reading with open(2), retrying on EINTR; errors
+// read as os.Open's.
+func openRead(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// fdReader is io.ReaderAt on a file descriptor, with pread(2).
+type fdReader int
+
+func (fd fdReader) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pread(int(fd), p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // ReadBytes is ReadFile on a module image in memory.
@@ -138,16 +182,32 @@ func readELF(r io.ReaderAt, size int64) (fields []Field, machine elfsect.Machine
 // header, the section header table and each section's name separately, one
 // system call each; through this it costs one read per block (the index build
 // got about three times faster with debug/elf, which read smaller pieces).
+// Readers and their blocks are recycled (blockPool): nothing read through one
+// outlives ReadFile, the fields are copied out as strings.
 type blockReader struct {
 	r      io.ReaderAt
 	size   int64
 	blocks map[int64][]byte
+	free   [][]byte // spare blocks of blockSize bytes
 }
 
 const blockSize = 4 << 10
 
-func newBlockReader(r io.ReaderAt, size int64) *blockReader {
-	return &blockReader{r: r, size: size, blocks: map[int64][]byte{}}
+var blockPool = sync.Pool{New: func() any { return &blockReader{blocks: map[int64][]byte{}} }}
+
+func getBlockReader(r io.ReaderAt, size int64) *blockReader {
+	b := blockPool.Get().(*blockReader)
+	b.r, b.size = r, size
+	return b
+}
+
+func putBlockReader(b *blockReader) {
+	for idx, blk := range b.blocks {
+		b.free = append(b.free, blk[:cap(blk)])
+		delete(b.blocks, idx)
+	}
+	b.r = nil
+	blockPool.Put(b)
 }
 
 func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
@@ -168,9 +228,14 @@ func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
 			if start+l > b.size {
 				l = b.size - start
 			}
-			blk = make([]byte, l)
+			if k := len(b.free); k > 0 {
+				blk, b.free = b.free[k-1][:l], b.free[:k-1]
+			} else {
+				blk = make([]byte, l, blockSize)
+			}
 			m, err := b.r.ReadAt(blk, start)
 			if m < len(blk) {
+				b.free = append(b.free, blk[:cap(blk)])
 				if err == nil {
 					err = io.ErrUnexpectedEOF
 				}
