@@ -333,6 +333,7 @@ func (s *System) modprobe(args []string) int {
 		s.errorf("modprobe", "%v", err)
 		return 1
 	}
+	ix.DependsOnly = true // the files themselves go to the kernel
 	if *remove {
 		return s.modprobeRemove(ix, names, *verbose, *dry)
 	}

@@ -104,6 +104,7 @@ func (s *System) boot(args []string) int {
 		log.Errorf("%v", err)
 		return 255
 	}
+	ix.DependsOnly = true // the files themselves go to the kernel
 	for _, p := range ix.Problems {
 		log.Debugf("%s", p)
 	}

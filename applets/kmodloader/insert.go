@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -46,19 +47,23 @@ func (e *LoadError) Unwrap() error { return e.Errno }
 // The kernel's own log lines about the failure are attached when /dev/kmsg is
 // readable.
 func insertKernel(path, params string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+	// open(2), not os.Open: no poller registration to try and undo (three
+	// system calls per module, which show under emulation).
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	}
-	defer f.Close()
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
 	flags := 0
 	comp := modinfo.Compressed(path)
 	if comp != "" {
 		flags |= unix.MODULE_INIT_COMPRESSED_FILE
 	}
 	watch := watchKmsg()
-	defer watch.close()
-	err = unix.FinitModule(int(f.Fd()), params, flags)
+	err = unix.FinitModule(fd, params, flags)
 	if err == unix.ENOSYS && comp == "" {
 		var image []byte
 		if image, err = os.ReadFile(path); err == nil {
@@ -148,26 +153,29 @@ var hostMachine = map[string]elfsect.Machine{
 	"riscv64": elfsect.EM_RISCV, "ppc64le": elfsect.EM_PPC64, "s390x": elfsect.EM_S390, "loong64": elfsect.EM_LOONGARCH,
 }
 
-// kmsgWatch reads what the kernel logs while a module loads: open /dev/kmsg,
-// seek to its end, and read the records that came after.
+// kmsgWatch reads what the kernel logs while a module loads: /dev/kmsg, opened
+// once per process, is moved to its end before each load, and the records
+// that came after are read on a failure.
 type kmsgWatch struct{ fd int }
 
-func watchKmsg() kmsgWatch {
-	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return kmsgWatch{-1}
-	}
-	if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
-		unix.Close(fd)
-		return kmsgWatch{-1}
-	}
-	return kmsgWatch{fd}
-}
+var (
+	kmsgOnce sync.Once
+	kmsgFD   = -1
+)
 
-func (w kmsgWatch) close() {
-	if w.fd >= 0 {
-		unix.Close(w.fd)
+func watchKmsg() kmsgWatch {
+	kmsgOnce.Do(func() {
+		if fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+			kmsgFD = fd
+		}
+	})
+	if kmsgFD < 0 {
+		return kmsgWatch{-1}
 	}
+	if _, err := unix.Seek(kmsgFD, 0, unix.SEEK_END); err != nil {
+		return kmsgWatch{-1}
+	}
+	return kmsgWatch{kmsgFD}
 }
 
 // linesAbout returns the new records that mention module (either spelling),

@@ -18,8 +18,9 @@ import (
 )
 
 // benchSet is what every loader loads in BenchmarkVMLoad: 16 names, 28
-// modules with their dependencies (and crc32c_intel, xfs's soft dependency,
-// which fails with ENODEV under qemu for everyone).
+// modules with their dependencies (and crc32c_intel, through the soft
+// dependency of libcrc32c that xfs needs, which fails with ENODEV under qemu
+// for everyone).
 var benchSet = []string{"virtio_blk", "zram", "nls_iso8859-1", "overlay", "squashfs", "loop", "isofs",
 	"bridge", "8021q", "vxlan", "udf", "fuse", "tun", "veth", "dummy", "xfs"}
 
@@ -78,8 +79,9 @@ func addKmod(b testing.TB, ir *initramfs.Builder) {
 	}
 }
 
-// benchInit is /init of a BenchmarkVMLoad boot. It times CMD with
-// /proc/uptime, and lets the kernel time each finit_module with a kprobe and a
+// benchInit is /init of a BenchmarkVMLoad boot. It times CMD with marks in
+// the kernel's trace buffer (microseconds; /proc/uptime counts in 10 ms), and
+// lets the kernel time each finit_module with a kprobe and a
 // kretprobe (no cost to other system calls, unlike syscall tracepoints) and
 // count its request_module calls, which run HELPER (written to
 // /proc/sys/kernel/modprobe: each tool gets its own, as on a system where it
@@ -97,10 +99,10 @@ echo 'r:kmbench/finr __x64_sys_finit_module' >> kprobe_events
 echo 1 > events/kmbench/enable
 echo 1 > events/module/module_request/enable
 cd /
-t0=$(cut -d' ' -f1 /proc/uptime)
+echo START > /sys/kernel/tracing/trace_marker
 CMD >/dev/null 2>&1
-t1=$(cut -d' ' -f1 /proc/uptime)
-echo "ELAPSED $t0 $t1 $(wc -l < /proc/modules) CPUS $(grep -c ^processor /proc/cpuinfo)"
+echo END > /sys/kernel/tracing/trace_marker
+echo "MODULES $(wc -l < /proc/modules) CPUS $(grep -c ^processor /proc/cpuinfo)"
 echo "=== trace"
 grep -v '^#' /sys/kernel/tracing/trace
 echo "=== end"
@@ -118,16 +120,27 @@ type vmLoadRun struct {
 // parseVMLoad reads the console of a benchInit boot.
 func parseVMLoad(console string) (vmLoadRun, error) {
 	var r vmLoadRun
-	m := regexp.MustCompile(`ELAPSED ([0-9.]+) ([0-9.]+) +([0-9]+)`).FindStringSubmatch(console)
+	m := regexp.MustCompile(`MODULES ([0-9]+)`).FindStringSubmatch(console)
 	if m == nil {
-		return r, fmt.Errorf("no ELAPSED line")
+		return r, fmt.Errorf("no MODULES line")
 	}
-	t0, _ := strconv.ParseFloat(m[1], 64)
-	t1, _ := strconv.ParseFloat(m[2], 64)
-	r.total = t1 - t0
-	r.modules, _ = strconv.Atoi(m[3])
+	r.modules, _ = strconv.Atoi(m[1])
 	_, tr, _ := strings.Cut(console, "=== trace\n")
 	tr, _, _ = strings.Cut(tr, "=== end")
+	mark := regexp.MustCompile(`([0-9.]+): tracing_mark_write: (START|END)`)
+	var t0, t1 float64
+	for _, mk := range mark.FindAllStringSubmatch(tr, -1) {
+		t, _ := strconv.ParseFloat(mk[1], 64)
+		if mk[2] == "START" {
+			t0 = t
+		} else {
+			t1 = t
+		}
+	}
+	if t0 == 0 || t1 == 0 {
+		return r, fmt.Errorf("no START and END marks in the trace")
+	}
+	r.total = t1 - t0
 	// "  modprobe-101  [000] .....  2.666223: fin: (__x64_sys_finit_module+0x0/0xf0)"
 	ev := regexp.MustCompile(`-(\d+)\s+\[\d+\]\s+\S+\s+([0-9.]+): (finr?|module_request):`)
 	open := map[string]float64{}
@@ -174,7 +187,11 @@ func median(xs []float64) float64 {
 // finit_module (the kernel's work: reading, signature check, relocation,
 // init), user-s the rest (start-up, index, file reads, gaps). Single boots
 // vary by 20-30% under TCG on a shared host: use -benchtime 10x or more and
-// compare the medians. TOYBOX_GO_BENCH_SMP=N boots N vCPUs.
+// compare the medians. TOYBOX_GO_BENCH_QEMU adds qemu arguments: "-smp 2",
+// or "-icount shift=0,sleep=off", which makes guest time a count of executed
+// instructions (1 ns each): deterministic to about 1%, whatever the host is
+// doing, but blind to the cost of emulating them (translating Go's larger
+// code, for one).
 //
 // Where the time goes (kernel function_graph tracer, one boot): xfs.ko (4.2
 // MB) alone spends 0.8-0.9 s in finit_module before its init runs: signature
@@ -191,10 +208,7 @@ func BenchmarkVMLoad(b *testing.B) {
 	k := vmtest.GetKernel(b)
 	dep := depmodFiles(b, k)
 	list := strings.Join(benchSet, " ")
-	var qemuArgs []string
-	if n := os.Getenv("TOYBOX_GO_BENCH_SMP"); n != "" {
-		qemuArgs = []string{"-smp", n}
-	}
+	qemuArgs := strings.Fields(os.Getenv("TOYBOX_GO_BENCH_QEMU"))
 	for _, tc := range []struct{ name, cmd, helper string }{
 		{"kmodloader-scan", "/sbin/kmodloader /etc/bench.d", "/sbin/modprobe"},
 		{"kmodloader-startup-scan", "/sbin/kmodloader /etc/modules.d", "/sbin/modprobe"},
@@ -255,7 +269,7 @@ func BenchmarkVMLoad(b *testing.B) {
 func fmtSeconds(xs []float64) string {
 	var out []string
 	for _, x := range xs {
-		out = append(out, strconv.FormatFloat(x, 'f', 3, 64))
+		out = append(out, strconv.FormatFloat(x, 'f', 4, 64))
 	}
 	return strings.Join(out, " ")
 }
