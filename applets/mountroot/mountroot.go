@@ -146,16 +146,6 @@ func (m *Mounter) Start(opts string) int {
 		if _, err := m.Format(v); err != nil {
 			return m.RAM(fmt.Sprintf("%s is not formatted and could not be: %v", v.Device, err))
 		}
-	case v.Info.Type == superblock.DeadCode && v.Driver == "mtd":
-		// First boot after flashing. fstools leaves the erase to the kernel's
-		// jffs2, which only OpenWrt's patched one does; erase it here.
-		t0 := time.Now()
-		n, total, err := fsroot.EraseMTD(v.Probe)
-		if err != nil {
-			m.Log.Warnf("preparing %s for jffs2 (0xdeadc0de: first boot): %v; mounting it anyway", v.Probe, err)
-		} else {
-			m.Log.Noticef("erased %d of %d flash blocks of %s (0xdeadc0de: first boot) in %v", n, total, v.Probe, time.Since(t0).Round(time.Millisecond))
-		}
 	case v.Info.Type == superblock.Unknown && v.Driver != "mtd":
 		// fstools formats whatever it does not recognise; a corrupt superblock
 		// may still be someone's data, so we leave it alone.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
@@ -46,7 +47,22 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return false, err
 	}
-	if _, err := mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME); err != nil {
+	_, err = mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME)
+	if err != nil && errors.Is(err, unix.EIO) && v.Driver == "mtd" && v.Info.Type == superblock.DeadCode {
+		// OpenWrt's jffs2 takes 0xdeadc0de for the end of the file system
+		// and erases what follows in the background; any other kernel's
+		// refuses the marker and the leftovers after it. Erase them here
+		// (only then: on a router's NOR flash that takes seconds).
+		s.logf("%s: the kernel's jffs2 refuses the 0xdeadc0de marker (no OpenWrt patches?): erasing the flash", v.Device)
+		t0 := time.Now()
+		n, total, eerr := EraseMTD(v.Probe)
+		if eerr != nil {
+			return false, fmt.Errorf("mounting %s (%s): %w; erasing it: %v", v.Device, fstype, err, eerr)
+		}
+		s.logf("erased %d of %d flash blocks of %s (0xdeadc0de: first boot) in %v", n, total, v.Probe, time.Since(t0).Round(time.Millisecond))
+		_, err = mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME)
+	}
+	if err != nil {
 		if errors.Is(err, unix.ENODEV) && !s.HasFilesystem(fstype) {
 			return false, fmt.Errorf("cannot mount %s: the kernel has no %s file system (not built in, module not loaded?)", v.Device, fstype)
 		}
