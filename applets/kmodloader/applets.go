@@ -344,6 +344,9 @@ func (s *System) modprobe(args []string) int {
 	}
 	l := newLoader(ix, conf, live)
 	l.insert = s.insertModule
+	if !*showDeps {
+		l.cpu = s.cpuModalias() // -D shows every soft dependency, as kmod
+	}
 	if *dry {
 		l.insert = func(*modinfo.Module, string) error { return nil }
 	}

@@ -117,6 +117,7 @@ func (s *System) boot(args []string) int {
 	l := newLoader(ix, conf, s.loadedSet())
 	l.insert = s.insertModule
 	l.logf = log.Log
+	l.cpu = s.cpuModalias()
 	for _, file := range files {
 		f, err := os.Open(file)
 		if err != nil {

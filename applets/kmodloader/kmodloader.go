@@ -89,6 +89,7 @@ type System struct {
 	Release     string // uname -r
 	Proc        string // /proc
 	Etc         string // /etc
+	Sys         string // /sys; "" (tests) reads nothing there
 	// LibraryPath is $LD_LIBRARY_PATH: each DIR in it with a
 	// DIR/modules/RELEASE folder is searched before ModulesRoot, as ubox does
 	// (extroot loads modules from the overlay that way).
@@ -118,6 +119,7 @@ func Default() *System {
 		Release:     rel,
 		Proc:        "/proc",
 		Etc:         "/etc",
+		Sys:         "/sys",
 		LibraryPath: os.Getenv("LD_LIBRARY_PATH"),
 		Insert:      insertKernel,
 		Remove:      removeKernel,
@@ -189,6 +191,19 @@ func (s *System) openIndex(conf *modinfo.Conf) (*modinfo.Index, error) {
 		return nil, fmt.Errorf("no module folder for kernel %s: %w", s.Release, err)
 	}
 	return ix, nil
+}
+
+// cpuModalias is the running CPU's modalias ("cpu:type:x86,ven...:feature:,0000,..."),
+// or "" when unknown.
+func (s *System) cpuModalias() string {
+	if s.Sys == "" {
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(s.Sys, "devices", "system", "cpu", "modalias"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // isFileArg tells a module file argument from a module name.

@@ -46,6 +46,9 @@ type loader struct {
 	logf func(prio int, format string, args ...any)
 	// verbose, when set, is told each module before it loads.
 	verbose func(m *modinfo.Module, params string)
+	// cpu is this CPU's modalias (/sys/devices/system/cpu/modalias), or ""
+	// to try every soft dependency.
+	cpu string
 }
 
 func newLoader(ix *modinfo.Index, conf *modinfo.Conf, live map[string]bool) *loader {
@@ -125,11 +128,36 @@ func (l *loader) wantSoft(name string) []*job {
 		if l.conf.Blacklist[m.Name] && len(mods) > 1 {
 			continue
 		}
+		if !l.live[m.Name] && l.cpuLacks(m) {
+			l.logf(kmsg.Info, "%s not loaded (soft dependency %s): it drives CPU features this CPU lacks", m.Name, name)
+			continue
+		}
 		if j := l.want(m, "", true); j != nil {
 			out = append(out, j)
 		}
 	}
 	return out
+}
+
+// cpuLacks reports whether m drives CPU features (it has cpu: aliases, from
+// MODULE_DEVICE_TABLE(x86cpu) and the like) of which this CPU has none: its
+// init would only fail with ENODEV, as crc32c_intel does on a CPU without
+// SSE4.2, after the kernel has done all the work of loading it. Soft
+// dependencies are optional, so such a one is skipped.
+func (l *loader) cpuLacks(m *modinfo.Module) bool {
+	if l.cpu == "" || m.Builtin {
+		return false
+	}
+	driver := false
+	for _, a := range m.Aliases {
+		if strings.HasPrefix(a, "cpu:") {
+			if modinfo.Match(a, l.cpu) {
+				return false
+			}
+			driver = true
+		}
+	}
+	return driver
 }
 
 func (l *loader) ready(j *job) bool {
