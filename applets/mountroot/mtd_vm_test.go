@@ -67,6 +67,10 @@ echo "STATE-BEFORE: $(readlink /overlay/.fs_state)"
 if [ -e /etc/persist ]; then echo "FOUND: $(cat /etc/persist)"; else echo "NOT-FOUND"; fi
 if [ -e /sysupgrade.tgz ]; then echo "BACKUP: $(cat /sysupgrade.tgz)"; fi
 if [ -e /etc/factory ]; then echo "FACTORY: present"; rm /etc/factory; else echo "FACTORY: gone"; fi
+echo "RENAME: $(ls /etc/lower-a /etc/moved-a 2>/dev/null | tr '\n' ' ')"
+[ -e /etc/lower-a ] && mv /etc/lower-a /etc/moved-a
+echo "UCI: $(cat /etc/config/network)"
+echo committed > /etc/config/.network.uci-tmp && mv /etc/config/.network.uci-tmp /etc/config/network
 cat /proc/sys/kernel/random/boot_id > /etc/persist
 echo "WROTE: $(cat /etc/persist)"
 echo "UPPER: $(cat /overlay/upper/etc/persist)"
@@ -99,6 +103,8 @@ func flashBootWithout(t *testing.T, image, setup string, omit ...string) func() 
 	ir.File("etc/preinit", []byte(setup+mtdPreinit), 0o644)
 	ir.File("sbin/fake-oneit", []byte(vmFakeOneit), 0o755)
 	ir.File("etc/factory", []byte("a file of the read-only root\n"), 0o644)
+	ir.File("etc/lower-a", []byte("renamed in boot 1\n"), 0o644)
+	ir.File("etc/config/network", []byte("factory\n"), 0o644)
 	ir.Dir("rom", 0o755)
 	ir.Dir("overlay", 0o755)
 	ir.Dir("mnt", 0o755)
@@ -133,16 +139,30 @@ func flashImage(t *testing.T, head []byte) string {
 
 // checkTwoBoots asserts the life of a flash overlay: boot 1 finds the volume,
 // mounts fstype on /overlay and the overlay on /, writes and marks done; boot 2
-// finds the write (and the deletion of a file of the read-only root), with
-// .fs_state 2 before done.
+// finds the write, the deletion and the rename of files of the read-only root
+// and a config file replaced the way uci commit does it (rename over), with
+// .fs_state 2 before done. Debian's jffs2 has no RENAME_WHITEOUT (OpenWrt
+// patches it in): there the rename of a lower file fails, as mount_root
+// warns.
 func checkTwoBoots(t *testing.T, boot func() *vmtest.Result, found, fstype string) (first, second *vmtest.Result) {
 	t.Helper()
+	// Where the upper file system cannot rename with a whiteout the rename
+	// of a lower file fails (EINVAL), and mount_root warned about it.
+	moved, warning := "RENAME: /etc/moved-a \n", "cannot rename with a whiteout"
+	if fstype == "jffs2" {
+		moved = "RENAME: /etc/lower-a \n"
+	}
 	first = boot()
 	first.Contains(t, "PREINIT=1", `MTD: mtd0: 00800000 00010000 "rootfs_data"`,
 		"rootfs_data is "+found, "switching to "+fstype+" overlay",
 		"ROOT: overlayfs:/overlay / overlay", "DATA: ", " /overlay "+fstype+" ",
-		"NOT-FOUND", "FACTORY: present", "WROTE: ", "MARKED-DONE", "STATE-AFTER: 2", "HANDOFF pid=1")
+		"NOT-FOUND", "FACTORY: present", "RENAME: /etc/lower-a \n", "UCI: factory", "WROTE: ", "MARKED-DONE", "STATE-AFTER: 2", "HANDOFF pid=1")
 	first.Lacks(t, "RAM overlay")
+	if fstype == "jffs2" {
+		first.Contains(t, "WARNING: "+"/overlay/work: the file system "+warning+": invalid argument", "mv: can't rename '/etc/lower-a': Invalid argument")
+	} else {
+		first.Lacks(t, warning)
+	}
 	id := after(first.Console, "WROTE: ")
 	if id == "" || after(first.Console, "UPPER: ") != id {
 		t.Fatalf("the write did not land in /overlay/upper; console:\n%s", first.Console)
@@ -154,7 +174,7 @@ func checkTwoBoots(t *testing.T, boot func() *vmtest.Result, found, fstype strin
 	second = boot()
 	second.Contains(t, "rootfs_data is "+dev, "switching to "+fstype+" overlay",
 		"ROOT: overlayfs:/overlay / overlay", " /overlay "+fstype+" ",
-		"STATE-BEFORE: 2", "FOUND: "+id, "FACTORY: gone", "MARKED-DONE", "HANDOFF pid=1")
+		"STATE-BEFORE: 2", "FOUND: "+id, "FACTORY: gone", moved, "UCI: committed", "MARKED-DONE", "HANDOFF pid=1")
 	second.Lacks(t, "RAM overlay", "not been fully initialized")
 	return first, second
 }

@@ -161,3 +161,23 @@ func TestUBIUnusableSays(t *testing.T) {
 	v.Probe = v.Device // no character device: the block device's number counts
 	says("attached as ubi0")
 }
+
+// tmpfs (and the disk file systems) rename with a whiteout, and the probe
+// leaves nothing behind.
+func TestCanWhiteoutOnTmpfs(t *testing.T) {
+	testbin.RequireRoot(t) // RENAME_WHITEOUT makes a 0:0 device: CAP_MKNOD
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, ""); err != nil {
+		testbin.Unavailable(t, "mounting tmpfs: %v", err)
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	if err := CanWhiteout(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("the probe left %v", ents)
+	}
+	if err := CanWhiteout(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("no error for a missing directory")
+	}
+}

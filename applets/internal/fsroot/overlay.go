@@ -152,6 +152,9 @@ func (s *System) FOPivot(rw, ro string) error {
 	if _, err := os.Stat(filepath.Join(rwp, "sysupgrade.tgz")); err == nil {
 		_ = os.Rename(filepath.Join(rwp, "sysupgrade.tgz"), filepath.Join(rwp, "upper", "sysupgrade.tgz"))
 	}
+	if err := CanWhiteout(filepath.Join(rwp, "work")); err != nil {
+		s.logf("WARNING: %v: renaming a file of the read-only root will fail with EINVAL (a kernel without OpenWrt's jffs2 patches?)", err)
+	}
 	mnt := s.Path("/mnt")
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		return err
@@ -267,4 +270,21 @@ func IsPersistentFS(t superblock.Type) bool {
 		return true
 	}
 	return false
+}
+
+// CanWhiteout tells whether the file system holding dir can rename with
+// RENAME_WHITEOUT, which overlayfs needs in its upper layer to rename a file
+// of the lower one. Mainline jffs2 cannot (OpenWrt patches it in); ubifs,
+// ext4, f2fs and tmpfs can. It tries it on a scratch file in dir.
+func CanWhiteout(dir string) error {
+	src, dst := filepath.Join(dir, ".whiteout-probe"), filepath.Join(dir, ".whiteout-probe.new")
+	defer os.Remove(src)
+	defer os.Remove(dst)
+	if err := os.WriteFile(src, nil, 0o600); err != nil {
+		return err
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_WHITEOUT); err != nil {
+		return fmt.Errorf("%s: the file system cannot rename with a whiteout: %w", dir, err)
+	}
+	return nil
 }
