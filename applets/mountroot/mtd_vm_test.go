@@ -324,3 +324,11 @@ func TestVMFlashNoJFFS2(t *testing.T) {
 		"ROOT: overlayfs:/tmp/root / overlay", "HANDOFF pid=1")
 	res.Lacks(t, "MARKED-DONE")
 }
+
+// TestVMFlashJFFS2WithoutMtdblock: a kernel without mtdblock; jffs2 is
+// mounted from the MTD device by name.
+func TestVMFlashJFFS2WithoutMtdblock(t *testing.T) {
+	boot := flashBootWithout(t, flashImage(t, nil), flashSetup, "mtd_blkdevs", "mtdblock")
+	first, _ := checkTwoBoots(t, boot, "mtd0 (empty, found by mtd)", "jffs2")
+	first.Contains(t, "DATA: mtd0 /overlay jffs2 ")
+}

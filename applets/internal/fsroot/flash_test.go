@@ -181,3 +181,14 @@ func TestCanWhiteoutOnTmpfs(t *testing.T) {
 		t.Fatal("no error for a missing directory")
 	}
 }
+
+// Without mtdblock the MTD is mounted by name ("mtdN", which jffs2 takes).
+func TestMTDWithoutMtdblock(t *testing.T) {
+	s := fakeTree(t)
+	write(t, filepath.Join(s.Proc, "mtd"), []byte("mtd4: 00800000 00010000 \"rootfs_data\"\n"))
+	write(t, filepath.Join(s.Dev, "mtd4"), []byte{0xff, 0xff, 0xff, 0xff})
+	v, err := s.FindVolume(DataName)
+	if err != nil || v.Device != "mtd4" || v.Probe != filepath.Join(s.Dev, "mtd4") || v.MountType() != "jffs2" {
+		t.Fatalf("got %+v, %v", v, err)
+	}
+}

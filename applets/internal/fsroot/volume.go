@@ -70,7 +70,7 @@ func (s *System) Param(key string) (string, bool) {
 type Volume struct {
 	Name   string // the name looked for
 	Driver string // "partname", "gpt", "label", "ubi" or "mtd"
-	Device string // node to mount
+	Device string // node to mount ("mtdN" for an MTD without mtdblock)
 	Probe  string // node to read the magic from (an MTD's character device)
 	Size   int64  // bytes, 0 if unknown
 	Info   superblock.Info
@@ -522,7 +522,13 @@ func (s *System) byMTD(name string) *Volume {
 		if !exists(probe) {
 			probe = blkNode
 		}
-		return &Volume{Name: name, Driver: "mtd", Device: blkNode, Probe: probe, Size: size}
+		source := blkNode
+		if !exists(blkNode) && exists(probe) {
+			// No mtdblock (kernel without MTD_BLOCK, module not loaded):
+			// jffs2 also mounts an MTD device given as "mtdN".
+			source = chr
+		}
+		return &Volume{Name: name, Driver: "mtd", Device: source, Probe: probe, Size: size}
 	}
 	return nil
 }
