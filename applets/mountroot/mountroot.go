@@ -25,10 +25,12 @@ const Usage = `usage: mount_root [-f] [-n NAME] [start [MOUNTOPTS] | ram | done 
 Make the writable data volume part of the root file system, as OpenWrt's
 fstools mount_root does. start (the default; only in preinit: PREINIT=1 or
 /tmp/.preinit) finds the volume named rootfs_data: FIT /dev/fitrw, GPT
-partition name, ext4/f2fs/btrfs label, UBI volume, MTD partition, else the
-space after a squashfs/EROFS root image on its disk (x86 images); kernel
-options fstools_overlay_name= and fstools_overlay_fstype=. It formats the
-volume when it is empty or marked 0xdeadc0de, mounts it on /overlay, wipes it
+partition name, ext4/f2fs/btrfs label, UBI volume (ubifs), MTD partition
+(jffs2), else the space after a squashfs/EROFS root image on its disk (x86
+images); kernel options fstools_overlay_name= and fstools_overlay_fstype=.
+It formats the volume when it is empty or marked 0xdeadc0de (on flash the
+kernel's jffs2 or ubifs formats it as it is mounted; a 0xdeadc0de partition
+that jffs2 refuses is erased first), mounts it on /overlay, wipes it
 unless a boot has reached "mount_root done" since it was made, and pivots to
 an overlay of / with the old root on /rom. An extroot in /etc/config/fstab (an
 enabled "config mount" with target /overlay or /, by uuid, label or device;
