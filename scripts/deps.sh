@@ -10,7 +10,8 @@ pkgs="qemu-system-x86:qemu-system-x86_64 cpio:cpio busybox-static:busybox toybox
 tini:tini kmod:modinfo e2fsprogs:mkfs.ext4 qemu-user-static:qemu-mipsel-static
 iproute2:ip util-linux:unshare xz-utils:xz lz4:lz4 zstd:zstd squashfs-tools:mksquashfs
 gdisk:sgdisk fdisk:sfdisk dosfstools:mkfs.vfat f2fs-tools:mkfs.f2fs procps:ps
-runit:runsv file:file musl-tools:musl-gcc"
+runit:runsv file:file musl-tools:musl-gcc
+mtd-utils:ubinize"
 
 missing=""
 for p in $pkgs; do
