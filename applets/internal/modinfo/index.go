@@ -212,10 +212,7 @@ func (w *walker) walk(path, rel string, quiet bool) {
 				typ = dtype(lst.Mode)
 			}
 		}
-		p, r := path+"/"+e.name, rel+"/"+e.name
-		if rel == "" {
-			r = e.name
-		}
+		p, r := joinName(path, e.name), joinName(rel, e.name)
 		if moduleSuffix(e.name) && typ != unix.DT_DIR {
 			w.add(fd, p, r, e.name)
 			continue
@@ -228,6 +225,18 @@ func (w *walker) walk(path, rel string, quiet bool) {
 			w.walk(p, r, true)
 		}
 	}
+}
+
+// joinName is filepath.Join(dir, name) for a clean dir and a plain name,
+// without cleaning again.
+func joinName(dir, name string) string {
+	switch dir {
+	case "", ".":
+		return name
+	case "/":
+		return "/" + name
+	}
+	return dir + "/" + name
 }
 
 func openDir(path string) (int, error) {

@@ -178,3 +178,30 @@ func TestDependsOnly(t *testing.T) {
 		t.Errorf("alias fs-xfs: %v", got)
 	}
 }
+
+// Module paths are what filepath.Join gives, whatever the spelling of the
+// folder.
+func TestWalkPaths(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "kernel"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "kernel", "a.ko"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root)
+	for dir, want := range map[string]string{
+		".":                   "kernel/a.ko",
+		"./":                  "kernel/a.ko",
+		root + "/":            root + "/kernel/a.ko",
+		root + "/kernel/../.": root + "/kernel/a.ko",
+	} {
+		ix, err := Open(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := ix.Get("a"); m == nil || m.Path != want {
+			t.Errorf("Open(%q): module a %+v, want path %s", dir, m, want)
+		}
+	}
+}
