@@ -198,13 +198,18 @@ func median(xs []float64) float64 {
 // MB) alone spends 0.8-0.9 s in finit_module before its init runs: signature
 // check (sha256 over the file) 0.14 s, the module notifier chain (static
 // calls, jump labels, ftrace) 0.3 s, ORC table sort 0.04 s, ... The other 27
-// take 0.4 s together. The kernel's share is about 90% of kmod's time, so even
-// a loader that cost nothing would be at about 0.9x kmod. Parallel loading
-// does not help: much of that work runs under global kernel locks. With -smp
-// 2, kmod loading xfs in one process and the rest in another took 1.49-1.63 s
-// against 1.43-1.47 s serial (two boots each; udf's load waited 0.87 s for
-// xfs's), and our loader loading 4 at a time was no faster either (1.38 s
-// against 1.42 s with one vCPU, slower with two).
+// take 0.4 s together, and the guest CPU is busy throughout (no waiting in
+// /proc/stat). With -icount the kernel's part is 1.84 s (1.88 s with kmod's
+// failing crc32c_intel) and each loader's own 2-10 ms: kmod 8.4 ms, ours
+// 8.1-9.4 ms, busybox 2.2 ms. On plain TCG the loaders' part is 0.1 s (code
+// translation), the kernel's 1.2 s. So even a loader that cost nothing would
+// be at about 0.9x kmod (0.97x in instructions). Parallel loading does not
+// help: much of that work runs under global kernel locks. With -smp 2, kmod
+// loading xfs in one process and the rest in another took 1.49-1.63 s against
+// 1.43-1.47 s serial (two boots each; udf's load waited 0.87 s for xfs's),
+// and our loader loading 4 at a time was no faster either (1.38 s against
+// 1.42 s with one vCPU, slower with two). No loader triggers request_module
+// here (requests/load is 0 for all).
 func BenchmarkVMLoad(b *testing.B) {
 	k := vmtest.GetKernel(b)
 	dep := depmodFiles(b, k)
