@@ -3,20 +3,17 @@ package kmodloader
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/modinfo"
 )
 
-func (s *System) flags(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(s.Stderr)
-	fs.Usage = func() { fmt.Fprintln(s.Stderr, usage) }
-	return fs
+func (s *System) flags(name, usage string) *getopt.Set {
+	return getopt.New(name, usage, s.Stderr)
 }
 
 // insmod FILE|NAME [params]: no dependencies, as insmod(8).
@@ -100,7 +97,7 @@ func (s *System) insmod(args []string) int {
 // rmmod [-f] NAME...
 func (s *System) rmmod(args []string) int {
 	fs := s.flags("rmmod", RmmodUsage)
-	force := fs.Bool("f", false, "force")
+	force := fs.Bool("f")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}
@@ -145,13 +142,13 @@ func (s *System) isBuiltin(name string) bool {
 // modinfo [-F field] NAME|FILE...
 func (s *System) modinfo(args []string) int {
 	fs := s.flags("modinfo", ModinfoUsage)
-	field := fs.String("F", "", "field")
-	rel := fs.String("k", "", "release")
-	base := fs.String("b", "", "basedir")
+	field := fs.String("F", "")
+	rel := fs.String("k", "")
+	base := fs.String("b", "")
 	// kmod's shorthands for -F.
 	short := map[string]*bool{}
 	for flagName, f := range map[string]string{"a": "author", "d": "description", "l": "license", "n": "filename", "p": "parm"} {
-		short[f] = fs.Bool(flagName, false, f)
+		short[f] = fs.Bool(flagName)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
@@ -300,15 +297,15 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 // modprobe [-arqvn] NAME|ALIAS [params]
 func (s *System) modprobe(args []string) int {
 	fs := s.flags("modprobe", ModprobeUsage)
-	all := fs.Bool("a", false, "all")
-	remove := fs.Bool("r", false, "remove")
-	quiet := fs.Bool("q", false, "quiet")
-	verbose := fs.Bool("v", false, "verbose")
-	dry := fs.Bool("n", false, "dry run")
-	showDeps := fs.Bool("D", false, "show dependencies")
-	fs.BoolVar(showDeps, "show-depends", false, "show dependencies")
-	base := fs.String("d", "", "basedir")
-	rel := fs.String("S", "", "release")
+	all := fs.Bool("a")
+	remove := fs.Bool("r")
+	quiet := fs.Bool("q")
+	verbose := fs.Bool("v")
+	dry := fs.Bool("n")
+	showDeps := fs.Bool("D")
+	fs.BoolVar(showDeps, "show-depends")
+	base := fs.String("d", "")
+	rel := fs.String("S", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}

@@ -34,12 +34,15 @@ func TestModprobe(t *testing.T) {
 	if code := ft.run("modprobe", "-a", "zram", "nls_iso8859-1"); code != 0 || !slices.Equal(ft.calls, []string{"zsmalloc", "zram extra=1", "nls_iso8859-1"}) {
 		t.Errorf("-a: exit %d calls %q", code, ft.calls)
 	}
-	// Dry run: nothing loaded, the plan printed.
-	if code := ft.run("modprobe", "-n", "-v", "fsy"); code != 0 || len(ft.calls) != 0 {
-		t.Errorf("-n: exit %d calls %q", code, ft.calls)
-	}
-	if got := ft.out.String(); strings.Count(got, "insmod ") != 3 || !strings.Contains(got, "helper.ko") {
-		t.Errorf("-n -v output %q", got)
+	// Dry run: nothing loaded, the plan printed; options cluster as with kmod
+	// and busybox.
+	for _, args := range [][]string{{"modprobe", "-n", "-v", "fsy"}, {"modprobe", "-nv", "fsy"}} {
+		if code := ft.run(args...); code != 0 || len(ft.calls) != 0 {
+			t.Errorf("%q: exit %d calls %q", args, code, ft.calls)
+		}
+		if got := ft.out.String(); strings.Count(got, "insmod ") != 3 || !strings.Contains(got, "helper.ko") {
+			t.Errorf("%q output %q", args, got)
+		}
 	}
 	// Built-in, loaded, blacklisted: nothing to do, success.
 	for _, m := range []string{"ext4", "loaded_already", "crypto-crc32c", "blacklisted"} {

@@ -3,14 +3,13 @@ package kmodloader
 import (
 	"bufio"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/modinfo"
 )
@@ -70,11 +69,9 @@ func modulesFiles(dir string) ([]string, error) {
 
 // boot is the loader mode: kmodloader [DIR].
 func (s *System) boot(args []string) int {
-	fs := flag.NewFlagSet("kmodloader", flag.ContinueOnError)
-	fs.SetOutput(s.Stderr)
-	fs.Usage = func() { fmt.Fprintln(s.Stderr, Usage) }
+	fs := getopt.New("kmodloader", Usage, s.Stderr)
 	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, getopt.ErrHelp) {
 			return 0
 		}
 		return 1
