@@ -45,5 +45,7 @@ if [ ! -x "$gobin/staticcheck" ]; then
 		echo "deps: staticcheck could not be installed; make lint will say so" >&2
 fi
 
-# The test kernel (cached outside the repository).
+# The test kernels (cached outside the repository): Debian's cloud kernel for
+# the VM tests, and its generic kernel for those that need MTD, UBI and jffs2.
 "$(dirname "$0")/fetch-kernel.sh" >/dev/null
+FLAVOUR=amd64 "$(dirname "$0")/fetch-kernel.sh" >/dev/null

@@ -72,6 +72,10 @@ unpack '\xfd7zXZ\x00' xz -dc --single-stream ||
 	echo "fetch-kernel: no vmlinux found in the bzImage (xz, lz4, zstd and gzip tried)" >&2
 	exit 1
 }
-rm -rf "$dir"
-mv "$tmp/out" "$dir"
+# Another fetch (a parallel test process) may have finished first: keep its
+# copy, which may be in use, rather than replace it.
+if [ ! -f "$dir/vmlinux" ] || [ ! -f "$dir/version" ]; then
+	rm -rf "$dir"
+	mv "$tmp/out" "$dir"
+fi
 echo "$dir"
