@@ -96,6 +96,13 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		// as toybox does.
 		return runApplet(a, argv, stdout)
 	}
+	if os.Getpid() == 1 && (len(argv) < 2 || find(argv[1]) == nil) {
+		// The kernel ran us as its init under a name that is no applet
+		// (rdinit=/bin/toybox-go, /linuxrc), maybe with leftover kernel
+		// parameters as arguments: exiting would panic the kernel.
+		fmt.Fprintf(stderr, "toybox-go: started as PID 1 as %q: running init\n", argv[0])
+		return runApplet(find("init"), append([]string{"init"}, argv[1:]...), stdout)
+	}
 	if name != selfName {
 		// A renamed binary or an unknown symlink: say so, then act as toybox-go.
 		if len(argv) < 2 {

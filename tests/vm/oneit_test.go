@@ -49,3 +49,18 @@ exit 0
 	res.Lacks(t, "input/output error")
 	res.Contains(t, "LAUNCH 1 on /dev/ttyS0", "LAUNCH 2 on /dev/ttyS0", "LAUNCH 3 on /dev/ttyS0", "reboot: Power down")
 }
+
+// TestUnknownNameAsKernelInit: the kernel runs the binary under a name that
+// is no applet (rdinit=/bin/toybox-go, with a leftover kernel parameter as its
+// argument): it must run init, not print its usage and exit (which panics the
+// kernel). init hands over to oneit, whose policy child (init.pid2=) powers off.
+func TestUnknownNameAsKernelInit(t *testing.T) {
+	t.Parallel()
+	ir := vmtest.NewInitramfs(t)
+	vmtest.AddBusybox(t, ir)
+	ir.File("policy", []byte("#!/bin/sh\necho \"POLICY under $(cat /proc/1/comm)\"\nexec /sbin/poweroff -f\n"), 0o755)
+	res := vmtest.Boot(t, vmtest.Machine{Initramfs: ir,
+		Append: "rdinit=/bin/toybox-go init.pid2=/policy -- single"})
+	res.Contains(t, `started as PID 1 as "/bin/toybox-go": running init`, "POLICY under oneit", "reboot: Power down")
+	res.Healthy(t)
+}
