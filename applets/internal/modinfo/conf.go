@@ -1,7 +1,6 @@
 package modinfo
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +18,10 @@ type Conf struct {
 	SoftPre   map[string][]string
 	SoftPost  map[string][]string
 	Aliases   []ConfAlias
+	// Install and Remove are the `install MODULE COMMAND...` and `remove
+	// MODULE COMMAND...` lines, in file order: modprobe runs COMMAND with
+	// /bin/sh -c instead of loading (or unloading) MODULE.
+	Install, Remove []ConfCommand
 	// Problems holds one "file:line: message" per line that was not understood;
 	// parsing carries on past them.
 	Problems []string
@@ -27,6 +30,43 @@ type Conf struct {
 // ConfAlias is an `alias PATTERN MODULE` line.
 type ConfAlias struct {
 	Pattern, Module string
+}
+
+// ConfCommand is an install or remove line. Module is a normalised name or
+// a glob pattern (kmod matches it with fnmatch); Command is the rest of the
+// line as it stands, comments and all (the shell sees it so).
+type ConfCommand struct {
+	Module, Command string
+}
+
+// InstallCommand returns the command of the first install line whose module
+// pattern matches name (a normalised module name), as kmod picks it.
+func (c *Conf) InstallCommand(name string) (string, bool) { return firstCommand(c.Install, name) }
+
+// RemoveCommand is InstallCommand for remove lines.
+func (c *Conf) RemoveCommand(name string) (string, bool) { return firstCommand(c.Remove, name) }
+
+func firstCommand(list []ConfCommand, name string) (string, bool) {
+	for _, x := range list {
+		if Match(x.Module, name) {
+			return x.Command, true
+		}
+	}
+	return "", false
+}
+
+// commandNames reports whether an install or remove line names exactly this module
+// (normalised): kmod's modprobe then knows the name even when no module file
+// has it, and runs the command.
+func (c *Conf) commandNames(name string) bool {
+	for _, l := range [][]ConfCommand{c.Install, c.Remove} {
+		for _, x := range l {
+			if x.Module == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // NewConf returns an empty Conf.
@@ -66,67 +106,139 @@ func LoadConf(paths ...string) *Conf {
 	return c
 }
 
-// Parse reads one file's lines. name is used in problem reports.
+// maxConfFile bounds what one configuration file may make us read.
+const maxConfFile = 16 << 20
+
+// Parse reads one file's lines. name is used in problem reports. Lines are
+// joined as kmod joins them: a backslash before the end of a line continues it
+// on the next, a backslash before any other character is dropped.
 func (c *Conf) Parse(name string, r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if i := strings.IndexByte(text, '#'); i >= 0 {
-			text = text[:i]
-		}
-		f := strings.Fields(text)
-		if len(f) == 0 {
-			continue
-		}
-		bad := func(format string, args ...any) {
-			c.Problems = append(c.Problems, fmt.Sprintf("%s:%d: %s", name, line, fmt.Sprintf(format, args...)))
-		}
-		switch f[0] {
-		case "blacklist":
-			if len(f) != 2 {
-				bad("blacklist takes one module name")
-				continue
-			}
-			c.Blacklist[Normalize(f[1])] = true
-		case "options":
-			if len(f) < 2 {
-				bad("options needs a module name")
-				continue
-			}
-			if len(f) == 2 {
-				continue
-			}
-			m := Normalize(f[1])
-			c.Options[m] = joinParams(c.Options[m], strings.Join(f[2:], " "))
-		case "softdep":
-			if len(f) < 3 {
-				bad("softdep needs a module name and pre: or post: modules")
-				continue
-			}
-			m := Normalize(f[1])
-			if f[2] != "pre:" && f[2] != "post:" {
-				bad("softdep %s: %q before pre: or post:", f[1], f[2])
-				continue
-			}
-			c.fixSoft(m, f[2:])
-		case "alias":
-			if len(f) != 3 {
-				bad("alias takes a pattern and a module name")
-				continue
-			}
-			c.Aliases = append(c.Aliases, ConfAlias{normalizeAlias(f[1]), Normalize(f[2])})
-		case "install", "remove":
-			bad("%s commands are not supported (ignored)", f[0])
-		default:
-			bad("unknown keyword %q", f[0])
-		}
+	data, err := io.ReadAll(io.LimitReader(r, maxConfFile))
+	if err != nil {
+		c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", name, err))
 	}
-	if err := sc.Err(); err != nil {
-		c.Problems = append(c.Problems, fmt.Sprintf("%s:%d: %v", name, line+1, err))
+	next := 1
+	for len(data) > 0 {
+		var raw string
+		line := next
+		raw, data, next = logicalLine(data, next)
+		c.parseLine(name, line, raw)
 	}
+}
+
+// logicalLine takes one line (with its continuations) off data; line is the
+// number of its first physical line, next that of the line after it.
+func logicalLine(data []byte, line int) (text string, rest []byte, next int) {
+	var b []byte
+	i := 0
+	for i < len(data) {
+		ch := data[i]
+		i++
+		switch ch {
+		case '\n':
+			return string(b), data[i:], line + 1
+		case '\\':
+			if i == len(data) {
+				continue // a backslash at the end of the file: dropped
+			}
+			ch = data[i]
+			i++
+			if ch == '\n' {
+				line++
+				continue
+			}
+		}
+		b = append(b, ch)
+	}
+	return string(b), nil, line + 1
+}
+
+func (c *Conf) parseLine(name string, line int, raw string) {
+	bad := func(format string, args ...any) {
+		c.Problems = append(c.Problems, fmt.Sprintf("%s:%d: %s", name, line, fmt.Sprintf(format, args...)))
+	}
+	text := raw
+	if i := strings.IndexByte(text, '#'); i >= 0 {
+		text = text[:i]
+	}
+	f := strings.Fields(text)
+	if len(f) == 0 {
+		return
+	}
+	switch f[0] {
+	case "blacklist":
+		if len(f) != 2 {
+			bad("blacklist takes one module name")
+			return
+		}
+		c.Blacklist[Normalize(f[1])] = true
+	case "options":
+		if len(f) < 2 {
+			bad("options needs a module name")
+			return
+		}
+		if len(f) == 2 {
+			return
+		}
+		m := Normalize(f[1])
+		c.Options[m] = joinParams(c.Options[m], strings.Join(f[2:], " "))
+	case "softdep":
+		if len(f) < 3 {
+			bad("softdep needs a module name and pre: or post: modules")
+			return
+		}
+		m := Normalize(f[1])
+		if f[2] != "pre:" && f[2] != "post:" {
+			bad("softdep %s: %q before pre: or post:", f[1], f[2])
+			return
+		}
+		c.fixSoft(m, f[2:])
+	case "alias":
+		if len(f) != 3 {
+			bad("alias takes a pattern and a module name")
+			return
+		}
+		c.Aliases = append(c.Aliases, ConfAlias{normalizeAlias(f[1]), Normalize(f[2])})
+	case "install", "remove":
+		// The command is the raw rest of the line, '#' included: kmod
+		// hands it to the shell as it stands.
+		mod, cmd, ok := commandLine(raw)
+		if !ok {
+			bad("%s needs a module name and a command", f[0])
+			return
+		}
+		x := ConfCommand{normalizeAlias(mod), cmd}
+		if f[0] == "install" {
+			c.Install = append(c.Install, x)
+		} else {
+			c.Remove = append(c.Remove, x)
+		}
+	default:
+		bad("unknown keyword %q", f[0])
+	}
+}
+
+// commandLine splits "install MODULE COMMAND..." as kmod does: words end at a
+// blank or tab, and the command starts right after the one blank that ends
+// the module name (further blanks belong to it).
+func commandLine(raw string) (mod, cmd string, ok bool) {
+	word := func(s string) (string, string, bool) {
+		s = strings.TrimLeft(s, " \t")
+		i := strings.IndexAny(s, " \t")
+		if i < 0 {
+			return s, "", false
+		}
+		return s[:i], s[i+1:], true
+	}
+	_, rest, ok := word(raw)
+	if !ok {
+		return "", "", false
+	}
+	mod, cmd, ok = word(rest)
+	if !ok || mod == "" || cmd == "" {
+		return "", "", false
+	}
+	return mod, cmd, true
 }
 
 // fixSoft recomputes a softdep line's lists from its words; simpler and surer

@@ -74,12 +74,18 @@ func FuzzMatch(f *testing.F) {
 func FuzzConf(f *testing.F) {
 	f.Add("blacklist a\noptions b x=1\nsoftdep c pre: d post: e\nalias f* g\n")
 	f.Add("softdep x\n#\n\x00\noptions\n")
+	f.Add("install a-b /bin/echo $CMDLINE_OPTS\\\n x\nremove c*  d\ninstall\t\te \\")
 	f.Fuzz(func(t *testing.T, text string) {
 		c := NewConf()
 		c.Parse("f", strings.NewReader(text))
 		for _, p := range c.Problems {
 			if !strings.HasPrefix(p, "f:") {
 				t.Fatalf("problem without file:line: %q", p)
+			}
+		}
+		for _, x := range append(c.Install, c.Remove...) {
+			if x.Module == "" || x.Command == "" || strings.ContainsAny(x.Module, " \t\n") || strings.Contains(x.Command, "\n") {
+				t.Fatalf("bad command line %+v from %q", x, text)
 			}
 		}
 	})

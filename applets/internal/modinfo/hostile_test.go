@@ -218,7 +218,56 @@ blacklist
 	if len(c.Aliases) != 1 || c.Aliases[0] != (ConfAlias{"my_fs", "overlay"}) {
 		t.Errorf("aliases %v", c.Aliases)
 	}
-	want := []string{"modules.conf:7:", "modules.conf:9:", "modules.conf:10:", "modules.conf:11:"}
+	if cmd, ok := c.InstallCommand("foo"); !ok || cmd != "/bin/true" {
+		t.Errorf("install foo: %q %v", cmd, ok)
+	}
+	want := []string{"modules.conf:7:", "modules.conf:10:", "modules.conf:11:"}
+	if len(c.Problems) != len(want) {
+		t.Fatalf("problems %q", c.Problems)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(c.Problems[i], w) {
+			t.Errorf("problem %q, want %s", c.Problems[i], w)
+		}
+	}
+}
+
+// install and remove lines as kmod reads them: the command is the raw rest of
+// the line (blanks after the first and '#' kept), continuation lines join,
+// module names are normalised and may be glob patterns, the first match wins.
+func TestConfCommands(t *testing.T) {
+	c := NewConf()
+	c.Parse("x.conf", strings.NewReader("install usb-storage /bin/false\n" +
+		"install bridge   /bin/echo BR [$CMDLINE_OPTS] # kept\n" +
+		"\tinstall snd-* /bin/true\n" +
+		"install snd-pcm /bin/false\n" +
+		"remove zram /bin/echo a \\\n b\n" +
+		"install lonely\n" +
+		"install \n" +
+		"remove x \n" +
+		"blacklist after-continuation\n"))
+	for name, want := range map[string]string{
+		"usb_storage": "/bin/false",
+		"bridge":      "  /bin/echo BR [$CMDLINE_OPTS] # kept",
+		"snd_pcm":     "/bin/true", // the pattern comes first
+	} {
+		if got, ok := c.InstallCommand(name); !ok || got != want {
+			t.Errorf("install %s: %q %v, want %q", name, got, ok, want)
+		}
+	}
+	if _, ok := c.InstallCommand("zram"); ok {
+		t.Error("zram has only a remove command")
+	}
+	if got, ok := c.RemoveCommand("zram"); !ok || got != "/bin/echo a  b" {
+		t.Errorf("remove zram: %q %v", got, ok)
+	}
+	if !c.commandNames("usb_storage") || !c.commandNames("zram") || c.commandNames("snd_pcm_x") {
+		t.Error("commandNames: exact names only")
+	}
+	if !c.Blacklist["after_continuation"] {
+		t.Error("the line after a continuation was lost")
+	}
+	want := []string{"x.conf:7:", "x.conf:8:", "x.conf:9:"}
 	if len(c.Problems) != len(want) {
 		t.Fatalf("problems %q", c.Problems)
 	}

@@ -22,8 +22,11 @@ import (
 // Module is one module of the index: a file, or a built-in.
 type Module struct {
 	Name    string // kernel spelling (`_`), as /proc/modules shows it
-	Path    string // file; "" for a built-in
+	Path    string // file; "" for a built-in or a command-only name
 	Builtin bool
+	// CommandOnly: no module file or built-in has this name; only an
+	// install or remove line of the configuration does (Index.Commands).
+	CommandOnly bool
 
 	// The following are valid once the Index has read the module (Index.Get,
 	// Index.Lookup and Index.ScanAll do).
@@ -73,6 +76,11 @@ type Index struct {
 	// kmod's modprobe does: a loader needs no more, and a damaged file is
 	// still refused, by the kernel.
 	DependsOnly bool
+	// Commands: Lookup also knows the names that only an install or remove
+	// line of Conf gives (kmod's modprobe runs the command for them: `install
+	// cramfs /bin/false` with no cramfs module), after module names and
+	// before module aliases, in kmod's order.
+	Commands bool
 	// Problems holds non-fatal findings (unreadable directory, stale
 	// modules.dep, bad lines), one message each.
 	Problems []string
@@ -628,6 +636,9 @@ func (ix *Index) Lookup(name string) []*Module {
 		if m := ix.mods[Normalize(name)]; m != nil {
 			ix.read(m)
 			return []*Module{m}
+		}
+		if ix.Commands && ix.Conf != nil && ix.Conf.commandNames(want) {
+			return []*Module{{Name: want, CommandOnly: true, read: true}}
 		}
 		ix.scanAllLocked()
 		names = append(names, ix.aliasExact[want]...)
