@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -304,6 +306,9 @@ func (s *System) modprobe(args []string) int {
 	dry := fs.Bool("n")
 	showDeps := fs.Bool("D")
 	fs.BoolVar(showDeps, "show-depends")
+	ignoreCmds := fs.Bool("i")
+	fs.BoolVar(ignoreCmds, "ignore-install")
+	fs.BoolVar(ignoreCmds, "ignore-remove")
 	base := fs.String("d", "")
 	rel := fs.String("S", "")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -314,7 +319,7 @@ func (s *System) modprobe(args []string) int {
 		return 1
 	}
 	s.applyRoot(*base, *rel)
-	names, params := fs.Args()[:1], strings.Join(fs.Args()[1:], " ")
+	names, params := fs.Args()[:1], joinParams(fs.Args()[1:])
 	if *all || *remove {
 		names, params = fs.Args(), ""
 	}
@@ -331,8 +336,9 @@ func (s *System) modprobe(args []string) int {
 		return 1
 	}
 	ix.DependsOnly = true // the files themselves go to the kernel
+	ix.Commands = true    // `install cramfs /bin/false` with no cramfs module
 	if *remove {
-		return s.modprobeRemove(ix, names, *verbose, *dry)
+		return s.modprobeRemove(ix, conf, names, *verbose, *dry, *ignoreCmds)
 	}
 	live := s.loadedSet()
 	if *showDeps {
@@ -341,16 +347,23 @@ func (s *System) modprobe(args []string) int {
 	}
 	l := newLoader(ix, conf, live)
 	l.insert = s.insertModule
+	l.install = func(m *modinfo.Module, cmd, opts string) error {
+		return s.runCommand("install", m.Name, cmd, opts)
+	}
 	if !*showDeps {
 		l.cpu = s.cpuModalias() // -D shows every soft dependency, as kmod
 	}
 	if *dry {
 		l.insert = func(*modinfo.Module, string) error { return nil }
+		l.install = func(*modinfo.Module, string, string) error { return nil }
 	}
-	if *verbose || *dry {
-		l.verbose = func(m *modinfo.Module, params string) {
-			if *verbose {
-				fmt.Fprintf(s.Stdout, "insmod %s %s\n", m.Path, params)
+	if *verbose {
+		// kmod's lines: the install command as written, then the options.
+		l.verbose = func(m *modinfo.Module, cmd, opts string) {
+			if cmd != "" {
+				fmt.Fprintf(s.Stdout, "install %s %s\n", cmd, opts)
+			} else {
+				fmt.Fprintf(s.Stdout, "insmod %s %s\n", m.Path, opts)
 			}
 		}
 	}
@@ -379,7 +392,9 @@ func (s *System) modprobe(args []string) int {
 			case live[m.Name]:
 				continue // nothing to do, and kmod says nothing
 			}
-			l.want(m, params, false)
+			if j := l.want(m, params, false); j != nil && *ignoreCmds {
+				j.cmd = "" // -i: the module itself, not its dependencies' commands (as kmod)
+			}
 		}
 	}
 	l.settle(true)
@@ -393,8 +408,10 @@ func (s *System) modprobe(args []string) int {
 }
 
 // modprobeRemove unloads each module, then the dependencies it held that
-// nothing else uses any more.
-func (s *System) modprobeRemove(ix *modinfo.Index, names []string, verbose, dry bool) int {
+// nothing else uses any more. A module with a modprobe.d remove command has
+// the command run instead, loaded or not, and its dependencies stay (as kmod
+// does), unless ignoreCmds.
+func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []string, verbose, dry, ignoreCmds bool) int {
 	status := 0
 	for _, name := range names {
 		m := ix.Get(name)
@@ -406,6 +423,22 @@ func (s *System) modprobeRemove(ix *modinfo.Index, names []string, verbose, dry 
 		n := modinfo.Normalize(name)
 		if m != nil {
 			n = m.Name
+		}
+		if cmd, ok := conf.RemoveCommand(n); ok && !ignoreCmds {
+			cmd = strings.ReplaceAll(cmd, "$CMDLINE_OPTS", "")
+			if verbose {
+				fmt.Fprintf(s.Stdout, "remove %s\n", cmd)
+			}
+			if !dry {
+				if err := s.runCommand("remove", n, cmd, ""); err != nil {
+					s.errorf("modprobe", "%v", err)
+					status = 1
+				}
+			}
+			continue
+		}
+		if m != nil && m.CommandOnly {
+			m = nil
 		}
 		if m != nil && m.Builtin {
 			s.errorf("modprobe", "module %s is built into the kernel", n)
@@ -458,4 +491,41 @@ func (s *System) removeUnused(ix *modinfo.Index, deps []string, verbose, dry boo
 			}
 		}
 	}
+}
+
+// runCommand runs a modprobe.d install or remove command with /bin/sh -c, as
+// kmod does with system(3): $CMDLINE_OPTS replaced with opts, the module's
+// name in $MODPROBE_MODULE, this process's input and output. A non-zero exit
+// is an error.
+func (s *System) runCommand(kind, module, cmd, opts string) error {
+	cmd = strings.ReplaceAll(cmd, "$CMDLINE_OPTS", opts)
+	c := exec.Command("/bin/sh", "-c", cmd)
+	c.Env = append(os.Environ(), "MODPROBE_MODULE="+module)
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, s.Stdout, s.Stderr
+	err := c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.Exited() {
+			return fmt.Errorf("%s command '%s' for module %s: exit status %d", kind, cmd, module, ee.ExitCode())
+		}
+		return fmt.Errorf("%s command '%s' for module %s: %v", kind, cmd, module, ee.ProcessState)
+	}
+	if err != nil {
+		return fmt.Errorf("%s command '%s' for module %s: %w", kind, cmd, module, err)
+	}
+	return nil
+}
+
+// joinParams joins the command line's PARAM=VALUE words as kmod does:
+// a value holding a blank, not already quoted, is quoted (x="a b"), so that the kernel, and a
+// $CMDLINE_OPTS, keep it one parameter.
+func joinParams(args []string) string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if k, v, ok := strings.Cut(a, "="); ok && strings.Contains(v, " ") && !strings.HasPrefix(v, `"`) && !strings.HasPrefix(v, "'") {
+			a = k + "=\"" + v + "\""
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
 }

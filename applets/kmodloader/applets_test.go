@@ -399,3 +399,84 @@ func TestCompressedModule(t *testing.T) {
 		t.Errorf("modinfo: %d %q", code, ft.err.String())
 	}
 }
+
+// modprobe.d install and remove commands run (with /bin/sh) instead of the
+// module, for a dependency too; -i loads the module itself; a failing command
+// is an error; softdeps take precedence; -n -v prints kmod's install lines.
+func TestModprobeInstallCommands(t *testing.T) {
+	ft := bootTree(t)
+	log := filepath.Join(ft.root, "ran")
+	ft.write("etc/modprobe.d/cmds.conf", strings.ReplaceAll(`install stp echo STP opts=[$CMDLINE_OPTS] mod=$MODPROBE_MODULE >> LOG
+install zram echo ZRAM $CMDLINE_OPTS >> LOG
+install usb-storage /bin/false
+install fsy /bin/false
+remove bridge echo RM $MODPROBE_MODULE >> LOG
+`, "LOG", log))
+	ran := func() string {
+		b, _ := os.ReadFile(log)
+		os.Remove(log)
+		return string(b)
+	}
+	check := func(args []string, code int, calls []string, logged string) {
+		t.Helper()
+		if got := ft.run(append([]string{"modprobe"}, args...)...); got != code {
+			t.Errorf("%q: exit %d, want %d (%s)", args, got, code, ft.err.String())
+		}
+		if !slices.Equal(ft.calls, calls) {
+			t.Errorf("%q: loaded %q, want %q", args, ft.calls, calls)
+		}
+		if got := ran(); got != logged {
+			t.Errorf("%q: commands printed %q, want %q", args, got, logged)
+		}
+	}
+	check([]string{"bridge"}, 0, []string{"llc", "bridge"}, "STP opts=[] mod=stp\n")
+	check([]string{"zram", "x=1", "q=a b"}, 0, []string{"zsmalloc"}, "ZRAM extra=1 x=1 q=a b\n")
+	check([]string{"-i", "zram", "x=1", "q=a b"}, 0, []string{"zsmalloc", `zram extra=1 x=1 q="a b"`}, "")
+	check([]string{"--ignore-install", "bridge"}, 0, []string{"llc", "bridge"}, "STP opts=[] mod=stp\n")
+	check([]string{"fsy"}, 0, []string{"helper", "fsy", "after"}, "") // softdep wins
+	// The hardening idiom, on a name no module file has.
+	check([]string{"usb-storage"}, 1, nil, "")
+	if !strings.Contains(ft.err.String(), "install command '/bin/false' for module usb_storage: exit status 1") {
+		t.Errorf("usb-storage: %q", ft.err.String())
+	}
+	check([]string{"-i", "usb-storage"}, 1, nil, "")
+	// The dry run prints what kmod's prints, runs nothing.
+	check([]string{"-n", "-v", "usb-storage"}, 0, nil, "")
+	if got := ft.out.String(); got != "install /bin/false \n" {
+		t.Errorf("-n -v usb-storage: %q", got)
+	}
+	check([]string{"-nv", "bridge"}, 0, nil, "")
+	dir := ft.sys.ModDir()
+	if got, want := ft.out.String(), "insmod "+dir+"/llc.ko \ninstall echo STP opts=[$CMDLINE_OPTS] mod=$MODPROBE_MODULE >> "+log+" \ninsmod "+dir+"/bridge.ko \n"; got != want {
+		t.Errorf("-nv bridge:\n%s\nwant\n%s", got, want)
+	}
+	// A dependency whose command fails stops its users.
+	ft.write("etc/modprobe.d/zz.conf", "install llc exit 3\n")
+	check([]string{"bridge"}, 1, nil, "")
+	if !strings.Contains(ft.err.String(), "exit status 3") {
+		t.Errorf("failing dependency command: %q", ft.err.String())
+	}
+	os.Remove(filepath.Join(ft.root, "etc/modprobe.d/zz.conf"))
+	// remove: the command instead of unloading, loaded or not; -i unloads.
+	ft.write("proc/modules", "bridge 311296 0 - Live 0x0\n")
+	check([]string{"-r", "bridge"}, 0, nil, "RM bridge\n")
+	check([]string{"-r", "-n", "-v", "bridge"}, 0, nil, "")
+	if got := ft.out.String(); got != "remove echo RM $MODPROBE_MODULE >> "+log+"\n" {
+		t.Errorf("-r -n -v: %q", got)
+	}
+	if len(ft.removed) != 0 {
+		t.Errorf("removed %q despite the remove command", ft.removed)
+	}
+	check([]string{"-r", "-i", "bridge"}, 0, nil, "")
+	if !slices.Equal(ft.removed, []string{"bridge force=false"}) {
+		t.Errorf("-r -i: removed %q", ft.removed)
+	}
+	// The boot loader, as ubox's, runs no command and loads the module.
+	ft.write("etc/modules.d/a", "zram\n")
+	if code := ft.run("kmodloader"); code != 0 || !slices.Equal(ft.calls, []string{"zsmalloc", "zram extra=1"}) || ran() != "" {
+		t.Errorf("boot: exit %d calls %q", code, ft.calls)
+	}
+	if !strings.Contains(ft.log.String(), "install command not run") {
+		t.Errorf("boot log: %q", ft.log.String())
+	}
+}

@@ -3,6 +3,7 @@ package kmodloader
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,6 +138,10 @@ func (s *System) boot(args []string) int {
 					log.Infof("%s:%d: %s is blacklisted", file, e.Line, m.Name)
 					continue
 				}
+				if _, ok := conf.InstallCommand(m.Name); ok {
+					// ubox reads no modprobe.d: loaded all the same.
+					log.Infof("%s:%d: %s: modprobe.d install command not run by the boot loader", file, e.Line, m.Name)
+				}
 				l.want(m, e.Params, false)
 			}
 			if numbered(file) {
@@ -159,6 +164,9 @@ func (s *System) boot(args []string) int {
 // insertModule loads one indexed module through s.Insert, refusing files whose
 // .modinfo could not be read (truncated, not ELF) with that reason.
 func (s *System) insertModule(m *modinfo.Module, params string) error {
+	if m.CommandOnly {
+		return fmt.Errorf("no module %s: only a modprobe.d install or remove line names it", m.Name)
+	}
 	if m.Err != nil && !errors.Is(m.Err, modinfo.ErrCompressed) {
 		return m.Err
 	}

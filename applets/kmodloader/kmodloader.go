@@ -66,11 +66,15 @@ depends, parm, license, vermagic...
 -b BASEDIR	find /lib/modules under BASEDIR`
 
 // ModprobeUsage is modprobe's usage text.
-const ModprobeUsage = `usage: modprobe [-arqvnD] [-d BASEDIR] [-S RELEASE] NAME|ALIAS [PARAM=VALUE...]
+const ModprobeUsage = `usage: modprobe [-arqvnDi] [-d BASEDIR] [-S RELEASE] NAME|ALIAS [PARAM=VALUE...]
 
 Load a module by name or alias (glob patterns, so modalias strings and the
 names the kernel's request_module asks for work), with its dependencies and
 soft dependencies, and the options of /etc/modules.conf and /etc/modprobe.d.
+A modprobe.d "install MODULE COMMAND..." runs COMMAND with /bin/sh -c instead
+of loading MODULE (a dependency too; $CMDLINE_OPTS in it becomes the options,
+$MODPROBE_MODULE holds the name), "remove MODULE COMMAND..." likewise for -r;
+a command that fails is an error.
 
 -a	load every argument (no parameters)
 -r	unload the modules and the dependencies nothing else uses
@@ -80,7 +84,9 @@ soft dependencies, and the options of /etc/modules.conf and /etc/modprobe.d.
 -D	--show-depends: print the insmod lines of the module and its
 	dependencies, loaded or not ("builtin NAME" for a built-in)
 -d DIR	find /lib/modules under DIR
--S REL	use kernel release REL`
+-S REL	use kernel release REL
+-i	--ignore-install, --ignore-remove: no install or remove command for the
+	modules named (their dependencies' install commands still run)`
 
 // System holds everything the applets touch, so tests run them on fake trees
 // with a fake loader.

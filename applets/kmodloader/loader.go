@@ -23,6 +23,8 @@ const (
 type job struct {
 	m        *modinfo.Module
 	params   string
+	extra    string // the user's parameters (params holds the options lines too)
+	cmd      string // modprobe.d install command to run instead of loading
 	soft     bool // wanted only as a soft dependency: its failure is no error
 	state    jobState
 	err      error
@@ -42,10 +44,15 @@ type loader struct {
 	order  []*job // dependencies before their users
 	loads  int
 	insert func(m *modinfo.Module, params string) error
+	// install, when set, makes modprobe.d install commands apply (modprobe:
+	// the boot loader ignores them, as ubox does): it runs a module's
+	// command, $CMDLINE_OPTS replaced with opts, instead of insert.
+	install func(m *modinfo.Module, cmd, opts string) error
 	// logf reports a load failure (prio is kmsg.Err or kmsg.Warn).
 	logf func(prio int, format string, args ...any)
-	// verbose, when set, is told each module before it loads.
-	verbose func(m *modinfo.Module, params string)
+	// verbose, when set, is told each module before it loads: cmd is its
+	// install command or "", opts its options as kmod shows them.
+	verbose func(m *modinfo.Module, cmd, opts string)
 	// cpu is this CPU's modalias (/sys/devices/system/cpu/modalias), or ""
 	// to try every soft dependency.
 	cpu string
@@ -67,12 +74,13 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	}
 	if j := l.jobs[m.Name]; j != nil {
 		j.params = joinWords(j.params, params)
+		j.extra = joinWords(j.extra, params)
 		if !soft {
 			l.harden(j)
 		}
 		return j
 	}
-	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), soft: soft, building: true}
+	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), extra: strings.TrimSpace(params), soft: soft, building: true}
 	l.jobs[m.Name] = j // before recursing: a dependency cycle ends here
 	defer func() { j.building = false }()
 	// kmod's order: dependencies (each with its own soft dependencies), then
@@ -86,6 +94,9 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 		l.want(dm, "", soft)
 	}
 	pre, post := l.ix.Soft(m)
+	if l.install != nil {
+		j.cmd = l.installCommand(m, pre, post)
+	}
 	for _, s := range pre {
 		for _, pj := range l.wantSoft(s) {
 			if !pj.building { // a soft dependency cycle: do not wait on it
@@ -102,6 +113,30 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 		}
 	}
 	return j
+}
+
+// installCommand is m's install command, unless m has soft dependencies
+// that name modules: kmod lets softdep take precedence over install.
+func (l *loader) installCommand(m *modinfo.Module, pre, post []string) string {
+	cmd, ok := l.conf.InstallCommand(m.Name)
+	if !ok {
+		return ""
+	}
+	for _, s := range append(append([]string(nil), pre...), post...) {
+		if len(l.ix.Lookup(s)) > 0 {
+			return ""
+		}
+	}
+	return cmd
+}
+
+// opts are a job's options as kmod puts them together for -v and for
+// $CMDLINE_OPTS: the options lines, a blank, the user's parameters.
+func (l *loader) opts(j *job) string {
+	if o := l.conf.Options[j.m.Name]; o != "" {
+		return o + " " + j.extra
+	}
+	return j.extra
 }
 
 // harden marks j and its hard dependencies as really wanted.
@@ -213,9 +248,15 @@ func (l *loader) settle(retry bool) {
 				continue
 			}
 			if l.verbose != nil {
-				l.verbose(j.m, j.params)
+				l.verbose(j.m, j.cmd, l.opts(j))
 			}
-			if err := l.insert(j.m, j.params); err != nil {
+			var err error
+			if j.cmd != "" {
+				err = l.install(j.m, j.cmd, l.opts(j))
+			} else {
+				err = l.insert(j.m, j.params)
+			}
+			if err != nil {
 				j.state, j.err, j.failedAt = failed, err, l.loads
 				prio := kmsg.Err
 				if j.soft {
