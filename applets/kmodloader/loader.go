@@ -25,7 +25,7 @@ type job struct {
 	params   string
 	extra    string // the user's parameters (params holds the options lines too)
 	cmd      string // modprobe.d install command to run instead of loading
-	soft     bool // wanted only as a soft dependency: its failure is no error
+	soft     bool   // wanted only as a soft dependency: its failure is no error
 	state    jobState
 	err      error
 	failedAt int      // loader.loads when it failed: retried only after more loads

@@ -237,14 +237,14 @@ blacklist
 // module names are normalised and may be glob patterns, the first match wins.
 func TestConfCommands(t *testing.T) {
 	c := NewConf()
-	c.Parse("x.conf", strings.NewReader("install usb-storage /bin/false\n" +
-		"install bridge   /bin/echo BR [$CMDLINE_OPTS] # kept\n" +
-		"\tinstall snd-* /bin/true\n" +
-		"install snd-pcm /bin/false\n" +
-		"remove zram /bin/echo a \\\n b\n" +
-		"install lonely\n" +
-		"install \n" +
-		"remove x \n" +
+	c.Parse("x.conf", strings.NewReader("install usb-storage /bin/false\n"+
+		"install bridge   /bin/echo BR [$CMDLINE_OPTS] # kept\n"+
+		"\tinstall snd-* /bin/true\n"+
+		"install snd-pcm /bin/false\n"+
+		"remove zram /bin/echo a \\\n b\n"+
+		"install lonely\n"+
+		"install \n"+
+		"remove x \n"+
 		"blacklist after-continuation\n"))
 	for name, want := range map[string]string{
 		"usb_storage": "/bin/false",
