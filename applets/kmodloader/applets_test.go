@@ -259,27 +259,7 @@ func TestModinfoLikeKmod(t *testing.T) {
 func TestModprobePlanLikeKmod(t *testing.T) {
 	modules, rel := realTree(t)
 	kmod := testbin.RequireTool(t, "modprobe")
-	depmod := testbin.RequireTool(t, "depmod")
-	base := t.TempDir()
-	moddir := filepath.Join(base, "lib", "modules", rel)
-	if err := os.MkdirAll(moddir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(modules, rel, "kernel"), filepath.Join(moddir, "kernel")); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo", "modules.order"} {
-		data, err := os.ReadFile(filepath.Join(modules, rel, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(moddir, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := exec.Command(depmod, "-b", base, rel).CombinedOutput(); err != nil {
-		t.Fatalf("depmod: %v %s", err, out)
-	}
+	base := depmodBase(t, modules, rel)
 	// The same tree without depmod's files, at the same path.
 	scanBase := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(scanBase, "lib", "modules"), 0o755); err != nil {
@@ -340,6 +320,34 @@ func TestModprobePlanLikeKmod(t *testing.T) {
 			}
 		}
 	}
+}
+
+// depmodBase returns BASE with BASE/lib/modules/REL a copy of the real tree
+// (its kernel/ a symlink) on which Debian's depmod has run.
+func depmodBase(t *testing.T, modules, rel string) string {
+	t.Helper()
+	depmod := testbin.RequireTool(t, "depmod")
+	base := t.TempDir()
+	moddir := filepath.Join(base, "lib", "modules", rel)
+	if err := os.MkdirAll(moddir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(modules, rel, "kernel"), filepath.Join(moddir, "kernel")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo", "modules.order"} {
+		data, err := os.ReadFile(filepath.Join(modules, rel, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(moddir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command(depmod, "-b", base, rel).CombinedOutput(); err != nil {
+		t.Fatalf("depmod: %v %s", err, out)
+	}
+	return base
 }
 
 func lastLine(s string) string {
@@ -478,5 +486,84 @@ remove bridge echo RM $MODPROBE_MODULE >> LOG
 	}
 	if !strings.Contains(ft.log.String(), "install command not run") {
 		t.Errorf("boot log: %q", ft.log.String())
+	}
+}
+
+// TestModprobeCommandsLikeKmod: with the same modprobe.d install, remove and
+// options lines, `modprobe -n -v` (and -r, -i, -D) print what kmod's prints on
+// the real tree: install lines as written with kmod's options, a dependency's
+// command, glob module names, command-only names (the CIS idiom `install
+// cramfs /bin/true`), softdep taking precedence (nfsd).
+func TestModprobeCommandsLikeKmod(t *testing.T) {
+	modules, rel := realTree(t)
+	kmod := testbin.RequireTool(t, "modprobe")
+	base := depmodBase(t, modules, rel)
+	confDir := filepath.Join(base, "etc", "modprobe.d")
+	if err := os.MkdirAll(confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := `install stp /bin/echo STP $CMDLINE_OPTS
+install bridge   /bin/echo BR [$CMDLINE_OPTS] # kept, as kmod keeps it
+options bridge x=1
+install cramfs /bin/true
+install usb-storage /bin/false
+install nls_iso* /bin/true
+install nfsd /bin/false
+install virtio-blk /sbin/modprobe --ignore-install virtio_blk \
+	$CMDLINE_OPTS; /bin/true
+remove zram /bin/echo rm zram $CMDLINE_OPTS
+`
+	if err := os.WriteFile(filepath.Join(confDir, "cmds.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ft := newFakeTree(t)
+	ft.sys.Release = rel
+	ft.sys.ModulesRoot = filepath.Join(base, "lib", "modules")
+	ft.sys.Etc = filepath.Join(base, "etc")
+	for _, args := range [][]string{
+		{"-n", "-v", "bridge"},
+		{"-n", "-v", "bridge", "y=2", "z=a b"},
+		{"-n", "-v", "-i", "bridge"},
+		{"-n", "-v", "--ignore-install", "bridge", "y=2"},
+		{"-n", "-v", "cramfs"},
+		{"-n", "-v", "usb-storage"},
+		{"-n", "-v", "nls-iso8859-1"},
+		{"-n", "-v", "nfsd"},
+		{"-n", "-v", "virtio:d00000002v00001AF4"},
+		{"-n", "-v", "-a", "cramfs", "usb_storage", "stp"},
+		{"-D", "bridge"},
+		{"-r", "-n", "-v", "zram"},
+	} {
+		cmd := exec.Command(kmod, append([]string{"-C", confDir, "-d", base, "-S", rel}, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kmod modprobe %q: %v %s", args, err, stderr.String())
+		}
+		if code := ft.run(append([]string{"modprobe"}, args...)...); code != 0 {
+			t.Errorf("%q: exit %d %s", args, code, ft.err.String())
+		}
+		if got := ft.out.String(); got != string(out) {
+			t.Errorf("modprobe %q:\n%s\nkmod:\n%s", args, got, out)
+		}
+		if !strings.Contains(string(out), "install ") && !strings.Contains(string(out), "remove ") && args[len(args)-1] != "nfsd" && args[2] != "-i" && args[2] != "--ignore-install" {
+			t.Errorf("%q: kmod ran no command: the test proves nothing", args)
+		}
+	}
+	// Run for real: commands only (no module reaches the kernel). kmod and
+	// we agree on the exit status and on what the commands print.
+	for _, args := range [][]string{{"cramfs"}, {"usb-storage"}, {"-r", "zram"}} {
+		cmd := exec.Command(kmod, append([]string{"-C", confDir, "-d", base, "-S", rel}, args...)...)
+		out, err := cmd.Output()
+		kcode := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			kcode = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code := ft.run(append([]string{"modprobe"}, args...)...); code != kcode || ft.out.String() != string(out) {
+			t.Errorf("%q: exit %d output %q, kmod %d %q", args, code, ft.out.String(), kcode, out)
+		}
 	}
 }
