@@ -178,7 +178,7 @@ func (s *System) modinfo(args []string) int {
 				continue
 			}
 			abs, _ := filepath.Abs(arg)
-			printModinfo(w, &modinfo.Module{Path: abs, Fields: fields}, *field)
+			printModinfo(w, &modinfo.Module{Path: abs, Fields: withSignature(fields, arg)}, *field)
 			continue
 		}
 		if ix == nil {
@@ -199,10 +199,26 @@ func (s *System) modinfo(args []string) int {
 				status = 1
 				continue
 			}
+			if !m.Builtin {
+				mm := *m // the index's module stays as it is
+				mm.Fields = withSignature(m.Fields, m.Path)
+				m = &mm
+			}
 			printModinfo(w, m, *field)
 		}
 	}
 	return status
+}
+
+// withSignature appends the fields of the module file's signature, as kmod's
+// modinfo shows them, to its .modinfo fields. An unsigned module, or one
+// whose trailer cannot be decoded, gets none (kmod is silent too).
+func withSignature(fields []modinfo.Field, path string) []modinfo.Field {
+	sig, err := modinfo.ReadSignature(path)
+	if err != nil || sig == nil {
+		return fields
+	}
+	return append(fields[:len(fields):len(fields)], sig.Fields()...)
 }
 
 // applyRoot applies kmod's -b/-d BASEDIR and -k/-S RELEASE.
