@@ -28,7 +28,7 @@ const sigHeaderLen = 12
 
 // maxSignature bounds what a trailer may make us read: real ones are under
 // 2 KiB (a PKCS#7 message without certificates).
-const maxSignature = 1 << 20
+const maxSignature = 64 << 10
 
 // kmod's names for the kernel's enum pkey_hash_algo and enum pkey_id_type.
 var (
@@ -80,7 +80,8 @@ func ParseSignature(data []byte) (*Signature, error) {
 }
 
 // ReadSignature reads the signature trailer of the module file at path: nil,
-// nil for an unsigned module.
+// nil for an unsigned module. One read of the file's last maxSignature bytes:
+// a trailer claiming more is malformed.
 func ReadSignature(path string) (*Signature, error) {
 	fd, err := openRead(path)
 	if err != nil {
@@ -91,43 +92,30 @@ func ReadSignature(path string) (*Signature, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	r := fdReader(fd)
-	tail := int64(len(sigMagic) + sigHeaderLen)
-	if st.Size < tail {
-		return nil, nil
-	}
-	buf := make([]byte, tail)
-	if _, err := r.ReadAt(buf, st.Size-tail); err != nil && err != io.EOF {
+	n := min(st.Size, maxSignature)
+	buf := make([]byte, n)
+	if _, err := fdReader(fd).ReadAt(buf, st.Size-n); err != nil && err != io.EOF {
 		return nil, err
 	}
-	if !bytes.HasSuffix(buf, []byte(sigMagic)) {
-		return nil, nil
-	}
-	want := int64(buf[3]) + int64(buf[4]) + int64(binary.BigEndian.Uint32(buf[8:]))
-	if want > maxSignature || want > st.Size-tail {
-		return nil, ErrBadSignature
-	}
-	all := make([]byte, want+tail)
-	if _, err := r.ReadAt(all, st.Size-int64(len(all))); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return ParseSignature(all)
+	return ParseSignature(buf)
 }
 
 // Fields are the signature as kmod's modinfo lists it, after the .modinfo
 // fields: sig_id, signer, sig_key, sig_hashalgo, signature.
 func (s *Signature) Fields() []Field {
-	return []Field{
-		{"sig_id", s.IDType},
-		{"signer", s.Signer},
-		{"sig_key", hexColons(s.KeyID)},
-		{"sig_hashalgo", s.HashAlgo},
-		{"signature", hexColons(s.Sig)},
+	keys := [...]string{"sig_id", "signer", "sig_key", "sig_hashalgo", "signature"}
+	vals := [...]string{s.IDType, s.Signer, hexColons(s.KeyID), s.HashAlgo, hexColons(s.Sig)}
+	out := make([]Field, len(keys))
+	for i := range keys {
+		out[i] = Field{keys[i], vals[i]}
 	}
+	return out
 }
 
 // hexColons writes bytes as kmod does: "01:AB:..", a new line and two tabs
 // after every twentieth byte.
+//
+//go:noinline
 func hexColons(b []byte) string {
 	const digits = "0123456789ABCDEF"
 	out := make([]byte, 0, len(b)*3+len(b)/20*3)
@@ -199,17 +187,18 @@ func derSkip(b []byte, tag byte) []byte {
 var (
 	oidSignedData = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02} // 1.2.840.113549.1.7.2
 	oidCommonName = []byte{0x55, 0x04, 0x03}                                     // 2.5.4.3
-	// Digest algorithm OIDs, as kmod names them.
-	hashOIDs = map[string]string{
-		"\x2a\x86\x48\x86\xf7\x0d\x02\x04":     "md4",
-		"\x2a\x86\x48\x86\xf7\x0d\x02\x05":     "md5",
-		"\x2b\x0e\x03\x02\x1a":                 "sha1",
-		"\x2b\x24\x03\x02\x01":                 "rmd160",
-		"\x60\x86\x48\x01\x65\x03\x04\x02\x01": "sha256",
-		"\x60\x86\x48\x01\x65\x03\x04\x02\x02": "sha384",
-		"\x60\x86\x48\x01\x65\x03\x04\x02\x03": "sha512",
-		"\x60\x86\x48\x01\x65\x03\x04\x02\x04": "sha224",
-		"\x2a\x81\x1c\xcf\x55\x01\x83\x11":     "sm3",
+	// Digest algorithm OIDs (DER content), each followed by kmod's name: a
+	// table, not a map, to keep the binary small.
+	hashOIDs = []string{
+		"\x2a\x86\x48\x86\xf7\x0d\x02\x04", "md4",
+		"\x2a\x86\x48\x86\xf7\x0d\x02\x05", "md5",
+		"\x2b\x0e\x03\x02\x1a", "sha1",
+		"\x2b\x24\x03\x02\x01", "rmd160",
+		"\x60\x86\x48\x01\x65\x03\x04\x02\x01", "sha256",
+		"\x60\x86\x48\x01\x65\x03\x04\x02\x02", "sha384",
+		"\x60\x86\x48\x01\x65\x03\x04\x02\x03", "sha512",
+		"\x60\x86\x48\x01\x65\x03\x04\x02\x04", "sha224",
+		"\x2a\x81\x1c\xcf\x55\x01\x83\x11", "sm3",
 	}
 )
 
@@ -284,8 +273,11 @@ func (s *Signature) parsePKCS7(msg []byte) bool {
 		return false
 	}
 	s.Signer, s.KeyID, s.Sig = signer, unsignedInteger(serial), digest
-	if s.HashAlgo = hashOIDs[string(oid)]; s.HashAlgo == "" {
-		s.HashAlgo = "unknown"
+	s.HashAlgo = "unknown"
+	for i := 0; i < len(hashOIDs); i += 2 {
+		if hashOIDs[i] == string(oid) {
+			s.HashAlgo = hashOIDs[i+1]
+		}
 	}
 	return true
 }
