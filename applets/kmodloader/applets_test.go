@@ -1,6 +1,8 @@
 package kmodloader
 
 import (
+	"bytes"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -560,6 +562,57 @@ remove zram /bin/echo rm zram $CMDLINE_OPTS
 		}
 		if code := ft.run(append([]string{"modprobe"}, args...)...); code != kcode || ft.out.String() != string(out) {
 			t.Errorf("%q: exit %d output %q, kmod %d %q", args, code, ft.out.String(), kcode, out)
+		}
+	}
+}
+
+// Made-up signature trailers on a small module, ours against kmod's modinfo:
+// the other key identifier types (signer and key id stored plainly), a real
+// PKCS#7 message moved onto another module, and trailers kmod refuses (then
+// neither prints any signature field).
+func TestModinfoSignatureTrailersLikeKmod(t *testing.T) {
+	modules, rel := realTree(t)
+	kmod := testbin.RequireTool(t, "modinfo")
+	real, err := os.ReadFile(filepath.Join(modules, rel, "kernel", "drivers", "block", "loop.ko"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const magic = "~Module signature appended~\n"
+	end := len(real) - len(magic) - 12
+	pkcs7 := real[end-int(binary.BigEndian.Uint32(real[end+8:])) : end]
+	trailer := func(algo, hash, idType byte, signer, keyID, sig []byte) []byte {
+		b := append(append(append([]byte(nil), signer...), keyID...), sig...)
+		h := []byte{algo, hash, idType, byte(len(signer)), byte(len(keyID)), 0, 0, 0, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(h[8:], uint32(len(sig)))
+		return append(append(b, h...), magic...)
+	}
+	cut := append([]byte(nil), pkcs7[:len(pkcs7)-30]...)
+	ft := newFakeTree(t)
+	dir := t.TempDir()
+	for name, tr := range map[string][]byte{
+		"x509":         trailer(1, 4, 1, []byte("Some signer"), []byte{0xde, 0xad, 0xbe, 0xef}, bytes.Repeat([]byte{0x42}, 45)),
+		"pgp-sha1":     trailer(0, 2, 0, nil, []byte{1}, []byte{7, 7, 7}),
+		"no-key-id":    trailer(1, 6, 1, []byte("x"), nil, []byte{1}),
+		"pkcs7":        trailer(0, 0, 2, nil, nil, pkcs7),
+		"pkcs7-cut":    trailer(0, 0, 2, nil, nil, cut),
+		"bad-id-type":  trailer(1, 4, 3, nil, nil, []byte{1}),
+		"bad-hash":     trailer(1, 9, 1, nil, nil, []byte{1}),
+		"sig-len-zero": trailer(1, 4, 1, []byte("s"), nil, nil),
+	} {
+		p := filepath.Join(dir, name+".ko")
+		if err := os.WriteFile(p, append(makeKO("license=GPL", "name="+name), tr...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want, err := exec.Command(kmod, p).Output()
+		if err != nil {
+			t.Fatalf("kmod modinfo %s: %v", name, err)
+		}
+		if code := ft.run("modinfo", p); code != 0 || ft.out.String() != string(want) {
+			t.Errorf("%s: exit %d\n%s\nkmod:\n%s", name, code, ft.out.String(), want)
+		}
+		refused := strings.HasPrefix(name, "bad") || name == "pkcs7-cut" || name == "sig-len-zero"
+		if hasSig := strings.Contains(string(want), "sig_id:"); hasSig == refused {
+			t.Errorf("%s: kmod shows signature fields: %v", name, hasSig)
 		}
 	}
 }
