@@ -47,18 +47,17 @@ INITRAMFS=1 like OpenWrt's initramfs wrapper. Refuses to run unless it is PID
 -C CONSOLE  console device (default ROOT/dev/console)
 -k CMDLINE  kernel command line (default: /proc/cmdline; empty with -R)`
 
-// Reboot-meaning signals during preinit (procd's init has one handler for all
-// of them: even USR2 and PWR, poweroff elsewhere, reboot here).
-var rebootSignals = []os.Signal{unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPWR}
-
 // Main runs init.
 func Main(args []string) int {
 	// First thing: a signal arriving before Notify would make the Go runtime
-	// exit, and PID 1 exiting panics the kernel.
-	sigs := make(chan os.Signal, 8)
+	// exit, and PID 1 exiting panics the kernel. Every signal, not only the
+	// ones init acts on: one nobody asked for is fatal too (QUIT, ABRT, SYS,
+	// a kill'd SEGV make the runtime crash; HUP, INT, TERM exit; PIPE on a
+	// closed stderr), so handleSignals sees them all and ignores the rest.
+	sigs := make(chan os.Signal, 32)
 	pid1 := os.Getpid() == 1
 	if pid1 {
-		signal.Notify(sigs, append(rebootSignals, unix.SIGINT, unix.SIGHUP)...)
+		signal.Notify(sigs)
 	}
 	log := kmsg.New("init")
 
@@ -263,9 +262,9 @@ func (in *Init) unsetenv(k string) {
 func (in *Init) handleSignals(sigs chan os.Signal) {
 	for s := range sigs {
 		switch s {
-		case unix.SIGINT, unix.SIGHUP:
-			in.Log.Noticef("ignoring %v", s) // procd's init would exit on INT: a kernel panic
-		default:
+		case unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPWR:
+			// All reboot here (procd's init has one handler for them all:
+			// even USR2 and PWR, poweroff elsewhere).
 			in.Log.Noticef("%v: reboot", s)
 			fmt.Fprintln(os.Stderr, "reboot")
 			unix.Sync()
@@ -273,6 +272,11 @@ func (in *Init) handleSignals(sigs chan os.Signal) {
 			if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
 				in.Log.Errorf("reboot: %v", err)
 			}
+		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+			// The reaper's (SIGCHLD), the Go scheduler's (SIGURG), noise.
+		default:
+			// procd's init would exit on INT: a kernel panic.
+			in.Log.Noticef("ignoring %v", s)
 		}
 	}
 }

@@ -502,3 +502,46 @@ func TestIdleAfterFailedHandOffReaps(t *testing.T) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	wait()
 }
+
+// TestRuntimeFatalSignalsDuringPreinitAreIgnored: signals the Go runtime turns
+// into a crash when nobody asked for them (QUIT dumps goroutines and exits 2,
+// ABRT, SYS and a kill'd SEGV do the same) must not end PID 1: as the
+// kernel's init that exit is a kernel panic. `kill -QUIT 1` is a busybox
+// habit (re-exec init).
+func TestRuntimeFatalSignalsDuringPreinitAreIgnored(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGABRT, syscall.SIGSYS, syscall.SIGSEGV} {
+		t.Run(sig.String(), func(t *testing.T) {
+			tr := newTree(t, true)
+			out, wait := tr.start("", "WAIT_FOR_GO=1")
+			ready := filepath.Join(tr.dir, "preinit.ready")
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("preinit did not start\n%s", out)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			pid := cmdPID(t, tr)
+			if err := syscall.Kill(pid, sig); err != nil {
+				t.Fatal(err)
+			}
+			for !strings.Contains(tr.log(out), "ignoring "+sig.String()) {
+				if time.Now().After(deadline) {
+					break // the ending below says what happened
+				}
+				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(st), ") Z ") {
+					break // dead
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
+			if e := wait(); e != (nstest.Ending{}) {
+				t.Fatalf("after %v: init ended with %v, want the hand-off's exit 0\n%s", sig, e, tr.log(out))
+			}
+			has(t, "hand-off", tr.read("handoff.out"), "PID=1\n")
+		})
+	}
+}
