@@ -772,3 +772,34 @@ func TestNoConsoleAsPID1KeepsStdio(t *testing.T) {
 		t.Fatalf("COMMAND did not run on the inherited stdio:\n%s", out.String())
 	}
 }
+
+// TestUsageErrorAsPID1DoesNotExit: a PID 1 that exits panics the kernel, so a
+// bad command line (no COMMAND, a bad -H, --help, as from `init=/sbin/oneit`
+// with the wrong words after `--`) is reported and treated like a COMMAND
+// that cannot be run: 5 s later, a reboot.
+func TestUsageErrorAsPID1DoesNotExit(t *testing.T) {
+	t.Parallel()
+	for name, args := range map[string][]string{
+		"no-command": nil,
+		"bad-H":      {"-H", "0", "true"},
+		"help":       {"-3", "--help"}, // (a lone --help never reaches Main: multicall prints it)
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := nstest.Command(t, append([]string{testbin.Applet(t, "oneit")}, args...)...)
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			start := time.Now()
+			ending, err := nstest.EndingOf(cmd.Run())
+			if err != nil || ending != nstest.Rebooted {
+				t.Fatalf("PID 1 ended %v (%v), want a reboot; output:\n%s", ending, err, out.String())
+			}
+			if d := time.Since(start); d < 4*time.Second {
+				t.Errorf("rebooted after %v, want the 5 s pause of a COMMAND that cannot run", d)
+			}
+			if !strings.Contains(out.String(), "usage: oneit") && !strings.Contains(out.String(), "oneit --help") {
+				t.Errorf("no usage hint in the output:\n%s", out.String())
+			}
+		})
+	}
+}

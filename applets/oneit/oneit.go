@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/sigstate"
 )
@@ -111,13 +113,29 @@ func Main(args []string) int {
 	}
 	if err == getopt.ErrHelp {
 		fmt.Println(Usage)
-		return 0
+		return nothingToRun(sigs, 0)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "oneit: %v (see \"oneit --help\")\n", err)
-		return 1
+		return nothingToRun(sigs, 1)
 	}
 	return newInit(o, sigs).run()
+}
+
+// nothingToRun ends oneit when its command line gives it nothing to run: it
+// returns code, except as PID 1, whose exit would panic the kernel (`init=
+// /sbin/oneit` with the wrong words after `--`): that is treated like a
+// COMMAND that cannot be run, a reboot 5 s later.
+func nothingToRun(sigs chan os.Signal, code int) int {
+	if os.Getpid() != 1 {
+		return code
+	}
+	s := newInit(&options{argv: []string{"oneit"}}, sigs)
+	s.console = os.Stderr
+	s.log.Errorf("nothing to run: %s in %v", actionName(unix.SIGTERM), execFailDelay)
+	s.reapFor(execFailDelay)
+	s.shutdownSig = unix.SIGTERM
+	return s.final()
 }
 
 // activeConsole returns the console to use when -c is not given: the last entry
