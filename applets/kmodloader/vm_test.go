@@ -59,6 +59,15 @@ echo "=== remove"
 /sbin/rmmod vfat; echo "rmmod status $?"
 /sbin/modprobe -r 8021q; echo "modprobe -r status $?"
 /sbin/rmmod vfat; echo "rmmod again status $?"
+echo "=== install commands"
+mkdir -p /etc/modprobe.d
+printf 'install nbd /bin/false\nremove nbd echo REMOVE-CMD $MODPROBE_MODULE\n' > /etc/modprobe.d/cis.conf
+/sbin/modprobe nbd; echo "install false status $?"
+echo "nbd after install: $(grep -c '^nbd ' /proc/modules)"
+/sbin/modprobe -i nbd nbds_max=2; echo "ignore-install status $?"
+echo "nbd after -i: $(grep -c '^nbd ' /proc/modules)"
+/sbin/modprobe -r nbd; echo "remove cmd status $?"
+echo "nbd after remove command: $(grep -c '^nbd ' /proc/modules)"
 echo "=== modules at the end"
 cut -d' ' -f1 /proc/modules | sort | tr '\n' ' '
 echo
@@ -143,6 +152,13 @@ func TestVMLoadRealModules(t *testing.T) {
 		"invalid module format", "version magic", "vermagic status 1",
 		"virtio_net vfat", // lsmod: newest first
 		"=== remove", "rmmod status 0", "modprobe -r status 0", "not loaded", "rmmod again status 1",
+		// modprobe.d install and remove commands, the hardening idiom:
+		// /bin/false instead of the module, an error; -i loads it; the
+		// remove command runs instead of unloading.
+		"=== install commands", "install command '/bin/false' for module nbd: exit status 1",
+		"install false status 1", "nbd after install: 0",
+		"ignore-install status 0", "nbd after -i: 1",
+		"REMOVE-CMD nbd", "remove cmd status 0", "nbd after remove command: 1",
 	)
 	// crc32c_intel is a soft dependency of libcrc32c (xfs's): qemu's CPU
 	// lacks SSE4.2, which /sys/devices/system/cpu/modalias shows, so the
