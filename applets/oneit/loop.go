@@ -33,6 +33,9 @@ const (
 	termGrace = 2 * time.Second
 	// defaultQueueMax bounds the -3 backlog (4 bytes a PID, so 4 MiB at most).
 	defaultQueueMax = 1 << 20
+	// defaultPATH is what PID 1 searches and hands on when the kernel gave no
+	// PATH (it gives init HOME and TERM only); init's and busybox init's.
+	defaultPATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // notifyAll asks for every signal, so that none can kill PID 1 through the Go
@@ -106,6 +109,11 @@ func (s *initState) run() int {
 		// PID 1 must not exit: keep the stdio the kernel gave us.
 		s.log.Errorf("%v; keeping the inherited stdio", err)
 		s.console = os.Stderr
+	}
+	if _, ok := os.LookupEnv("PATH"); !ok && s.pid1 {
+		// Started by the kernel as init=: without it, lookPath finds nothing
+		// where toybox's execvp would search its libc's default path.
+		_ = os.Setenv("PATH", defaultPATH)
 	}
 	if s.pid1 && initialPIDNamespace() {
 		// Ctrl-Alt-Del then arrives as SIGINT instead of an instant reboot.

@@ -803,3 +803,33 @@ func TestUsageErrorAsPID1DoesNotExit(t *testing.T) {
 		})
 	}
 }
+
+// TestNoPATHAsKernelInit: the kernel starts init with HOME and TERM only, no
+// PATH. `init=/sbin/oneit -- sh ...` must still find sh, as toybox's
+// execvp does (its libc searches a default path then), and as busybox init
+// does, the child gets a PATH.
+func TestNoPATHAsKernelInit(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := nstest.Command(t, testbin.Applet(t, "oneit"), "-c", console(t), "sh", "-c", `echo "PATH=$PATH" > `+out)
+	var env []string
+	for _, e := range cmd.Env {
+		if !strings.HasPrefix(e, "PATH=") {
+			env = append(env, e)
+		}
+	}
+	cmd.Env = env
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	ending, err := nstest.EndingOf(cmd.Run())
+	if err != nil || ending != nstest.Rebooted {
+		t.Fatalf("PID 1 ended %v (%v), want a reboot; output:\n%s", ending, err, log.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("sh did not run without PATH: %v; output:\n%s", err, log.String())
+	}
+	if !strings.Contains(string(b), "/bin") {
+		t.Fatalf("the child got no PATH: %q", b)
+	}
+}
