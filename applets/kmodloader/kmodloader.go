@@ -170,12 +170,17 @@ func (s *System) Main(args []string) int {
 	return s.boot(args)
 }
 
-// conf reads /etc/modules.conf (OpenWrt) and the modprobe.d directories (kmod).
+// conf reads /etc/modules.conf (OpenWrt) and the modprobe.d directories kmod
+// reads, in its order of precedence.
 func (s *System) conf() *modinfo.Conf {
+	root := filepath.Dir(filepath.Dir(s.ModulesRoot)) // "/" of /lib/modules
 	return modinfo.LoadConf(
 		filepath.Join(s.Etc, "modules.conf"),
 		filepath.Join(s.Etc, "modprobe.d"),
-		filepath.Join(filepath.Dir(s.ModulesRoot), "modprobe.d"), // /lib/modprobe.d
+		filepath.Join(root, "run", "modprobe.d"),
+		filepath.Join(root, "usr", "local", "lib", "modprobe.d"),
+		filepath.Join(root, "usr", "lib", "modprobe.d"),
+		filepath.Join(root, "lib", "modprobe.d"),
 	)
 }
 

@@ -79,29 +79,41 @@ func NewConf() *Conf {
 	}
 }
 
-// LoadConf reads the given files and directories (every *.conf inside, sorted)
-// that exist; missing ones are fine.
+// LoadConf reads the given files, then the *.conf files of the given
+// directories, as kmod reads its modprobe.d directories: all of them sorted by
+// file name, and of two files with the same name only the one in the earlier
+// directory (so /etc/modprobe.d/x.conf replaces /lib/modprobe.d/x.conf, and a
+// link to /dev/null masks it). Paths that do not exist are fine.
 func LoadConf(paths ...string) *Conf {
 	c := NewConf()
+	var files, confs []string
+	seen := map[string]bool{}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
 			continue
 		}
-		files := []string{p}
-		if st.IsDir() {
-			files, _ = filepath.Glob(filepath.Join(p, "*.conf"))
-			sort.Strings(files)
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
 		}
-		for _, f := range files {
-			fh, err := os.Open(f)
-			if err != nil {
-				c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", f, err))
-				continue
+		matches, _ := filepath.Glob(filepath.Join(p, "*.conf"))
+		for _, m := range matches {
+			if b := filepath.Base(m); !seen[b] {
+				seen[b] = true
+				confs = append(confs, m)
 			}
-			c.Parse(f, fh)
-			fh.Close()
 		}
+	}
+	sort.SliceStable(confs, func(i, j int) bool { return filepath.Base(confs[i]) < filepath.Base(confs[j]) })
+	for _, f := range append(files, confs...) {
+		fh, err := os.Open(f)
+		if err != nil {
+			c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", f, err))
+			continue
+		}
+		c.Parse(f, fh)
+		fh.Close()
 	}
 	return c
 }
