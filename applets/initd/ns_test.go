@@ -56,6 +56,7 @@ type tree struct {
 	t    *testing.T
 	dir  string
 	cons string
+	init string // the init to run; "" means testbin.Applet(t, "init")
 }
 
 func newTree(t *testing.T, withPreinit bool) *tree {
@@ -96,7 +97,11 @@ func (tr *tree) read(name string) string {
 func (tr *tree) start(cmdline string, env ...string) (*bytes.Buffer, func() nstest.Ending) {
 	tr.t.Helper()
 	writeFile(tr.t, tr.cons, "", 0o644)
-	cmd := nstest.Command(tr.t, testbin.Applet(tr.t, "init"), "-R", tr.dir, "-C", tr.cons,
+	init := tr.init
+	if init == "" {
+		init = testbin.Applet(tr.t, "init")
+	}
+	cmd := nstest.Command(tr.t, init, "-R", tr.dir, "-C", tr.cons,
 		"-k", "init.oneit="+filepath.Join(tr.dir, "record.sh")+" "+cmdline)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
@@ -472,15 +477,42 @@ func TestPanicIsRecoveredAndBootGoesOn(t *testing.T) {
 }
 
 // TestIdleAfterFailedHandOffReaps: when there is nothing to exec (oneit is
-// missing), PID 1 stays up and still reaps the orphans that come to it.
+// missing, and this binary can no longer be executed either), PID 1 stays up
+// and still reaps the orphans that come to it.
 func TestIdleAfterFailedHandOffReaps(t *testing.T) {
-	tr := newTree(t, false)
+	tr := newTree(t, true)
 	if err := os.Remove(filepath.Join(tr.dir, "record.sh")); err != nil {
 		t.Fatal(err)
 	}
-	out, wait := tr.start("")
-	pid := 0
+	// A copy of the binary that loses its execute bits during preinit: the
+	// fall-back exec of this binary's own oneit then fails too.
+	bin, err := os.ReadFile(testbin.Path(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "toybox-go")
+	writeFile(t, exe, string(bin), 0o755)
+	tr.init = filepath.Join(dir, "init")
+	if err := os.Symlink(exe, tr.init); err != nil {
+		t.Fatal(err)
+	}
+	out, wait := tr.start("", "WAIT_FOR_GO=1")
 	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(tr.dir, "preinit.ready")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("preinit did not start\n%s", tr.log(out))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.Chmod(exe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
+	pid := 0
 	for !strings.Contains(tr.log(out), "nothing left to run") {
 		if time.Now().After(deadline) {
 			t.Fatalf("init did not go idle\n%s", tr.log(out))
@@ -544,4 +576,48 @@ func TestRuntimeFatalSignalsDuringPreinitAreIgnored(t *testing.T) {
 			has(t, "hand-off", tr.read("handoff.out"), "PID=1\n")
 		})
 	}
+}
+
+// TestBadHandOffOptionsFallBack: a typo in init.pid2= or init.oneit= is a bad
+// kernel command line, which must not stop the boot: init says so and hands
+// over to its own oneit and pid2.
+func TestBadHandOffOptionsFallBack(t *testing.T) {
+	t.Run("init.pid2", func(t *testing.T) {
+		tr := newTree(t, false)
+		out, wait := tr.start("init.pid2=/no/such/pid2")
+		if e := wait(); e != (nstest.Ending{}) {
+			t.Fatalf("init ended with %v\n%s", e, tr.log(out))
+		}
+		has(t, "hand-off", tr.read("handoff.out"), " -3 -r "+filepath.Join(tr.dir, "sbin", "pid2")+"\n")
+		has(t, "init log", tr.log(out), "/no/such/pid2")
+	})
+	t.Run("init.oneit", func(t *testing.T) {
+		tr := newTree(t, false)
+		// oneit -3 -r runs this as pid2: it records that it ran, then asks
+		// PID 1 to halt (forwarded to it, so it goes away, and oneit halts).
+		pid2 := filepath.Join(tr.dir, "fake-pid2.sh")
+		writeFile(t, pid2, "#!/bin/sh\necho \"PID2 $$ $*\" >> \"$0.out\"\nkill -USR1 1\nexec sleep 100\n", 0o755)
+		writeFile(tr.t, tr.cons, "", 0o644)
+		cmd := nstest.Command(t, testbin.Applet(t, "init"), "-R", tr.dir, "-C", tr.cons,
+			"-k", "init.oneit=/no/such/oneit init.pid2="+pid2)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if e, _ := nstest.EndingOf(err); e != nstest.Halted {
+				t.Fatalf("ended %v, want oneit's halt\n%s", e, tr.log(&out))
+			}
+		case <-time.After(60 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			t.Fatalf("no hand-off within 60 s\n%s", tr.log(&out))
+		}
+		has(t, "pid2's record", tr.read("fake-pid2.sh.out"), "PID2 ")
+		has(t, "init log", tr.log(&out), "/no/such/oneit")
+	})
 }

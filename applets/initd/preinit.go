@@ -75,7 +75,16 @@ func (in *Init) handOff() int {
 		argv = append(argv, "-c", c)
 	}
 	pid2 := in.path("/sbin/pid2")
-	if v, ok := in.param("init.pid2"); ok && v != "" {
+	v, ok := in.param("init.pid2")
+	if ok && v != "" {
+		// A typo on the command line must not leave oneit relaunching
+		// nothing for ever: the default pid2 it is then.
+		if _, err := os.Stat(v); err != nil {
+			in.Log.Errorf("init.pid2=%s: %v; running the default pid2", v, err)
+			ok = false
+		}
+	}
+	if ok && v != "" {
 		pid2 = v
 	} else if _, err := os.Stat(pid2); err != nil {
 		pid2 = in.pid2Link()
@@ -97,6 +106,15 @@ func (in *Init) handOff() int {
 	err := unix.Exec(exe, argv, in.env)
 	in.reaper.mu.Unlock()
 	in.Log.Errorf("exec %s: %v", exe, err)
+	if self := selfexec.Exe(); exe != self {
+		// init.oneit= named nothing that runs: our own oneit then.
+		argv[0] = "oneit"
+		in.Log.Errorf("handing over to this binary's oneit instead: %s", strings.Join(argv, " "))
+		in.reaper.mu.Lock()
+		err = unix.Exec(self, argv, in.env)
+		in.reaper.mu.Unlock()
+		in.Log.Errorf("exec %s: %v", self, err)
+	}
 	if in.PID1 {
 		in.idle()
 	}
