@@ -183,6 +183,11 @@ func (in *Init) idle() {
 func (in *Init) Run() int {
 	in.env = os.Environ()
 	in.early()
+	if !in.Test && !in.Log.ToKmsg() && in.Log.Retry() {
+		// From an initramfs without a /dev/kmsg node everything so far went
+		// to the console only; from here on dmesg has it too.
+		in.Log.Infof("logging to /dev/kmsg now that /dev is mounted")
+	}
 	if !in.Test && in.Root == "/" {
 		if err := kmsg.Unlimit(); err != nil {
 			in.Log.Debugf("printk_devkmsg: %v", err)

@@ -30,21 +30,44 @@ const maxRecord = 900
 
 // Logger writes tagged, prioritised records. It is safe for concurrent use.
 type Logger struct {
-	mu   sync.Mutex
-	w    io.Writer
-	kmsg bool // records carry the "<prio>" prefix
-	tag  string
+	mu       sync.Mutex
+	w        io.Writer
+	kmsg     bool // records carry the "<prio>" prefix
+	fellBack bool // on stderr only because /dev/kmsg could not be opened
+	tag      string
 }
+
+// devKmsg is the kernel log device (a variable for tests).
+var devKmsg = "/dev/kmsg"
 
 // New returns a logger for applet tag writing to /dev/kmsg, or to stderr when
 // /dev/kmsg cannot be opened for writing or TOYBOX_GO_LOG=stderr.
 func New(tag string) *Logger {
 	if os.Getenv("TOYBOX_GO_LOG") != "stderr" {
-		if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		if f, err := os.OpenFile(devKmsg, os.O_WRONLY|os.O_APPEND, 0); err == nil {
 			return &Logger{w: f, kmsg: true, tag: tag}
 		}
+		return &Logger{w: os.Stderr, tag: tag, fellBack: true}
 	}
 	return &Logger{w: os.Stderr, tag: tag}
+}
+
+// Retry moves a logger that fell back to stderr because /dev/kmsg could not
+// be opened to /dev/kmsg, if it can be opened now: init's logger is made
+// before init mounts /dev, and an initramfs often has no /dev/kmsg node. It
+// reports whether the logger now writes to the kernel log.
+func (l *Logger) Retry() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kmsg || !l.fellBack {
+		return l.kmsg
+	}
+	f, err := os.OpenFile(devKmsg, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return false
+	}
+	l.w, l.kmsg, l.fellBack = f, true, false
+	return true
 }
 
 // NewWriter returns a logger writing plain records (no priority prefix) to w.
@@ -53,18 +76,22 @@ func NewWriter(tag string, w io.Writer) *Logger {
 }
 
 // ToKmsg reports whether records go to the kernel log.
-func (l *Logger) ToKmsg() bool { return l.kmsg }
+func (l *Logger) ToKmsg() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.kmsg
+}
 
 // Log writes one message at priority prio; a message with several lines or longer
 // than a kernel record becomes several records.
 func (l *Logger) Log(prio int, format string, args ...any) {
 	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 	prefix := fmt.Sprintf("%s[%d]: ", l.tag, os.Getpid())
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.kmsg {
 		prefix = fmt.Sprintf("<%d>%s", prio, prefix)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for _, line := range strings.Split(msg, "\n") {
 		for {
 			chunk := line

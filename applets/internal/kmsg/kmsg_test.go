@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,41 @@ func TestForcedStderr(t *testing.T) {
 	t.Setenv("TOYBOX_GO_LOG", "stderr")
 	if New("x").ToKmsg() {
 		t.Fatal("TOYBOX_GO_LOG=stderr still logs to kmsg")
+	}
+}
+
+// TestRetryAfterDevMounted: init's logger is made before init mounts /dev, so
+// at boot from an initramfs without a /dev/kmsg node it falls back to stderr;
+// once the node is there, Retry must move it to the kernel log.
+func TestRetryAfterDevMounted(t *testing.T) {
+	t.Setenv("TOYBOX_GO_LOG", "")
+	dev := filepath.Join(t.TempDir(), "kmsg")
+	old := devKmsg
+	devKmsg = dev
+	defer func() { devKmsg = old }()
+
+	l := New("init")
+	if l.ToKmsg() {
+		t.Fatal("logs to a /dev/kmsg that does not exist")
+	}
+	if err := os.WriteFile(dev, nil, 0o600); err != nil { // the node init made
+		t.Fatal(err)
+	}
+	if !l.Retry() || !l.ToKmsg() {
+		t.Fatal("Retry did not move the logger to /dev/kmsg")
+	}
+	l.Noticef("Console is alive")
+	b, _ := os.ReadFile(dev)
+	if want := fmt.Sprintf("<5>init[%d]: Console is alive\n", os.Getpid()); string(b) != want {
+		t.Fatalf("/dev/kmsg got %q, want %q", b, want)
+	}
+
+	t.Setenv("TOYBOX_GO_LOG", "stderr")
+	if forced := New("init"); forced.Retry() || forced.ToKmsg() {
+		t.Fatal("Retry overrode TOYBOX_GO_LOG=stderr")
+	}
+	var buf bytes.Buffer
+	if w := NewWriter("x", &buf); w.Retry() {
+		t.Fatal("Retry replaced a logger's own writer")
 	}
 }
