@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,7 +49,7 @@ func reboot(cmd uint32) error { return unix.Reboot(int(int32(cmd))) }
 // 127+signal like toybox. It returns only when the reboot did not happen.
 func (s *initState) final() int {
 	sig := s.shutdownSig
-	unix.Sync()
+	s.flush("sync", unix.Sync)
 	if !s.pid1 {
 		return 127 + int(sig)
 	}
@@ -56,10 +57,10 @@ func (s *initState) final() int {
 	s.log.Noticef("%s: stopping every process", action)
 	s.killAll(unix.SIGTERM, termGrace)
 	s.killAll(unix.SIGKILL, termGrace)
-	unix.Sync()
+	s.flush("sync", unix.Sync)
 	if initialPIDNamespace() {
-		unmountAll(s.log.Warnf)
-		unix.Sync()
+		s.flush("unmounting", func() { unmountAll(s.log.Warnf) })
+		s.flush("sync", unix.Sync)
 	}
 	s.log.Noticef("%s", action)
 	err := s.runRebootHelper(action)
@@ -68,6 +69,80 @@ func (s *initState) final() int {
 	s.log.Errorf("%s failed: %v", action, err)
 	s.reapFor(execFailDelay)
 	return 127
+}
+
+// defaultStall is how long a sync or the unmounting may go on without the
+// kernel's dirty and writeback memory shrinking before the final sequence
+// goes on without it (systemd's shutdown gives up on sync after 10 s
+// without progress too).
+const defaultStall = 10 * time.Second
+
+// flush runs f (sync(2), the unmounting), which may block for ever on a dead
+// disk or NFS server, in a goroutine, and waits for it while reaping. It
+// gives up once Dirty + Writeback in /proc/meminfo has not shrunk for the
+// stall time: a slow flash still gets all the time it needs, a dead device
+// does not keep reboot(2) from happening. After one gave up, a later sync
+// would only block behind it, so later ones are skipped.
+func (s *initState) flush(what string, f func()) {
+	if s.flushStuck && what == "sync" {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer s.recoverPanic(what)
+		defer close(done)
+		f()
+	}()
+	stall := stallTime()
+	tick := time.NewTicker(max(min(stall/4, time.Second), time.Millisecond))
+	defer tick.Stop()
+	last, progress := dirtyMemory(), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-s.sigs:
+			s.reapAll()
+		case <-tick.C:
+			if d := dirtyMemory(); d < last {
+				last, progress = d, time.Now()
+			} else if time.Since(progress) >= stall {
+				s.flushStuck = true
+				say(s.console, "%s made no progress for %v: going on without it", what, stall)
+				s.log.Warnf("%s made no progress for %v (%d kB dirty or in writeback): going on without it", what, stall, last)
+				return
+			}
+		}
+	}
+}
+
+// dirtyMemory is Dirty + Writeback from /proc/meminfo in kB, -1 when it
+// cannot be read (then no progress is ever seen).
+func dirtyMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	var sum int64
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "Dirty" && k != "Writeback") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err == nil {
+			sum += n
+		}
+	}
+	return sum
+}
+
+func stallTime() time.Duration {
+	// Test-only knob, seconds.
+	if v, err := strconv.ParseFloat(os.Getenv("TOYBOX_GO_ONEIT_STALL"), 64); err == nil && v > 0 && v < 3600 {
+		return time.Duration(v * float64(time.Second))
+	}
+	return defaultStall
 }
 
 // killAll signals every process but PID 1 and reaps until none is left or the

@@ -72,6 +72,7 @@ type initState struct {
 	shutdownSig   syscall.Signal // 0 until a shutdown begins
 	shutdownTimer *time.Timer
 	finish        bool // run the final sequence now
+	flushStuck    bool // a sync or the unmounting of the final sequence hangs
 }
 
 func newInit(o *options, sigs chan os.Signal) *initState {

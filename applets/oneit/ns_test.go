@@ -833,3 +833,85 @@ func TestNoPATHAsKernelInit(t *testing.T) {
 		t.Fatalf("the child got no PATH: %q", b)
 	}
 }
+
+// TestStuckSyncStillReboots: a sync(2) that never ends (a dead disk, a dead
+// NFS server; here a loop device whose backing file system is frozen) must
+// not keep the final sequence from reboot(2): oneit goes on once the
+// kernel's dirty memory stops shrinking for a while (1 s in this test).
+//
+// sync(2) is system-wide, so for the few seconds the backing file system is
+// frozen every sync on this machine waits; a detached shell thaws it after
+// 90 s whatever happens to this test.
+func TestStuckSyncStillReboots(t *testing.T) {
+	testbin.RequireRoot(t)
+	mkfs := testbin.RequireTool(t, "mkfs.ext4")
+	fsfreeze := testbin.RequireTool(t, "fsfreeze")
+	run := func(argv ...string) {
+		t.Helper()
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imgA := filepath.Join(dir, "a.img")
+	if err := os.WriteFile(imgA, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(imgA, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	run(mkfs, "-q", "-F", imgA)
+	run("mount", "-o", "loop", imgA, a)
+	t.Cleanup(func() { _ = exec.Command("umount", "-d", a).Run() })
+	imgB := filepath.Join(a, "b.img")
+	if err := os.WriteFile(imgB, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(imgB, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	run(mkfs, "-q", "-F", imgB)
+	run("mount", "-o", "loop", imgB, b)
+	t.Cleanup(func() { _ = exec.Command("umount", "-d", b).Run() })
+	if err := os.WriteFile(filepath.Join(b, "dirty"), make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The safety net first, then the freeze: b's dirty pages now cannot
+	// reach a's image, and sync(2) waits for them.
+	net := exec.Command("setsid", "sh", "-c", "sleep 90; "+fsfreeze+" -u "+a+" 2>/dev/null")
+	if err := net.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = net.Process.Release()
+	run(fsfreeze, "-f", a)
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			_ = exec.Command(fsfreeze, "-u", a).Run()
+		}
+	}
+	t.Cleanup(thaw)
+
+	r := startNS(t, []string{"TOYBOX_GO_ONEIT_STALL=1"}, nil, "true")
+	deadline := time.Now().Add(40 * time.Second)
+	for !strings.Contains(r.console(), "oneit[1]: reboot\n") {
+		if time.Now().After(deadline) {
+			thaw()
+			t.Fatalf("the final sequence did not get past the stuck sync; console:\n%s", r.console())
+		}
+		time.Sleep(50 * time.Millisecond) // the console file is the only sign
+	}
+	// PID 1 cannot end while one of its threads waits in sync(2).
+	thaw()
+	r.expect(60*time.Second, nstest.Rebooted)
+	if !strings.Contains(r.console(), "going on without it") {
+		t.Errorf("no word about the stuck sync on the console:\n%s", r.console())
+	}
+}
