@@ -154,10 +154,14 @@ func TestVMWatchdogHandedOver(t *testing.T) {
 echo "WDTFD=$WDTFD -> $(readlink /proc/self/fd/$WDTFD)"
 echo "TIMEOUT=$(cat /sys/class/watchdog/watchdog0/timeout)"
 echo "INITRAMFS=$INITRAMFS"
+echo "DMESG-INIT=$(busybox dmesg | busybox grep -cF 'init[1]: handing over after')"
 busybox poweroff -f
 `), 0o755)
 	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir,
 		Append: "rdinit=/init init.oneit=/sbin/fake-oneit"})
 	res.Healthy(t)
 	res.Contains(t, "softdog", "- watchdog -", "WDTFD=", " -> /dev/watchdog", "TIMEOUT=30", "INITRAMFS=1")
+	// This initramfs has no /dev/kmsg node: init's log reaches the kernel
+	// log only once /dev is mounted and the logger retried.
+	res.Contains(t, "DMESG-INIT=1")
 }
