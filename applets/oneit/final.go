@@ -65,7 +65,7 @@ func (s *initState) final() int {
 	s.log.Noticef("%s", action)
 	err := s.runRebootHelper(action)
 	// Still alive: the reboot did not happen (no CAP_SYS_BOOT in a container).
-	say(s.console, "%s failed: %v; exiting in %v", action, err, execFailDelay)
+	say(os.Stderr, "%s failed: %v; exiting in %v", action, err, execFailDelay)
 	s.log.Errorf("%s failed: %v", action, err)
 	s.reapFor(execFailDelay)
 	return 127
@@ -108,7 +108,7 @@ func (s *initState) flush(what string, f func()) {
 				last, progress = d, time.Now()
 			} else if time.Since(progress) >= stall {
 				s.flushStuck = true
-				say(s.console, "%s made no progress for %v: going on without it", what, stall)
+				say(os.Stderr, "%s made no progress for %v: going on without it", what, stall)
 				s.log.Warnf("%s made no progress for %v (%d kB dirty or in writeback): going on without it", what, stall, last)
 				return
 			}

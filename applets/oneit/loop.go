@@ -263,7 +263,7 @@ func (s *initState) launch() {
 		pid, err = s.forkExec(path)
 	}
 	if err != nil {
-		say(s.console, "%s not in PATH=%s: %v", s.o.argv[0], os.Getenv("PATH"), err)
+		say(os.Stderr, "%s not in PATH=%s: %v", s.o.argv[0], os.Getenv("PATH"), err)
 		s.log.Errorf("cannot run %s: %v", s.o.argv[0], err)
 		s.execFail.Reset(execFailDelay)
 		return
@@ -357,12 +357,31 @@ func (s *initState) setupConsole() error {
 			s.log.Warnf("console %s: %v", path, err)
 		}
 	}
-	for fd := 0; fd <= 2; fd++ {
-		if int(f.Fd()) != fd {
-			_ = unix.Dup2(int(f.Fd()), fd)
+	s.ownStdio(f)
+	return nil
+}
+
+// ownStdio makes the console PID 1's own fds 0-2. A tty console gets a
+// separate, non-blocking open of it there: a console that does not drain
+// (output stopped with ^S, hardware flow control and no cable, a pty nobody
+// reads) then loses PID 1's lines instead of blocking PID 1 in a write, with
+// no reaping and no shutdown (busybox init opens its log console O_NONBLOCK
+// too). COMMAND keeps f, blocking. Other consoles (a file, /dev/null) are
+// shared, so that writes to a file keep one offset.
+func (s *initState) ownStdio(f *os.File) {
+	fd := int(f.Fd())
+	if s.ttyCon {
+		nb, err := unix.Open(s.consolePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			defer unix.Close(nb)
+			fd = nb
 		}
 	}
-	return nil
+	for i := 0; i <= 2; i++ {
+		if fd != i {
+			_ = unix.Dup2(fd, i)
+		}
+	}
 }
 
 // reopenConsole gives the next launch a fresh console. When COMMAND, the
@@ -380,9 +399,7 @@ func (s *initState) reopenConsole() {
 	}
 	old := s.console
 	s.console = f
-	for fd := 0; fd <= 2; fd++ {
-		_ = unix.Dup2(int(f.Fd()), fd)
-	}
+	s.ownStdio(f)
 	if old != nil && old != os.Stderr {
 		old.Close()
 	}

@@ -915,3 +915,47 @@ func TestStuckSyncStillReboots(t *testing.T) {
 		t.Errorf("no word about the stuck sync on the console:\n%s", r.console())
 	}
 }
+
+// TestStuckConsoleDoesNotStopPID1: a console that does not drain (output
+// stopped with ^S, a serial line with hardware flow control and no cable, a
+// pty nobody reads) blocks every write to it. The child may block on it, PID 1
+// must not: here COMMAND fills a pty nobody reads and exits, and PID 1, whose
+// log goes to the console (TOYBOX_GO_LOG=stderr), must still reboot.
+func TestStuckConsoleDoesNotStopPID1(t *testing.T) {
+	t.Parallel()
+	testbin.RequireRoot(t)
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		testbin.Unavailable(t, "no pty: %v", err)
+	}
+	defer master.Close() // kept open and never read: the pty fills up
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := fmt.Sprintf("/dev/pts/%d", n)
+	// The filler runs in a session of its own and blocks once the pty is
+	// full; COMMAND exits once a write of its own blocks too.
+	script := `setsid sh -c 'while :; do echo fill-the-console-fill-the-console-fill-the-console; done' &
+until ! timeout 0.3 sh -c 'echo probe'; do :; done
+exit 0`
+	cmd := nstest.Command(t, testbin.Applet(t, "oneit"), "-c", pts, "sh", "-c", script)
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if e, err := nstest.EndingOf(err); err != nil || e != nstest.Rebooted {
+			t.Fatalf("PID 1 ended %v (%v), want a reboot", e, err)
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatal("PID 1 stuck writing to a console that does not drain")
+	}
+}

@@ -163,7 +163,8 @@ func openConsole(path string) (*os.File, error) {
 	return f, nil
 }
 
-// say writes a line to the console (PID 1's stderr after redirection).
+// say writes a line to the console: PID 1's stderr after redirection, which
+// never blocks on a tty console (see ownStdio).
 func say(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "oneit: "+format+"\n", args...)
 }
