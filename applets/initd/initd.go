@@ -277,8 +277,10 @@ func (in *Init) handleSignals(sigs chan os.Signal) {
 			if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
 				in.Log.Errorf("reboot: %v", err)
 			}
-		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
-			// The reaper's (SIGCHLD), the Go scheduler's (SIGURG), noise.
+		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGPIPE:
+			// The reaper's (SIGCHLD), the Go scheduler's (SIGURG), noise;
+			// PIPE comes from a log write to a stderr nobody reads any
+			// more, and a log line about it would only raise another.
 		default:
 			// procd's init would exit on INT: a kernel panic.
 			in.Log.Noticef("ignoring %v", s)
