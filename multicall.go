@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 
@@ -69,10 +70,30 @@ or the one named by its first argument.
 // version is stamped by the Makefile with -ldflags -X main.version=...
 var version = "dev"
 
+func init() {
+	if os.Getpid() == 1 {
+		// The Go runtime kills a program with a signal it was not asked to
+		// relay (TERM, HUP, QUIT...), and for PID 1 that is a kernel panic.
+		// Relay every signal from the start; the applet's own Notify takes
+		// them over, and until then a signal is dropped, not fatal.
+		signal.Notify(make(chan os.Signal, 1))
+	}
+}
+
 func main() {
 	selfexec.Known = func(name string) bool { return find(name) != nil }
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	code := run(os.Args, os.Stdout, os.Stderr)
+	if os.Getpid() == 1 && ran != "init" && ran != "oneit" {
+		// Another applet returned as PID 1 (init=/sbin/lsmod, say): exiting
+		// would panic the kernel, so boot the system instead.
+		fmt.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
+		code = runApplet(find("init"), []string{"init"}, os.Stdout)
+	}
+	os.Exit(code)
 }
+
+// ran is the applet run (for main's PID 1 check).
+var ran string
 
 func find(name string) *applet {
 	i := sort.Search(len(applets), func(i int) bool { return applets[i].name >= name })
@@ -156,7 +177,8 @@ func run(argv []string, stdout, stderr io.Writer) int {
 }
 
 func runApplet(a *applet, argv []string, stdout io.Writer) int {
-	if len(argv) == 2 && argv[1] == "--help" {
+	ran = a.name
+	if len(argv) == 2 && argv[1] == "--help" && os.Getpid() != 1 {
 		fmt.Fprintln(stdout, a.usage)
 		return 0
 	}

@@ -64,3 +64,16 @@ func TestUnknownNameAsKernelInit(t *testing.T) {
 	res.Contains(t, `started as PID 1 as "/bin/toybox-go": running init`, "POLICY under oneit", "reboot: Power down")
 	res.Healthy(t)
 }
+
+// TestAppletReturningAsPID1RunsInit: an applet that returns, run as the
+// kernel's init (rdinit=/sbin/lsmod), must not end PID 1: init boots the
+// system instead.
+func TestAppletReturningAsPID1RunsInit(t *testing.T) {
+	t.Parallel()
+	ir := vmtest.NewInitramfs(t)
+	vmtest.AddBusybox(t, ir)
+	ir.File("policy", []byte("#!/bin/sh\necho \"POLICY under $(cat /proc/1/comm)\"\nexec /sbin/poweroff -f\n"), 0o755)
+	res := vmtest.Boot(t, vmtest.Machine{Initramfs: ir, Append: "rdinit=/sbin/lsmod init.pid2=/policy"})
+	res.Contains(t, "lsmod ended (status 1) as PID 1: running init", "POLICY under oneit", "reboot: Power down")
+	res.Healthy(t)
+}
