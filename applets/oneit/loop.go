@@ -31,8 +31,10 @@ const (
 	childShutdownTimeout = 60 * time.Second
 	// termGrace is how long processes get between SIGTERM and SIGKILL.
 	termGrace = 2 * time.Second
-	// defaultQueueMax bounds the -3 backlog (4 bytes a PID, so 4 MiB at most).
-	defaultQueueMax = 1 << 20
+	// defaultQueueMax bounds the -3 backlog: 4 bytes a PID, 256 KiB (twice
+	// that while a batch is written), little enough for a 32 MiB router. A
+	// reader stalled for that many reaps gets a 0 record and rescans.
+	defaultQueueMax = 1 << 16
 	// defaultPATH is what PID 1 searches and hands on when the kernel gave no
 	// PATH (it gives init HOME and TERM only); init's and busybox init's.
 	defaultPATH = "/usr/sbin:/usr/bin:/sbin:/bin"
