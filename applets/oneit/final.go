@@ -235,7 +235,13 @@ func (s *initState) runRebootHelper(action string) error {
 func unmountAll(warnf func(string, ...any)) {
 	mounts, err := mountinfo.Read("/proc/self/mountinfo", nil)
 	if err != nil {
-		warnf("unmount: %v", err)
+		// No mount table (oneit as the kernel's init, /proc never mounted):
+		// the root is the one mount there surely is.
+		if rerr := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); rerr != nil {
+			warnf("unmount: %v; remounting / read-only: %v", err, rerr)
+		} else {
+			warnf("unmount: %v; remounted / read-only", err)
+		}
 		return
 	}
 	slices.Reverse(mounts)

@@ -77,3 +77,14 @@ func TestAppletReturningAsPID1RunsInit(t *testing.T) {
 	res.Contains(t, "lsmod ended (status 1) as PID 1: running init", "POLICY under oneit", "reboot: Power down")
 	res.Healthy(t)
 }
+
+// TestOneitWithoutProcRemountsRoot: oneit as the kernel's init with /proc
+// never mounted has no mount table at shutdown; it still remounts / read-only.
+func TestOneitWithoutProcRemountsRoot(t *testing.T) {
+	t.Parallel()
+	ir := vmtest.NewInitramfs(t)
+	res := vmtest.Boot(t, vmtest.Machine{Initramfs: ir,
+		Append: "rdinit=/sbin/oneit -- /bin/toybox-go --version"})
+	res.Contains(t, "remounted / read-only", "reboot: Restarting system")
+	res.Healthy(t)
+}
