@@ -28,12 +28,54 @@ import (
 // cleaned is not retried in a loop.
 const reexecEnv = "TOYBOX_GO_SIGSTATE_REEXEC"
 
+// Set is a signal set as /proc/PID/status shows it: signal n is bit n-1.
+// Two words, because MIPS has 128 signals (32 hex digits there, 16 elsewhere).
+type Set [2]uint64
+
+// Empty reports whether no signal is in the set.
+func (s Set) Empty() bool { return s[0] == 0 && s[1] == 0 }
+
+// Has reports whether signal sig (1-128) is in the set.
+func (s Set) Has(sig int) bool {
+	if sig < 1 || sig > 128 {
+		return false
+	}
+	return s[(sig-1)/64]&(1<<((sig-1)%64)) != 0
+}
+
+func (s Set) String() string {
+	if s[1] != 0 {
+		return fmt.Sprintf("%#x%016x", s[1], s[0])
+	}
+	return fmt.Sprintf("%#x", s[0])
+}
+
+// parseSet reads a hex mask of up to 32 digits.
+func parseSet(v string) (Set, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > 32 {
+		return Set{}, fmt.Errorf("bad signal mask %q", v)
+	}
+	split := max(len(v)-16, 0)
+	var s Set
+	var err error
+	if s[0], err = strconv.ParseUint(v[split:], 16, 64); err != nil {
+		return Set{}, fmt.Errorf("bad signal mask %q: %w", v, err)
+	}
+	if split > 0 {
+		if s[1], err = strconv.ParseUint(v[:split], 16, 64); err != nil {
+			return Set{}, fmt.Errorf("bad signal mask %q: %w", v, err)
+		}
+	}
+	return s, nil
+}
+
 // Masks reads this process's blocked and ignored signal sets from a
 // /proc/PID/status file.
-func Masks(statusFile string) (blocked, ignored uint64, err error) {
+func Masks(statusFile string) (blocked, ignored Set, err error) {
 	f, err := os.Open(statusFile)
 	if err != nil {
-		return 0, 0, err
+		return Set{}, Set{}, err
 	}
 	defer f.Close()
 	found := 0
@@ -43,7 +85,7 @@ func Masks(statusFile string) (blocked, ignored uint64, err error) {
 		if !ok {
 			continue
 		}
-		var dst *uint64
+		var dst *Set
 		switch k {
 		case "SigBlk":
 			dst = &blocked
@@ -52,15 +94,15 @@ func Masks(statusFile string) (blocked, ignored uint64, err error) {
 		default:
 			continue
 		}
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		n, err := parseSet(v)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %s: %w", statusFile, k, err)
+			return Set{}, Set{}, fmt.Errorf("%s: %s: %w", statusFile, k, err)
 		}
 		*dst = n
 		found++
 	}
 	if found != 2 {
-		return 0, 0, fmt.Errorf("%s: no SigBlk/SigIgn lines", statusFile)
+		return Set{}, Set{}, fmt.Errorf("%s: no SigBlk/SigIgn lines", statusFile)
 	}
 	return blocked, ignored, sc.Err()
 }
@@ -75,20 +117,20 @@ func EnsureClean() error {
 	retried := os.Getenv(reexecEnv) != ""
 	os.Unsetenv(reexecEnv) // never passed on to children
 	blocked, ignored, err := Masks("/proc/self/status")
-	if err != nil || (blocked == 0 && ignored == 0) {
+	if err != nil || (blocked.Empty() && ignored.Empty()) {
 		return nil
 	}
-	if blocked == 0 {
+	if blocked.Empty() {
 		// Only dispositions: those can be reset in place, no exec needed.
 		// (Signals os/signal already handles are not ignored any more; what
 		// is left is 32 and 33, which the Go runtime does not use.)
 		resetIgnored(ignored)
-		if _, ignored, err = Masks("/proc/self/status"); err == nil && ignored == 0 {
+		if _, ignored, err = Masks("/proc/self/status"); err == nil && ignored.Empty() {
 			return nil
 		}
 	}
 	if retried {
-		return fmt.Errorf("signal state still unclean after re-exec (blocked %#x, ignored %#x)", blocked, ignored)
+		return fmt.Errorf("signal state still unclean after re-exec (blocked %v, ignored %v)", blocked, ignored)
 	}
 	runtime.LockOSThread() // the mask is per thread, and exec keeps the caller's
 	resetIgnored(ignored)
@@ -102,9 +144,9 @@ func EnsureClean() error {
 }
 
 // resetIgnored gives every signal in the ignored set its default disposition.
-func resetIgnored(ignored uint64) {
-	for sig := 1; sig <= 64; sig++ {
-		if ignored&(1<<(sig-1)) != 0 && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+func resetIgnored(ignored Set) {
+	for sig := 1; sig <= 128; sig++ {
+		if ignored.Has(sig) && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
 			setDefault(sig)
 		}
 	}

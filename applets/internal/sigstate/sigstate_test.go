@@ -18,8 +18,21 @@ func TestMasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, i, err := Masks(f)
-	if err != nil || b != 0x10000 || i != 0x80000001 {
-		t.Fatalf("got %#x %#x %v", b, i, err)
+	if err != nil || b != (Set{0x10000, 0}) || i != (Set{0x80000001, 0}) || !b.Has(17) || b.Has(16) || !i.Has(1) || !i.Has(32) {
+		t.Fatalf("got %v %v %v", b, i, err)
+	}
+	// MIPS: 128 signals, 32 hex digits; a real-time signal above 64 counts.
+	if err := os.WriteFile(f, []byte("SigBlk:\t00000000000000010000000000000000\nSigIgn:\t80000000000000000000000000000002\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, i, err = Masks(f)
+	if err != nil || b != (Set{0, 1}) || !b.Has(65) || b.Empty() || !i.Has(128) || !i.Has(2) || i.Has(129) || i.Has(0) {
+		t.Fatalf("128 signals: got %v %v %v", b, i, err)
+	}
+	for _, bad := range []string{"", "xyz", "000000000000000000000000000000000", "-1"} {
+		if _, err := parseSet(bad); err == nil {
+			t.Errorf("parseSet(%q): no error", bad)
+		}
 	}
 	if err := os.WriteFile(f, []byte("Name:\tx\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -107,4 +120,22 @@ func TestEnsureCleanReexecs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseSet: any mask text parses or fails cleanly; what parses has at
+// most 128 signals and prints back to the same value.
+func FuzzParseSet(f *testing.F) {
+	f.Add("0000000000010000")
+	f.Add("80000000000000000000000000000002")
+	f.Add("zz")
+	f.Fuzz(func(t *testing.T, v string) {
+		s, err := parseSet(v)
+		if err != nil {
+			return
+		}
+		back, err := parseSet(strings.TrimPrefix(s.String(), "0x"))
+		if err != nil || back != s || s.Has(129) {
+			t.Fatalf("%q -> %v -> %v, %v", v, s, back, err)
+		}
+	})
 }
