@@ -65,9 +65,9 @@ func (s *initState) final() int {
 	s.log.Noticef("%s", action)
 	err := s.runRebootHelper(action)
 	// Still alive: the reboot did not happen (no CAP_SYS_BOOT in a container).
-	say(os.Stderr, "%s failed: %v; exiting in %v", action, err, execFailDelay)
+	say("%s failed: %v; exiting in %v", action, err, execFailDelay)
 	s.log.Errorf("%s failed: %v", action, err)
-	s.reapFor(execFailDelay)
+	s.reapFor(execFailDelay, false)
 	return 127
 }
 
@@ -108,7 +108,7 @@ func (s *initState) flush(what string, f func()) {
 				last, progress = d, time.Now()
 			} else if time.Since(progress) >= stall {
 				s.flushStuck = true
-				say(os.Stderr, "%s made no progress for %v: going on without it", what, stall)
+				say("%s made no progress for %v: going on without it", what, stall)
 				s.log.Warnf("%s made no progress for %v (%d kB dirty or in writeback): going on without it", what, stall, last)
 				return
 			}
@@ -151,30 +151,11 @@ func (s *initState) killAll(sig syscall.Signal, grace time.Duration) {
 	if err := unix.Kill(-1, sig); errors.Is(err, unix.ESRCH) {
 		return
 	}
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if s.reapAll() {
-			return
-		}
-		s.waitSignal(time.Until(deadline))
-	}
+	s.reapFor(grace, true)
 }
 
 // reapAll reaps what is ready and reports whether no child is left at all.
-func (s *initState) reapAll() bool {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.ECHILD):
-			return true
-		case err != nil || pid == 0:
-			return false
-		}
-	}
-}
+func (s *initState) reapAll() bool { return reapReady(nil) }
 
 // waitSignal waits for the next signal (SIGCHLD, usually) or the timeout. The
 // final sequence does not act on further shutdown signals.
@@ -190,11 +171,13 @@ func (s *initState) waitSignal(d time.Duration) {
 	}
 }
 
-// reapFor keeps reaping for d.
-func (s *initState) reapFor(d time.Duration) {
+// reapFor keeps reaping for d, or, with untilNone, until no child is left.
+func (s *initState) reapFor(d time.Duration, untilNone bool) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		s.reapAll()
+		if s.reapAll() && untilNone {
+			return
+		}
 		s.waitSignal(time.Until(deadline))
 	}
 }

@@ -205,19 +205,31 @@ func (s *initState) signal(sig syscall.Signal) {
 // reap collects every zombie: the child's exit is acted on, every other PID goes
 // to the -3 pipe.
 func (s *initState) reap() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil || pid <= 0 {
-			return
-		}
+	reapReady(func(pid int, ws unix.WaitStatus) {
 		if pid == s.child {
 			s.childGone(syscall.WaitStatus(ws))
 		} else if s.queue != nil {
 			s.queue.push(pid)
+		}
+	})
+}
+
+// reapReady is the one wait4(-1) loop: it reaps every child that has ended,
+// handing each to ended (when not nil), and reports whether no child is left.
+func reapReady(ended func(pid int, ws unix.WaitStatus)) bool {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECHILD):
+			return true
+		case err != nil || pid <= 0:
+			return false
+		}
+		if ended != nil {
+			ended(pid, ws)
 		}
 	}
 }
@@ -265,7 +277,7 @@ func (s *initState) launch() {
 		pid, err = s.forkExec(path)
 	}
 	if err != nil {
-		say(os.Stderr, "%s not in PATH=%s: %v", s.o.argv[0], os.Getenv("PATH"), err)
+		say("%s not in PATH=%s: %v", s.o.argv[0], os.Getenv("PATH"), err)
 		s.log.Errorf("cannot run %s: %v", s.o.argv[0], err)
 		s.execFail.Reset(execFailDelay)
 		return

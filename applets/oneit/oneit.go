@@ -133,7 +133,7 @@ func nothingToRun(sigs chan os.Signal, code int) int {
 	s := newInit(&options{argv: []string{"oneit"}}, sigs)
 	s.console = os.Stderr
 	s.log.Errorf("nothing to run: %s in %v", actionName(unix.SIGTERM), execFailDelay)
-	s.reapFor(execFailDelay)
+	s.reapFor(execFailDelay, false)
 	s.shutdownSig = unix.SIGTERM
 	return s.final()
 }
@@ -165,6 +165,6 @@ func openConsole(path string) (*os.File, error) {
 
 // say writes a line to the console: PID 1's stderr after redirection, which
 // never blocks on a tty console (see ownStdio).
-func say(w io.Writer, format string, args ...any) {
-	fmt.Fprintf(w, "oneit: "+format+"\n", args...)
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "oneit: "+format+"\n", args...)
 }
