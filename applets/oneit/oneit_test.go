@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/kmsg"
+	"toybox-go/internal/testbin"
 )
 
 // TestPanicInLoopIsRecovered: a bug that panics in the main loop is logged and
@@ -106,11 +107,7 @@ func TestActiveConsole(t *testing.T) {
 // TestIsTTY runs in `make cross` under qemu-mipsel-static too, where a wrong
 // TCGETS number (pkg/term v1.1.0 on MIPS) makes a pty look like a file.
 func TestIsTTY(t *testing.T) {
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pty support: %v", err) // unit tier: not a prerequisite gate
-	}
-	defer m.Close()
+	m, _ := testbin.OpenPTY(t)
 	if !isTTY(m.Fd()) {
 		t.Fatal("a pty master is not seen as a tty")
 	}
@@ -127,11 +124,7 @@ func TestIsTTY(t *testing.T) {
 // TestSaneTTY: a raw pty comes back cooked. Under qemu-mipsel-static this
 // fails with pkg/term v1.1.0, whose TCSETS number is TCSETA on MIPS.
 func TestSaneTTY(t *testing.T) {
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pty support: %v", err)
-	}
-	defer m.Close()
+	m, _ := testbin.OpenPTY(t)
 	raw, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatal(err)
