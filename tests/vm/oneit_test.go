@@ -53,16 +53,10 @@ exit 0
 // TestUnknownNameAsKernelInit: the kernel runs the binary under a name that
 // is no applet (rdinit=/bin/toybox-go, with a leftover kernel parameter as its
 // argument): it must run init, not print its usage and exit (which panics the
-// kernel). init hands over to oneit, whose policy child (init.pid2=) powers off.
+// kernel).
 func TestUnknownNameAsKernelInit(t *testing.T) {
 	t.Parallel()
-	ir := vmtest.NewInitramfs(t)
-	vmtest.AddBusybox(t, ir)
-	ir.File("policy", []byte("#!/bin/sh\necho \"POLICY under $(cat /proc/1/comm)\"\nexec /sbin/poweroff -f\n"), 0o755)
-	res := vmtest.Boot(t, vmtest.Machine{Initramfs: ir,
-		Append: "rdinit=/bin/toybox-go init.pid2=/policy -- single"})
-	res.Contains(t, `started as PID 1 as "/bin/toybox-go": running init`, "POLICY under oneit", "reboot: Power down")
-	res.Healthy(t)
+	bootToPolicy(t, "rdinit=/bin/toybox-go -- single", `started as PID 1 as "/bin/toybox-go": running init`)
 }
 
 // TestAppletReturningAsPID1RunsInit: an applet that returns, run as the
@@ -70,11 +64,19 @@ func TestUnknownNameAsKernelInit(t *testing.T) {
 // system instead.
 func TestAppletReturningAsPID1RunsInit(t *testing.T) {
 	t.Parallel()
+	bootToPolicy(t, "rdinit=/sbin/lsmod", "lsmod ended (status 1) as PID 1: running init")
+}
+
+// bootToPolicy boots with cmdline and checks that the console says want and
+// that init then handed over to oneit, whose policy child (init.pid2=) powers
+// the machine off.
+func bootToPolicy(t *testing.T, cmdline, want string) {
+	t.Helper()
 	ir := vmtest.NewInitramfs(t)
 	vmtest.AddBusybox(t, ir)
 	ir.File("policy", []byte("#!/bin/sh\necho \"POLICY under $(cat /proc/1/comm)\"\nexec /sbin/poweroff -f\n"), 0o755)
-	res := vmtest.Boot(t, vmtest.Machine{Initramfs: ir, Append: "rdinit=/sbin/lsmod init.pid2=/policy"})
-	res.Contains(t, "lsmod ended (status 1) as PID 1: running init", "POLICY under oneit", "reboot: Power down")
+	res := vmtest.Boot(t, vmtest.Machine{Initramfs: ir, Append: "init.pid2=/policy " + cmdline})
+	res.Contains(t, want, "POLICY under oneit", "reboot: Power down")
 	res.Healthy(t)
 }
 
