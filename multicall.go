@@ -84,15 +84,21 @@ func main() {
 	selfexec.Known = func(name string) bool { return find(name) != nil }
 	code := run(os.Args, os.Stdout, os.Stderr)
 	if os.Getpid() == 1 && ran != "init" && ran != "oneit" {
-		// Another applet returned as PID 1 (init=/sbin/lsmod, say): exiting
-		// would panic the kernel, so boot the system instead.
-		fmt.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
+		// As PID 1, exiting would panic the kernel. Either no applet ran
+		// (rdinit=/bin/toybox-go, /linuxrc, leftover kernel parameters as
+		// arguments) or another one returned (init=/sbin/lsmod): boot the
+		// system instead.
+		if ran == "" {
+			fmt.Fprintf(os.Stderr, "toybox-go: started as PID 1 as %q: running init\n", os.Args[0])
+		} else {
+			fmt.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
+		}
 		code = runApplet(find("init"), []string{"init"}, os.Stdout)
 	}
 	os.Exit(code)
 }
 
-// ran is the applet run (for main's PID 1 check).
+// ran is the applet run, "" when none (for main's PID 1 check).
 var ran string
 
 func find(name string) *applet {
@@ -116,13 +122,6 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		// /usr/bin/foo -> /sbin/oneit -> toybox-go: the first known name wins,
 		// as toybox does.
 		return runApplet(a, argv, stdout)
-	}
-	if os.Getpid() == 1 && (len(argv) < 2 || find(argv[1]) == nil) {
-		// The kernel ran us as its init under a name that is no applet
-		// (rdinit=/bin/toybox-go, /linuxrc), maybe with leftover kernel
-		// parameters as arguments: exiting would panic the kernel.
-		fmt.Fprintf(stderr, "toybox-go: started as PID 1 as %q: running init\n", argv[0])
-		return runApplet(find("init"), append([]string{"init"}, argv[1:]...), stdout)
 	}
 	if name != selfName {
 		// A renamed binary or an unknown symlink: say so, then act as toybox-go.
