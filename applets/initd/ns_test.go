@@ -57,6 +57,7 @@ type tree struct {
 	dir  string
 	cons string
 	init string // the init to run; "" means testbin.Applet(t, "init")
+	pid  int    // host PID of the namespace's init, once started
 }
 
 func newTree(t *testing.T, withPreinit bool) *tree {
@@ -109,22 +110,55 @@ func (tr *tree) start(cmdline string, env ...string) (*bytes.Buffer, func() nste
 	if err := cmd.Start(); err != nil {
 		tr.t.Fatal(err)
 	}
-	return &out, func() nstest.Ending {
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			e, err := nstest.EndingOf(err)
-			if err != nil {
-				tr.t.Fatal(err)
-			}
-			return e
-		case <-time.After(60 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			tr.t.Fatalf("init did not end within 60 s; output:\n%s", out.String())
-			return nstest.Ending{}
+	tr.pid = cmd.Process.Pid // nstest's shim execs init: it is this process
+	return &out, func() nstest.Ending { return waitEnding(tr.t, cmd, func() string { return tr.log(&out) }) }
+}
+
+// waitEnding waits up to 60 s for the started cmd (a namespace's PID 1) to
+// end and says how; at the deadline it kills the namespace and fails with
+// log().
+func waitEnding(t *testing.T, cmd *exec.Cmd, log func() string) nstest.Ending {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		e, err := nstest.EndingOf(err)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return e
+	case <-time.After(60 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("init did not end within 60 s; output:\n%s", log())
+		return nstest.Ending{}
 	}
+}
+
+// waitUntil polls cond until it holds, failing with what and init's log at
+// the deadline. For what only shows in files and the log, which no event
+// announces.
+func (tr *tree) waitUntil(out *bytes.Buffer, deadline time.Time, what string, cond func() bool) {
+	tr.t.Helper()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tr.t.Fatalf("%s\n%s", what, tr.log(out))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitPreinit waits for the test preinit (run with WAIT_FOR_GO=1) to be
+// waiting for tr.dir/go, and returns the deadline for the rest of the test.
+func (tr *tree) waitPreinit(out *bytes.Buffer) time.Time {
+	tr.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tr.waitUntil(out, deadline, "preinit did not start", func() bool {
+		_, err := os.Stat(filepath.Join(tr.dir, "preinit.ready"))
+		return err == nil
+	})
+	return deadline
 }
 
 // log is what init wrote: before the console redirect on its stderr, after it
@@ -270,29 +304,15 @@ func TestSignalsDuringPreinit(t *testing.T) {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			tr := newTree(t, true)
 			out, wait := tr.start("", "WAIT_FOR_GO=1")
-			ready := filepath.Join(tr.dir, "preinit.ready")
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				if _, err := os.Stat(ready); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("preinit did not start\n%s", out)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			pid := cmdPID(t, tr)
-			if err := syscall.Kill(pid, c.sig); err != nil {
+			deadline := tr.waitPreinit(out)
+			if err := syscall.Kill(tr.pid, c.sig); err != nil {
 				t.Fatal(err)
 			}
 			if c.sig == syscall.SIGINT {
 				// Wait for init to have logged it, then let preinit finish.
-				for !strings.Contains(tr.log(out), "ignoring interrupt") {
-					if time.Now().After(deadline) {
-						t.Fatalf("SIGINT not seen\n%s", tr.log(out))
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+				tr.waitUntil(out, deadline, "SIGINT not seen", func() bool {
+					return strings.Contains(tr.log(out), "ignoring interrupt")
+				})
 				writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
 			}
 			if e := wait(); e != c.want {
@@ -302,30 +322,10 @@ func TestSignalsDuringPreinit(t *testing.T) {
 	}
 }
 
-// cmdPID finds the host PID of the namespace's init: the process whose
-// command line has -R tr.dir.
-func cmdPID(t *testing.T, tr *tree) int {
-	t.Helper()
-	ents, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, e := range ents {
-		b, _ := os.ReadFile(e)
-		args := strings.Split(string(b), "\x00")
-		if len(args) > 2 && filepath.Base(args[0]) == "init" && args[1] == "-R" && args[2] == tr.dir {
-			var pid int
-			fmt.Sscanf(filepath.Base(filepath.Dir(e)), "%d", &pid)
-			return pid
-		}
-	}
-	t.Fatal("init not found")
-	return 0
-}
-
 func TestRefusesWhenNotPID1(t *testing.T) {
 	if os.Getpid() == 1 {
 		t.Skip("the test itself is PID 1")
 	}
-	var stderr bytes.Buffer
-	_ = stderr
 	if code := Main([]string{"init"}); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
@@ -395,17 +395,9 @@ sync
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if e, _ := nstest.EndingOf(err); e != (nstest.Ending{}) {
-			b, _ := os.ReadFile(cons)
-			t.Fatalf("ended %v\n%s%s", e, buf.String(), b)
-		}
-	case <-time.After(60 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatal("no end within 60 s")
+	consLog := func() string { b, _ := os.ReadFile(cons); return buf.String() + string(b) }
+	if e := waitEnding(t, cmd, consLog); e != (nstest.Ending{}) {
+		t.Fatalf("ended %v\n%s", e, consLog())
 	}
 	b, _ := os.ReadFile(cons)
 	has(t, "init log", string(b), "/dev/"+filepath.Base(loop)+" (ext4) on ", "switched root to LABEL="+label)
@@ -498,28 +490,15 @@ func TestIdleAfterFailedHandOffReaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, wait := tr.start("", "WAIT_FOR_GO=1")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(tr.dir, "preinit.ready")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("preinit did not start\n%s", tr.log(out))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	deadline := tr.waitPreinit(out)
 	if err := os.Chmod(exe, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
-	pid := 0
-	for !strings.Contains(tr.log(out), "nothing left to run") {
-		if time.Now().After(deadline) {
-			t.Fatalf("init did not go idle\n%s", tr.log(out))
-		}
-		time.Sleep(20 * time.Millisecond) // its log is the only sign
-	}
-	pid = cmdPID(t, tr)
+	tr.waitUntil(out, deadline, "init did not go idle", func() bool {
+		return strings.Contains(tr.log(out), "nothing left to run") // its log is the only sign
+	})
+	pid := tr.pid
 	// An orphan for PID 1: sh starts sleep and exits at once.
 	if out, err := nstest.Enter(pid, "sh", "-c", "sleep 0.2 & exit 0").CombinedOutput(); err != nil {
 		t.Fatalf("nsenter: %v: %s", err, out)
@@ -545,18 +524,8 @@ func TestRuntimeFatalSignalsDuringPreinitAreIgnored(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			tr := newTree(t, true)
 			out, wait := tr.start("", "WAIT_FOR_GO=1")
-			ready := filepath.Join(tr.dir, "preinit.ready")
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				if _, err := os.Stat(ready); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("preinit did not start\n%s", out)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			pid := cmdPID(t, tr)
+			deadline := tr.waitPreinit(out)
+			pid := tr.pid
 			if err := syscall.Kill(pid, sig); err != nil {
 				t.Fatal(err)
 			}
@@ -605,17 +574,8 @@ func TestBadHandOffOptionsFallBack(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if e, _ := nstest.EndingOf(err); e != nstest.Halted {
-				t.Fatalf("ended %v, want oneit's halt\n%s", e, tr.log(&out))
-			}
-		case <-time.After(60 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-			t.Fatalf("no hand-off within 60 s\n%s", tr.log(&out))
+		if e := waitEnding(t, cmd, func() string { return tr.log(&out) }); e != nstest.Halted {
+			t.Fatalf("ended %v, want oneit's halt\n%s", e, tr.log(&out))
 		}
 		has(t, "pid2's record", tr.read("fake-pid2.sh.out"), "PID2 ")
 		has(t, "init log", tr.log(&out), "/no/such/oneit")
