@@ -3,6 +3,7 @@ package hotplug
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -205,15 +206,25 @@ func readFile(t testing.TB, p string) string {
 	return string(b)
 }
 
-// waitFor polls cond until it holds or 20 s pass (for effects of timers).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
+// poll polls cond until it holds or 20 s pass (for effects no event signals).
+// It returns an error rather than failing a test, for goroutines other than
+// the test's (netnstest.Do's fn among them).
+func poll(what string, cond func() bool) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			return errors.New("timed out waiting for " + what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// waitFor is poll for the test's own goroutine.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	if err := poll(what, cond); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -84,11 +84,26 @@ func readRec(t testing.TB, out string) []recLine {
 	return lines
 }
 
-func waitRec(t testing.TB, out, iface string) {
-	t.Helper()
-	waitFor(t, "the script to run for "+iface, func() bool {
-		for _, r := range readRec(t, out) {
-			if r.iface == iface {
+// runPlug makes a Plug from cfg and runs it in a goroutine; stop ends Run,
+// waits for it to return and closes the Plug.
+func runPlug(cfg Config) (p *Plug, stop func(), err error) {
+	p, err = New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return p, func() { cancel(); <-done; p.Close() }, nil
+}
+
+// waitRec waits for a record of iface in out. It returns an error: it runs in
+// netnstest.Do's fn, off the test's goroutine, where t.Fatal would hang Do.
+func waitRec(out, iface string) error {
+	return poll("the script to run for "+iface, func() bool {
+		b, _ := os.ReadFile(out)
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Split(l, "|"); len(f) == 7 && f[1] == iface {
 				return true
 			}
 		}
@@ -114,15 +129,11 @@ func testRealUevents(t *testing.T, inProcess bool) {
 	lb := &logBuf{}
 	cfg := netConfig(t, tr, lb, inProcess)
 	err := netnstest.Do(t, func(ns *netnstest.NS) error {
-		p, err := New(cfg)
+		p, stop, err := runPlug(cfg)
 		if err != nil {
 			return err
 		}
-		defer p.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		defer func() { cancel(); <-done }()
+		defer stop()
 
 		if err := ns.AddDummy("d0"); err != nil {
 			return err
@@ -136,7 +147,11 @@ func testRealUevents(t *testing.T, inProcess bool) {
 		if err := ns.AddDummy("d1"); err != nil {
 			return err
 		}
-		waitRec(t, out, "d1")
+		if err := waitRec(out, "d1"); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		if err := p.WaitIdle(ctx); err != nil {
 			return err
 		}
@@ -315,14 +330,11 @@ func benchDispatchLatency(b *testing.B) {
 	cfg := Config{Rules: seen, Dev: tr.dev, Sys: tr.sys, Etc: tr.etc, Firmware: tr.fw,
 		Log: kmsg.NewWriter("hotplug", &logBuf{})}
 	err := netnstest.Do(b, func(ns *netnstest.NS) error {
-		p, err := New(cfg)
+		_, stop, err := runPlug(cfg)
 		if err != nil {
 			return err
 		}
-		defer p.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		go p.Run(ctx)
-		defer cancel()
+		defer stop()
 		b.ResetTimer()
 		for i := range b.N {
 			name := "b" + strconv.Itoa(i)
@@ -349,14 +361,11 @@ func benchLatency(b *testing.B, inProcess bool) {
 	tr.write(b, "etc/hotplug.d/net/10-ping", `echo "$INTERFACE" > `+fifo+"\n", 0o644)
 	cfg := netConfig(b, tr, &logBuf{}, inProcess)
 	err := netnstest.Do(b, func(ns *netnstest.NS) error {
-		p, err := New(cfg)
+		_, stop, err := runPlug(cfg)
 		if err != nil {
 			return err
 		}
-		defer p.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		go p.Run(ctx)
-		defer cancel()
+		defer stop()
 		f, err := os.OpenFile(fifo, os.O_RDWR, 0) // RDWR: never sees EOF between writers
 		if err != nil {
 			return err

@@ -2,30 +2,17 @@ package hotplug
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/internal/netnstest"
 	"toybox-go/internal/testbin"
 )
-
-func poll(what string, cond func() bool) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errors.New("timed out waiting for " + what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
-}
 
 // TestServe is the listener-only mode (pid2 -h FILE) on real events: rules
 // loaded from the file (a warning logged with file:line), an exec run for a
