@@ -6,8 +6,10 @@ package pid2_test
 // the shared mount tree.
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -730,21 +732,31 @@ func TestHotplugOnly(t *testing.T) {
 	t.Parallel()
 	testbin.RequireRoot(t)
 	rules := filepath.Join(t.TempDir(), "hotplug.json")
-	os.WriteFile(rules, []byte(`[ [ "case", "ACTION", { "add": [ [ "exec", "/bin/true" ] ] } ] ]`), 0o644)
-	var errb strings.Builder
+	if err := os.WriteFile(rules, []byte(`[ [ "case", "ACTION", { "add": [ [ "exec", "/bin/true" ] ] } ] ]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(testbin.Applet(t, "pid2"), "-h", rules)
 	cmd.Env = testbin.Env()
-	cmd.Stderr = &errb
+	// Its log is the only sign it is ready: read it as it comes, up to the
+	// "listening" line (no data race on a buffer, no polling).
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(errb.String(), "listening") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // its log is the only sign it is ready
+	stderr.(*os.File).SetReadDeadline(time.Now().Add(10 * time.Second))
+	var log strings.Builder
+	for sc := bufio.NewScanner(stderr); !strings.Contains(log.String(), "listening") && sc.Scan(); {
+		log.WriteString(sc.Text() + "\n")
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil || !strings.Contains(errb.String(), "listening") {
-		t.Errorf("pid2 -h: %v; log %q", err, errb.String())
+	stderr.(*os.File).SetReadDeadline(time.Now().Add(10 * time.Second))
+	rest, _ := io.ReadAll(stderr)
+	log.Write(rest)
+	if err := cmd.Wait(); err != nil || !strings.Contains(log.String(), "listening") {
+		t.Errorf("pid2 -h: %v; log %q", err, log.String())
 	}
 }
 
