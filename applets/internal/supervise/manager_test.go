@@ -37,6 +37,12 @@ func newManager(t *testing.T, records bool) (*Manager, *bytes.Buffer) {
 // the manager never forked it (the test waits for it), and writes its pid file.
 func stranger(t *testing.T, m *Manager, name string) *exec.Cmd {
 	t.Helper()
+	return strangerAt(t, m.pidPath(name))
+}
+
+// strangerAt is stranger with the pid file at path.
+func strangerAt(t *testing.T, path string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command("sleep", "100")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -46,7 +52,7 @@ func stranger(t *testing.T, m *Manager, name string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFileAtomic(m.pidPath(name), []byte(PidFile{cmd.Process.Pid, start}.String())); err != nil {
+	if err := WriteFileAtomic(path, []byte(PidFile{cmd.Process.Pid, start}.String())); err != nil {
 		t.Fatal(err)
 	}
 	return cmd
@@ -237,16 +243,7 @@ func TestTaskNotRunTwice(t *testing.T) {
 	if want := "old exit 3 gone unknown (adopted)"; strings.Join(got, " ") != want {
 		t.Errorf("done calls %q, want %q", got, want)
 	}
-	cmd := exec.Command("sleep", "100")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	_, start, err := ProcState("/proc", cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	WriteFileAtomic(m.taskPath("live", ".pid"), []byte(PidFile{cmd.Process.Pid, start}.String()))
+	cmd := strangerAt(t, m.taskPath("live", ".pid"))
 	m.AdoptTasks()
 	var liveExit string
 	run("live", func(exit string) { liveExit = exit })
