@@ -41,13 +41,8 @@ func (p *Plug) makedev(ev *uevent.Event, args []string) {
 		p.log.Warnf("makedev needs a path and a mode, got %q", args)
 		return
 	}
-	if _, err := devName(ev); err != nil {
-		p.log.Errorf("makedev %q refused: %v (%v)", args[0], err, ev)
-		return
-	}
-	rel, ok := devRel(args[0])
+	rel, ok := p.devTarget("makedev", ev, args[0])
 	if !ok {
-		p.log.Errorf("makedev %q refused: not a plain name below /dev (%v)", args[0], ev)
 		return
 	}
 	mode, err := strconv.ParseUint(args[1], 8, 32)
@@ -125,13 +120,8 @@ func (p *Plug) remove(ev *uevent.Event, args []string) {
 	if len(args) < 1 {
 		return
 	}
-	if _, err := devName(ev); err != nil {
-		p.log.Errorf("rm %q refused: %v (%v)", args[0], err, ev)
-		return
-	}
-	rel, ok := devRel(args[0])
+	rel, ok := p.devTarget("rm", ev, args[0])
 	if !ok {
-		p.log.Errorf("rm %q refused: not a plain name below /dev (%v)", args[0], ev)
 		return
 	}
 	r, err := os.OpenRoot(p.cfg.Dev)
@@ -186,4 +176,19 @@ func findGroup(r io.Reader, file, name string) (int, error) {
 		return -1, err
 	}
 	return -1, errors.New("no such group")
+}
+
+// devTarget checks a makedev or rm of path for ev (the event's device name and
+// path must both stay below /dev) and returns path relative to /dev; a refusal
+// is logged.
+func (p *Plug) devTarget(verb string, ev *uevent.Event, path string) (string, bool) {
+	if _, err := devName(ev); err != nil {
+		p.log.Errorf("%s %q refused: %v (%v)", verb, path, err, ev)
+		return "", false
+	}
+	rel, ok := devRel(path)
+	if !ok {
+		p.log.Errorf("%s %q refused: not a plain name below /dev (%v)", verb, path, ev)
+	}
+	return rel, ok
 }
