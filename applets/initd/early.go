@@ -4,13 +4,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/fsroot"
 )
 
 // earlyMount is one row of procd's early() table (spec 2.2).
@@ -124,7 +124,7 @@ func MakeDevNodes(sys, dev string, logf func(string, ...any)) int {
 			continue
 		}
 		for _, e := range ents {
-			maj, min, ok := parseMajMin(e.Name())
+			maj, min, ok := fsroot.ParseDev(e.Name())
 			if !ok || e.Type()&os.ModeSymlink == 0 {
 				continue
 			}
@@ -141,13 +141,6 @@ func MakeDevNodes(sys, dev string, logf func(string, ...any)) int {
 		}
 	}
 	return made
-}
-
-func parseMajMin(s string) (uint32, uint32, bool) {
-	a, b, ok := strings.Cut(s, ":")
-	x, err1 := strconv.ParseUint(a, 10, 32)
-	y, err2 := strconv.ParseUint(b, 10, 32)
-	return uint32(x), uint32(y), ok && err1 == nil && err2 == nil
 }
 
 // console puts the console on fds 0 (read) and 1, 2 (write), each opened with

@@ -262,7 +262,7 @@ func (s *System) makeNode(p string, typ uint32, majmin string) string {
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
-	maj, min, ok := parseDev(majmin)
+	maj, min, ok := ParseDev(majmin)
 	if !ok {
 		return p
 	}
@@ -626,7 +626,9 @@ func readInt(path string) int {
 	return n
 }
 
-func parseDev(s string) (maj, min uint32, ok bool) {
+// ParseDev parses "MAJ:MIN", as sysfs's dev files and /sys/dev link names
+// hold a device number.
+func ParseDev(s string) (maj, min uint32, ok bool) {
 	a, b, found := strings.Cut(s, ":")
 	x, err1 := strconv.ParseUint(a, 10, 32)
 	y, err2 := strconv.ParseUint(b, 10, 32)
