@@ -221,15 +221,7 @@ blacklist
 	if cmd, ok := c.InstallCommand("foo"); !ok || cmd != "/bin/true" {
 		t.Errorf("install foo: %q %v", cmd, ok)
 	}
-	want := []string{"modules.conf:7:", "modules.conf:10:", "modules.conf:11:"}
-	if len(c.Problems) != len(want) {
-		t.Fatalf("problems %q", c.Problems)
-	}
-	for i, w := range want {
-		if !strings.HasPrefix(c.Problems[i], w) {
-			t.Errorf("problem %q, want %s", c.Problems[i], w)
-		}
-	}
+	wantProblems(t, c.Problems, "modules.conf:7:", "modules.conf:10:", "modules.conf:11:")
 }
 
 // install and remove lines as kmod reads them: the command is the raw rest of
@@ -267,15 +259,7 @@ func TestConfCommands(t *testing.T) {
 	if !c.Blacklist["after_continuation"] {
 		t.Error("the line after a continuation was lost")
 	}
-	want := []string{"x.conf:7:", "x.conf:8:", "x.conf:9:"}
-	if len(c.Problems) != len(want) {
-		t.Fatalf("problems %q", c.Problems)
-	}
-	for i, w := range want {
-		if !strings.HasPrefix(c.Problems[i], w) {
-			t.Errorf("problem %q, want %s", c.Problems[i], w)
-		}
-	}
+	wantProblems(t, c.Problems, "x.conf:7:", "x.conf:8:", "x.conf:9:")
 }
 
 // Several folders (ubox's $LD_LIBRARY_PATH/modules/RELEASE, then /lib): the
@@ -305,5 +289,19 @@ func TestOpenAll(t *testing.T) {
 	}
 	if _, err := OpenAll([]string{filepath.Join(lib, "nope")}, nil); err == nil {
 		t.Error("no folder at all: no error")
+	}
+}
+
+// wantProblems checks that problems are exactly the wanted ones, each
+// beginning with its file:line prefix.
+func wantProblems(t *testing.T, problems []string, prefixes ...string) {
+	t.Helper()
+	if len(problems) != len(prefixes) {
+		t.Fatalf("problems %q, want prefixes %q", problems, prefixes)
+	}
+	for i, w := range prefixes {
+		if !strings.HasPrefix(problems[i], w) {
+			t.Errorf("problem %q, want %s", problems[i], w)
+		}
 	}
 }
