@@ -338,7 +338,6 @@ func TestRefusesWhenNotPID1(t *testing.T) {
 func TestSwitchRootFromInitramfs(t *testing.T) {
 	testbin.RequireRoot(t)
 	bb := testbin.RequireTool(t, "busybox")
-	mkfs := testbin.RequireTool(t, "mkfs.ext4")
 	losetup := testbin.RequireTool(t, "losetup")
 	debugfs := testbin.RequireTool(t, "debugfs")
 
@@ -365,15 +364,8 @@ func TestSwitchRootFromInitramfs(t *testing.T) {
 } > /result
 sync
 `, 0o755)
-	img := filepath.Join(t.TempDir(), "root.img")
-	writeFile(t, img, "", 0o644)
-	if err := os.Truncate(img, 32<<20); err != nil {
-		t.Fatal(err)
-	}
 	label := fmt.Sprintf("sr%d", time.Now().UnixNano()%1e9)
-	if out, err := exec.Command(mkfs, "-q", "-F", "-L", label, "-d", src, img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4 -d: %v\n%s", err, out)
-	}
+	img := ext4Image(t, src, label, 32<<20)
 	out, err := exec.Command(losetup, "--find", "--show", img).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -416,6 +408,22 @@ sync
 	if m := mountOf(mounts, "/"); !strings.Contains(m, " / / rw,") || !strings.Contains(m, " - ext4 ") || !strings.HasSuffix(m, filepath.Base(loop)+" rw") {
 		t.Errorf("/ is not %s read-write: %q", loop, mountOf(mounts, "/"))
 	}
+}
+
+// ext4Image makes a size-byte ext4 image labelled label holding the tree src
+// (mkfs.ext4 -d) and returns its path.
+func ext4Image(t *testing.T, src, label string, size int64) string {
+	t.Helper()
+	mkfs := testbin.RequireTool(t, "mkfs.ext4")
+	img := filepath.Join(t.TempDir(), "root.img")
+	writeFile(t, img, "", 0o644)
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-F", "-L", label, "-d", src, img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4 -d %s: %v\n%s", src, err, out)
+	}
+	return img
 }
 
 func TestPreinitWithoutShellIsSkipped(t *testing.T) {

@@ -48,15 +48,7 @@ func TestVMSwitchRootToExt4(t *testing.T) {
 		_ = os.Symlink("busybox", filepath.Join(src, "bin", a))
 	}
 	writeFile(t, filepath.Join(src, "sbin", "init"), vmNewInit, 0o755)
-	disk := filepath.Join(t.TempDir(), "root.img")
-	writeFile(t, disk, "", 0o644)
-	if err := os.Truncate(disk, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	mkfs := testbin.RequireTool(t, "mkfs.ext4")
-	if out, err := exec.Command(mkfs, "-q", "-F", "-L", "realroot", "-d", src, disk).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
+	disk := ext4Image(t, src, "realroot", 64<<20)
 
 	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Disks: []string{disk},
 		Append: "rdinit=/sbin/init root=/dev/vda rootwait rootfstype=ext4"})
@@ -103,15 +95,7 @@ echo "DISK-ROOT: $(grep ' / ' /proc/mounts | tail -n 1)"
 echo persisted > /etc/written && echo "WRITE-OK"
 `, 0o644)
 	writeFile(t, filepath.Join(src, "sbin", "fake-oneit"), "#!/bin/sh\necho \"HANDOFF pid=$$ args=$*\"\nbusybox poweroff -f\n", 0o755)
-	disk := filepath.Join(t.TempDir(), "root.img")
-	writeFile(t, disk, "", 0o644)
-	if err := os.Truncate(disk, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	mkfs := testbin.RequireTool(t, "mkfs.ext4")
-	if out, err := exec.Command(mkfs, "-q", "-F", "-L", "disk", "-d", src, disk).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
+	disk := ext4Image(t, src, "disk", 64<<20)
 	res := vmtest.Boot(t, vmtest.Machine{Kernel: k, Initramfs: ir, Disks: []string{disk},
 		Append: "rdinit=/sbin/init root=/dev/vda rootwait rw init.oneit=/sbin/fake-oneit"})
 	res.Healthy(t)
