@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"toybox-go/applets/internal/getopt"
@@ -47,7 +46,8 @@ func numbered(file string) bool {
 	return b != "" && b[0] <= '9'
 }
 
-// modulesFiles lists DIR's files in lexical order, following symlinks.
+// modulesFiles lists DIR's files in lexical order (os.ReadDir sorts by
+// name), following symlinks.
 func modulesFiles(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -64,7 +64,6 @@ func modulesFiles(dir string) ([]string, error) {
 		}
 		out = append(out, p)
 	}
-	sort.Strings(out)
 	return out, nil
 }
 
