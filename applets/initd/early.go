@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/fsroot"
+	"toybox-go/applets/internal/mnt"
 )
 
 // earlyMount is one row of procd's early() table (spec 2.2).
@@ -50,7 +50,7 @@ func (in *Init) early() {
 		in.Log.Infof("created %d device nodes from %s/dev", n, in.path("/sys"))
 	}
 	in.console()
-	if _, err := mount.Mount("tmpfs", in.path("/tmp"), "tmpfs", "mode=01777", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, in.mkdirHook("/tmp")); err != nil {
+	if err := mnt.Mount("tmpfs", in.path("/tmp"), "tmpfs", "mode=01777", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, in.mkdirHook("/tmp")); err != nil {
 		in.Log.Errorf("mounting /tmp: %v", err)
 	}
 	in.mkdir("/tmp/shm", 0o1777)
@@ -70,7 +70,7 @@ func (in *Init) earlyMount(m earlyMount) {
 			return // no EFI: no efivars directory in sysfs
 		}
 	}
-	if _, err := mount.Mount(m.source, target, m.fstype, m.data, m.flags, in.mkdirHook(m.target)); err != nil {
+	if err := mnt.Mount(m.source, target, m.fstype, m.data, m.flags, in.mkdirHook(m.target)); err != nil {
 		if m.optional {
 			in.Log.Debugf("mounting %s: %v", target, err)
 		} else {
@@ -175,7 +175,7 @@ func (in *Init) console() {
 // existing /run directory gets a tmpfs.
 func (in *Init) runAndVar() {
 	if fi, err := os.Lstat(in.path("/run")); err == nil && fi.IsDir() {
-		if _, err := mount.Mount("tmpfs", in.path("/run"), "tmpfs", "mode=0755", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_RELATIME); err != nil {
+		if err := mnt.Mount("tmpfs", in.path("/run"), "tmpfs", "mode=0755", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_RELATIME); err != nil {
 			in.Log.Errorf("mounting /run: %v", err)
 		}
 	} else if os.IsNotExist(err) {

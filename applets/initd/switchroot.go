@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/fsroot"
+	"toybox-go/applets/internal/mnt"
 )
 
 // rootWaitGrace is how long root= is waited for without rootwait: the
@@ -67,7 +67,7 @@ func (in *Init) switchRoot(spec string) error {
 	newRoot := in.path("/root")
 	var err error
 	for _, t := range types {
-		if _, err = mount.Mount(v.Device, newRoot, t, data, flags, in.mkdirHook("/root")); err == nil {
+		if err = mnt.Mount(v.Device, newRoot, t, data, flags, in.mkdirHook("/root")); err == nil {
 			in.Log.Infof("mounted %s (%s) on %s", v.Device, t, newRoot)
 			break
 		}
@@ -92,7 +92,7 @@ func (in *Init) switchRoot(spec string) error {
 		if err := os.MkdirAll(to, 0o755); err != nil {
 			in.Log.Errorf("mkdir %s: %v", to, err)
 		}
-		if err := mount.MoveMount(from, to); err != nil {
+		if err := mnt.Move(from, to); err != nil {
 			in.Log.Errorf("moving %s to %s: %v", from, to, err)
 		}
 	}

@@ -5,8 +5,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/mnt"
 )
 
 // Extroot carries out OpenWrt's extroot (fstools' mount_extroot + `block
@@ -79,12 +80,12 @@ func (s *System) Extroot(prefix string) (bool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return false, err
 	}
-	if _, err := mount.Mount(v.Device, dir, fstype, m.Options, unix.MS_NOATIME); err != nil {
+	if err := mnt.Mount(v.Device, dir, fstype, m.Options, unix.MS_NOATIME); err != nil {
 		return false, fmt.Errorf("extroot: mounting %s (%s) on %s: %w", v.Device, fstype, dir, err)
 	}
 	undo := func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }
 	if m.Target == "/overlay" {
-		if err := mount.MoveMount(dir, s.Path("/overlay")); err != nil {
+		if err := mnt.Move(dir, s.Path("/overlay")); err != nil {
 			undo()
 			return false, fmt.Errorf("extroot: moving %s to /overlay: %w", dir, err)
 		}
@@ -97,7 +98,7 @@ func (s *System) Extroot(prefix string) (bool, error) {
 	for _, d := range []string{"proc", "sys", "dev", "tmp", "rom", "overlay"} {
 		_ = os.MkdirAll(dir+"/"+d, 0o755)
 	}
-	if err := mount.MoveMount(dir, s.Path("/mnt")); err != nil {
+	if err := mnt.Move(dir, s.Path("/mnt")); err != nil {
 		undo()
 		return false, fmt.Errorf("extroot: moving %s to /mnt: %w", dir, err)
 	}

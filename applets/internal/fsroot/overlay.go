@@ -8,9 +8,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/mnt"
 	"toybox-go/applets/internal/mountinfo"
 	"toybox-go/applets/internal/superblock"
 )
@@ -47,7 +47,7 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return false, err
 	}
-	_, err = mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME)
+	err = mnt.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME)
 	if err != nil && errors.Is(err, unix.EIO) && v.Driver == "mtd" && v.Info.Type == superblock.DeadCode {
 		// OpenWrt's jffs2 takes 0xdeadc0de for the end of the file system
 		// and erases what follows in the background; any other kernel's
@@ -60,7 +60,7 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 			return false, fmt.Errorf("mounting %s (%s): %w; erasing it: %v", v.Device, fstype, err, eerr)
 		}
 		s.logf("erased %d of %d flash blocks of %s (0xdeadc0de: first boot) in %v", n, total, v.Probe, time.Since(t0).Round(time.Millisecond))
-		_, err = mount.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME)
+		err = mnt.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME)
 	}
 	if err != nil {
 		if errors.Is(err, unix.ENODEV) && !s.HasFilesystem(fstype) {
@@ -84,7 +84,7 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return wiped, err
 	}
-	if err := mount.MoveMount(tmp, dst); err != nil {
+	if err := mnt.Move(tmp, dst); err != nil {
 		_ = unix.Unmount(tmp, unix.MNT_DETACH)
 		return wiped, fmt.Errorf("moving %s to %s: %w", tmp, dst, err)
 	}
@@ -155,16 +155,16 @@ func (s *System) FOPivot(rw, ro string) error {
 	if err := CanWhiteout(filepath.Join(rwp, "work")); err != nil {
 		s.logf("WARNING: %v: renaming a file of the read-only root will fail with EINVAL (a kernel without OpenWrt's jffs2 patches?)", err)
 	}
-	mnt := s.Path("/mnt")
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
+	newRoot := s.Path("/mnt")
+	if err := os.MkdirAll(newRoot, 0o755); err != nil {
 		return err
 	}
 	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Root, filepath.Join(rwp, "upper"), filepath.Join(rwp, "work"))
-	if _, err := mount.Mount("overlayfs:"+rw, mnt, "overlay", data, unix.MS_NOATIME); err != nil {
-		return fmt.Errorf("mounting overlay (%s) on %s: %w", data, mnt, err)
+	if err := mnt.Mount("overlayfs:"+rw, newRoot, "overlay", data, unix.MS_NOATIME); err != nil {
+		return fmt.Errorf("mounting overlay (%s) on %s: %w", data, newRoot, err)
 	}
 	if err := s.Pivot("/mnt", ro); err != nil {
-		_ = unix.Unmount(mnt, unix.MNT_DETACH)
+		_ = unix.Unmount(newRoot, unix.MNT_DETACH)
 		return err
 	}
 	return nil
@@ -180,13 +180,13 @@ func (s *System) Pivot(newRoot, putOld string) error {
 		return err
 	}
 	if isMount(s.Path("/proc"), s.Root) {
-		if err := mount.MoveMount(s.Path("/proc"), filepath.Join(nr, "proc")); err != nil {
+		if err := mnt.Move(s.Path("/proc"), filepath.Join(nr, "proc")); err != nil {
 			s.logf("moving /proc to %s/proc: %v", nr, err)
 		}
 	}
 	if err := unix.PivotRoot(nr, filepath.Join(nr, putOld)); err != nil {
 		// Put /proc back so the caller can carry on.
-		_ = mount.MoveMount(filepath.Join(nr, "proc"), s.Path("/proc"))
+		_ = mnt.Move(filepath.Join(nr, "proc"), s.Path("/proc"))
 		if errors.Is(err, unix.EINVAL) && s.RootIsRootfs() {
 			return ErrRootfs
 		}
@@ -202,7 +202,7 @@ func (s *System) Pivot(newRoot, putOld string) error {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 			continue
 		}
-		if err := mount.MoveMount(from, d); err != nil {
+		if err := mnt.Move(from, d); err != nil {
 			s.logf("moving %s to %s: %v", from, d, err)
 		}
 	}
@@ -233,7 +233,7 @@ func (s *System) RAMOverlay() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if _, err := mount.Mount("tmpfs", dir, "tmpfs", "mode=0755", unix.MS_NOATIME); err != nil {
+	if err := mnt.Mount("tmpfs", dir, "tmpfs", "mode=0755", unix.MS_NOATIME); err != nil {
 		return fmt.Errorf("mounting tmpfs on %s: %w", dir, err)
 	}
 	if err := s.FOPivot("/tmp/root", "/rom"); err != nil {
