@@ -7,7 +7,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 	"toybox-go/applets/mountroot"
 	"toybox-go/applets/oneit"
 	"toybox-go/applets/pid2"
+	"toybox-go/applets/printf"
 	"toybox-go/applets/reboot"
 	"toybox-go/applets/selfexec"
 	"toybox-go/applets/udevtrigger"
@@ -89,9 +89,9 @@ func main() {
 		// arguments) or another one returned (init=/sbin/lsmod): boot the
 		// system instead.
 		if ran == "" {
-			fmt.Fprintf(os.Stderr, "toybox-go: started as PID 1 as %q: running init\n", os.Args[0])
+			printf.Fprintf(os.Stderr, "toybox-go: started as PID 1 as %q: running init\n", os.Args[0])
 		} else {
-			fmt.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
+			printf.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
 		}
 		code = runApplet(find("init"), []string{"init"}, os.Stdout)
 	}
@@ -126,42 +126,42 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if name != selfName {
 		// A renamed binary or an unknown symlink: say so, then act as toybox-go.
 		if len(argv) < 2 {
-			fmt.Fprintf(stderr, "toybox-go: unknown applet %q\n", name)
+			printf.Fprintf(stderr, "toybox-go: unknown applet %q\n", name)
 			listApplets(stderr)
 			return 1
 		}
 	}
 	if len(argv) < 2 {
-		fmt.Fprintln(stderr, selfUsage)
+		printf.Fprintln(stderr, selfUsage)
 		return 1
 	}
 	switch arg := argv[1]; arg {
 	case "--help", "-h", "help":
 		if len(argv) > 2 {
 			if a := find(argv[2]); a != nil {
-				fmt.Fprintln(stdout, a.usage)
+				printf.Fprintln(stdout, a.usage)
 				return 0
 			}
-			fmt.Fprintf(stderr, "toybox-go: unknown applet %q\n", argv[2])
+			printf.Fprintf(stderr, "toybox-go: unknown applet %q\n", argv[2])
 			return 1
 		}
-		fmt.Fprintln(stdout, selfUsage)
-		fmt.Fprintln(stdout, "\napplets:")
+		printf.Fprintln(stdout, selfUsage)
+		printf.Fprintln(stdout, "\napplets:")
 		listApplets(stdout)
 		return 0
 	case "--version":
-		fmt.Fprintln(stdout, "toybox-go", version)
+		printf.Fprintln(stdout, "toybox-go", version)
 		return 0
 	case "--list":
 		listApplets(stdout)
 		return 0
 	case "--install":
 		if len(argv) != 3 {
-			fmt.Fprintln(stderr, "toybox-go: --install needs one directory")
+			printf.Fprintln(stderr, "toybox-go: --install needs one directory")
 			return 1
 		}
 		if err := install(argv[2]); err != nil {
-			fmt.Fprintln(stderr, "toybox-go:", err)
+			printf.Fprintln(stderr, "toybox-go:", err)
 			return 1
 		}
 		return 0
@@ -169,7 +169,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		if a := find(arg); a != nil {
 			return runApplet(a, argv[1:], stdout)
 		}
-		fmt.Fprintf(stderr, "toybox-go: unknown applet %q\n", arg)
+		printf.Fprintf(stderr, "toybox-go: unknown applet %q\n", arg)
 		listApplets(stderr)
 		return 1
 	}
@@ -178,7 +178,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 func runApplet(a *applet, argv []string, stdout io.Writer) int {
 	ran = a.name
 	if len(argv) == 2 && argv[1] == "--help" && os.Getpid() != 1 {
-		fmt.Fprintln(stdout, a.usage)
+		printf.Fprintln(stdout, a.usage)
 		return 0
 	}
 	nameProcess(filepath.Base(argv[0]))
@@ -219,7 +219,7 @@ func followLinks(path string) *applet {
 // listApplets prints "install-path" per applet, the format install.sh reads.
 func listApplets(w io.Writer) {
 	for _, a := range applets {
-		fmt.Fprintln(w, a.path)
+		printf.Fprintln(w, a.path)
 	}
 }
 
@@ -228,7 +228,7 @@ func listApplets(w io.Writer) {
 func install(dir string) error {
 	self, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("finding this binary: %w", err)
+		return printf.Errorf("finding this binary: %w", err)
 	}
 	for _, a := range applets {
 		dst := filepath.Join(dir, a.path)
@@ -239,10 +239,10 @@ func install(dir string) error {
 			if cur == self {
 				continue
 			}
-			return fmt.Errorf("%s: exists and points to %s, not %s", dst, cur, self)
+			return printf.Errorf("%s: exists and points to %s, not %s", dst, cur, self)
 		}
 		if err := os.Symlink(self, dst); err != nil {
-			return fmt.Errorf("install: %w", err)
+			return printf.Errorf("install: %w", err)
 		}
 	}
 	return nil

@@ -3,12 +3,12 @@
 package hotplugcall
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/hotplug"
+	"toybox-go/applets/printf"
 )
 
 // Usage is printed by --help.
@@ -40,7 +40,7 @@ func Main(args []string) int {
 	c := &hotplug.Caller{Etc: *etc, Shell: "/bin/sh", Functions: "/lib/functions.sh"}
 	scripts, err := c.Scripts(sub)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hotplug-call:", err)
+		printf.Fprintln(os.Stderr, "hotplug-call:", err)
 		return 1
 	}
 	if len(scripts) == 0 {
@@ -48,11 +48,11 @@ func Main(args []string) int {
 	}
 	cmd, err := c.Command(sub, scripts, os.Environ())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hotplug-call:", err)
+		printf.Fprintln(os.Stderr, "hotplug-call:", err)
 		return 1
 	}
 	// One process fewer: the shell takes over this one.
 	err = syscall.Exec(cmd.Path, cmd.Args, cmd.Env)
-	fmt.Fprintf(os.Stderr, "hotplug-call: exec %s: %v\n", cmd.Path, err)
+	printf.Fprintf(os.Stderr, "hotplug-call: exec %s: %v\n", cmd.Path, err)
 	return 1
 }

@@ -7,7 +7,6 @@
 package initd
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"toybox-go/applets/internal/fsroot"
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/printf"
 	"toybox-go/applets/selfexec"
 )
 
@@ -73,7 +73,7 @@ func Main(args []string) int {
 		}
 	}
 	if !pid1 && *root == "" {
-		fmt.Fprintln(os.Stderr, "init: must be run as PID 1 (by the kernel); -R ROOT runs it on a test tree")
+		printf.Fprintln(os.Stderr, "init: must be run as PID 1 (by the kernel); -R ROOT runs it on a test tree")
 		return 1
 	}
 	in := &Init{Root: "/", Console: *console, PID1: pid1, Log: log, Test: *root != "", started: time.Now(), argv0: args[0]}
@@ -271,7 +271,7 @@ func (in *Init) handleSignals(sigs chan os.Signal) {
 			// All reboot here (procd's init has one handler for them all:
 			// even USR2 and PWR, poweroff elsewhere).
 			in.Log.Noticef("%v: reboot", s)
-			fmt.Fprintln(os.Stderr, "reboot")
+			printf.Fprintln(os.Stderr, "reboot")
 			unix.Sync()
 			time.Sleep(2 * time.Second)
 			if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
@@ -325,7 +325,7 @@ func (in *Init) start(what, path string, argv, env []string) (int, <-chan unix.W
 		Sys:   &syscall.SysProcAttr{Setsid: false},
 	})
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s (%s): %w", what, path, err)
+		return 0, nil, printf.Errorf("%s (%s): %w", what, path, err)
 	}
 	return pid, in.reaper.expect(pid), nil
 }
@@ -334,5 +334,5 @@ func describe(st unix.WaitStatus) string {
 	if st.Signaled() {
 		return "killed by " + st.Signal().String()
 	}
-	return fmt.Sprintf("exit %d", st.ExitStatus())
+	return printf.Sprintf("exit %d", st.ExitStatus())
 }

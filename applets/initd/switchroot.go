@@ -2,7 +2,6 @@ package initd
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"toybox-go/applets/internal/fsroot"
 	"toybox-go/applets/internal/mnt"
+	"toybox-go/applets/printf"
 )
 
 // rootWaitGrace is how long root= is waited for without rootwait: the
@@ -47,7 +47,7 @@ func (in *Init) switchRoot(spec string) error {
 			break
 		}
 		if !rootwait && time.Now().After(deadline) {
-			return fmt.Errorf("no device %s", spec)
+			return printf.Errorf("no device %s", spec)
 		}
 		if !waited {
 			in.Log.Infof("waiting for root device %s", spec)
@@ -62,7 +62,7 @@ func (in *Init) switchRoot(spec string) error {
 	data, _ := in.param("rootflags")
 	types := in.rootTypes(v)
 	if len(types) == 0 {
-		return fmt.Errorf("%s: no file system type (rootfstype= not given, %s not recognised)", v.Device, v.Type())
+		return printf.Errorf("%s: no file system type (rootfstype= not given, %s not recognised)", v.Device, v.Type())
 	}
 	newRoot := in.path("/root")
 	var err error
@@ -81,7 +81,7 @@ func (in *Init) switchRoot(spec string) error {
 	}
 	if _, err := os.Lstat(filepath.Join(newRoot, initPath)); err != nil {
 		_ = unix.Unmount(newRoot, unix.MNT_DETACH)
-		return fmt.Errorf("%s has no %s: %w", spec, initPath, err)
+		return printf.Errorf("%s has no %s: %w", spec, initPath, err)
 	}
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run"} {
 		from := in.path(d)
@@ -107,10 +107,10 @@ func (in *Init) switchRoot(spec string) error {
 		}
 	}
 	if err := unix.Mount(".", in.Root, "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("moving %s to %s: %w (initramfs already emptied)", newRoot, in.Root, err)
+		return printf.Errorf("moving %s to %s: %w (initramfs already emptied)", newRoot, in.Root, err)
 	}
 	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("chroot: %w", err)
+		return printf.Errorf("chroot: %w", err)
 	}
 	_ = unix.Chdir("/")
 	in.Log.Infof("switched root to %s: exec %s", spec, initPath)

@@ -3,7 +3,6 @@ package kmodloader
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/modinfo"
+	"toybox-go/applets/printf"
 )
 
 // entry is one "module [params]" line of a modules.d file.
@@ -164,7 +164,7 @@ func (s *System) boot(args []string) int {
 // .modinfo could not be read (truncated, not ELF) with that reason.
 func (s *System) insertModule(m *modinfo.Module, params string) error {
 	if m.CommandOnly {
-		return fmt.Errorf("no module %s: only a modprobe.d install or remove line names it", m.Name)
+		return printf.Errorf("no module %s: only a modprobe.d install or remove line names it", m.Name)
 	}
 	if m.Err != nil && !errors.Is(m.Err, modinfo.ErrCompressed) {
 		return m.Err

@@ -3,7 +3,6 @@ package kmodloader
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"toybox-go/applets/internal/elfsect"
 	"toybox-go/applets/internal/modinfo"
+	"toybox-go/applets/printf"
 )
 
 // LoadError is a module that the kernel refused, with the reason in words.
@@ -29,7 +29,7 @@ func (e *LoadError) Error() string {
 	if e.Errno == unix.ENOENT {
 		what = "ENOENT" // "no such file" would mislead: the file is there
 	}
-	msg := fmt.Sprintf("%s: %s", e.Path, what)
+	msg := printf.Sprintf("%s: %s", e.Path, what)
 	if e.Hint != "" {
 		msg += " (" + e.Hint + ")"
 	}
@@ -101,7 +101,7 @@ func hint(err error, path, comp string) string {
 		return "invalid parameter value, or the module's init failed, see dmesg"
 	case unix.EOPNOTSUPP:
 		if comp != "" {
-			return fmt.Sprintf("the kernel cannot decompress %s modules (CONFIG_MODULE_DECOMPRESS): decompress it first", comp)
+			return printf.Sprintf("the kernel cannot decompress %s modules (CONFIG_MODULE_DECOMPRESS): decompress it first", comp)
 		}
 		return "not supported by this kernel or machine"
 	case unix.EPERM:
@@ -131,7 +131,7 @@ func formatMismatch(path string) string {
 		return err.Error()
 	}
 	if want, ok := hostMachine[runtime.GOARCH]; ok && mach != want {
-		return fmt.Sprintf("built for %v, this machine is %s", mach, runtime.GOARCH)
+		return printf.Sprintf("built for %v, this machine is %s", mach, runtime.GOARCH)
 	}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -139,7 +139,7 @@ func formatMismatch(path string) string {
 		for _, f := range fields {
 			if f.Key == "vermagic" {
 				if got, _, _ := strings.Cut(f.Value, " "); got != rel {
-					return fmt.Sprintf("vermagic mismatch: built for kernel %s, running %s", got, rel)
+					return printf.Sprintf("vermagic mismatch: built for kernel %s, running %s", got, rel)
 				}
 			}
 		}
@@ -230,11 +230,11 @@ func removeKernel(name string, force bool) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EWOULDBLOCK), errors.Is(err, unix.EBUSY):
-		return fmt.Errorf("%s: %w (in use)", name, err)
+		return printf.Errorf("%s: %w (in use)", name, err)
 	case errors.Is(err, unix.ENOENT):
-		return fmt.Errorf("%s: %w (not loaded)", name, err)
+		return printf.Errorf("%s: %w (not loaded)", name, err)
 	case errors.Is(err, unix.EPERM):
-		return fmt.Errorf("%s: %w (must be root with CAP_SYS_MODULE)", name, err)
+		return printf.Errorf("%s: %w (must be root with CAP_SYS_MODULE)", name, err)
 	}
-	return fmt.Errorf("%s: %w", name, err)
+	return printf.Errorf("%s: %w", name, err)
 }

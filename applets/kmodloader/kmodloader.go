@@ -10,7 +10,6 @@
 package kmodloader
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/modinfo"
+	"toybox-go/applets/printf"
 )
 
 // Usage is kmodloader's usage text.
@@ -185,7 +185,7 @@ func (s *System) conf() *modinfo.Conf {
 }
 
 func (s *System) errorf(name, format string, args ...any) {
-	fmt.Fprintf(s.Stderr, "%s: %s\n", name, fmt.Sprintf(format, args...))
+	printf.Fprintf(s.Stderr, "%s: %s\n", name, printf.Sprintf(format, args...))
 }
 
 // openIndex indexes the module folders: $LD_LIBRARY_PATH's, then
@@ -199,7 +199,7 @@ func (s *System) openIndex(conf *modinfo.Conf) (*modinfo.Index, error) {
 	}
 	ix, err := modinfo.OpenAll(append(dirs, s.ModDir()), conf)
 	if err != nil {
-		return nil, fmt.Errorf("no module folder for kernel %s: %w", s.Release, err)
+		return nil, printf.Errorf("no module folder for kernel %s: %w", s.Release, err)
 	}
 	return ix, nil
 }

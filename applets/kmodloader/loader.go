@@ -2,13 +2,13 @@ package kmodloader
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/modinfo"
+	"toybox-go/applets/printf"
 )
 
 type jobState int
@@ -299,7 +299,7 @@ func (l *loader) leftovers() []string {
 		if len(why) == 0 {
 			why = append(why, "not loaded")
 		}
-		out = append(out, fmt.Sprintf("%s: %s", j.m.Name, strings.Join(why, ", ")))
+		out = append(out, printf.Sprintf("%s: %s", j.m.Name, strings.Join(why, ", ")))
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package kmodloader
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"toybox-go/applets/internal/modinfo"
+	"toybox-go/applets/printf"
 )
 
 // procModule is one line of /proc/modules:
@@ -71,7 +71,7 @@ func (s *System) loadedSet() map[string]bool {
 // (the kernel's order), as kmod's lsmod does.
 func (s *System) lsmod(args []string) int {
 	if len(args) > 1 {
-		fmt.Fprintln(s.Stderr, LsmodUsage)
+		printf.Fprintln(s.Stderr, LsmodUsage)
 		return 1
 	}
 	mods, err := s.procModules()
@@ -80,17 +80,17 @@ func (s *System) lsmod(args []string) int {
 		return 1
 	}
 	w := bufio.NewWriter(s.Stdout)
-	fmt.Fprintln(w, "Module                  Size  Used by")
+	printf.Fprintln(w, "Module                  Size  Used by")
 	for _, m := range mods {
-		fmt.Fprintf(w, "%-19s %8s  %s", m.Name, m.Size, m.Refs)
+		printf.Fprintf(w, "%-19s %8s  %s", m.Name, m.Size, m.Refs)
 		for i, h := range m.Holders {
 			sep := ","
 			if i == 0 {
 				sep = " "
 			}
-			fmt.Fprintf(w, "%s%s", sep, h)
+			printf.Fprintf(w, "%s%s", sep, h)
 		}
-		fmt.Fprintln(w)
+		printf.Fprintln(w)
 	}
 	if err := w.Flush(); err != nil {
 		return 1
@@ -118,7 +118,7 @@ func (s *System) mayLoad() error {
 		if err != nil || caps&(1<<capSysModule) != 0 {
 			return nil
 		}
-		return fmt.Errorf("not permitted: loading and unloading modules needs root (CAP_SYS_MODULE)")
+		return printf.Errorf("not permitted: loading and unloading modules needs root (CAP_SYS_MODULE)")
 	}
 	return nil
 }

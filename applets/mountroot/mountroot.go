@@ -5,7 +5,6 @@ package mountroot
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/superblock"
+	"toybox-go/applets/printf"
 )
 
 // Usage is printed by --help.
@@ -89,7 +89,7 @@ func Main(args []string) int {
 	case "stop":
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "mount_root: unknown mode %q\n%s\n", mode, Usage)
+	printf.Fprintf(os.Stderr, "mount_root: unknown mode %q\n%s\n", mode, Usage)
 	return 1
 }
 
@@ -117,7 +117,7 @@ func (m *Mounter) Start(opts string) int {
 	if !m.InPreinit() && !m.Force {
 		// Checked before looking for the volume (fstools looks first): finding
 		// it can set up loop devices, which a refused start should not leave.
-		fmt.Fprintln(os.Stderr, "mount_root: start runs only during preinit (PREINIT=1 or /tmp/.preinit); -f forces it")
+		printf.Fprintln(os.Stderr, "mount_root: start runs only during preinit (PREINIT=1 or /tmp/.preinit); -f forces it")
 		return 1
 	}
 	name := m.name()
@@ -137,7 +137,7 @@ func (m *Mounter) Start(opts string) int {
 			m.Log.Noticef("no %s volume: running on the writable root file system", name)
 			return 0
 		}
-		return m.RAM(fmt.Sprintf("no volume named %s found", name))
+		return m.RAM(printf.Sprintf("no volume named %s found", name))
 	}
 	m.Log.Infof("%s is %s", name, v)
 	if findErr != nil {
@@ -146,12 +146,12 @@ func (m *Mounter) Start(opts string) int {
 	switch {
 	case v.Info.Type.NeedsFormat() && v.Driver != "mtd" && v.Driver != "ubi":
 		if _, err := m.Format(v); err != nil {
-			return m.RAM(fmt.Sprintf("%s is not formatted and could not be: %v", v.Device, err))
+			return m.RAM(printf.Sprintf("%s is not formatted and could not be: %v", v.Device, err))
 		}
 	case v.Info.Type == superblock.Unknown && v.Driver != "mtd":
 		// fstools formats whatever it does not recognise; a corrupt superblock
 		// may still be someone's data, so we leave it alone.
-		return m.RAM(fmt.Sprintf("%s holds no file system we know (a damaged superblock?); not formatting it: erase it (zeros or 0xdeadc0de) to have it formatted", v.Device))
+		return m.RAM(printf.Sprintf("%s holds no file system we know (a damaged superblock?); not formatting it: erase it (zeros or 0xdeadc0de) to have it formatted", v.Device))
 	}
 	if _, err := m.MountData(v); errors.Is(err, fsroot.ErrExtrootDone) {
 		m.Log.Noticef("switched to extroot")
@@ -162,22 +162,22 @@ func (m *Mounter) Start(opts string) int {
 	m.Log.Noticef("switching to %s overlay on %s", v.MountType(), v.Device)
 	if err := m.FOPivot("/overlay", "/rom"); err != nil {
 		_ = unix.Unmount(m.Path("/overlay"), unix.MNT_DETACH)
-		return m.RAM(fmt.Sprintf("switching to the %s overlay failed: %v", v.MountType(), err))
+		return m.RAM(printf.Sprintf("switching to the %s overlay failed: %v", v.MountType(), err))
 	}
 	return 0
 }
 
 // RAM makes a RAM overlay the root, never silently.
 func (m *Mounter) RAM(why string) int {
-	msg := fmt.Sprintf("WARNING: using a RAM overlay (%s): changes and settings will NOT persist across a reboot", why)
+	msg := printf.Sprintf("WARNING: using a RAM overlay (%s): changes and settings will NOT persist across a reboot", why)
 	m.Log.Warnf("%s", msg)
 	if m.Console != nil {
-		fmt.Fprintf(m.Console, "mount_root: %s\n", msg)
+		printf.Fprintf(m.Console, "mount_root: %s\n", msg)
 	}
 	if err := m.RAMOverlay(); err != nil {
 		m.Log.Errorf("RAM overlay failed: %v; the root stays as it is", err)
 		if m.Console != nil {
-			fmt.Fprintf(m.Console, "mount_root: RAM overlay failed: %v; the root stays as it is\n", err)
+			printf.Fprintf(m.Console, "mount_root: RAM overlay failed: %v; the root stays as it is\n", err)
 		}
 		return 1
 	}
@@ -191,14 +191,14 @@ func (m *Mounter) Done() int {
 	if !fsroot.IsMountPoint(dir) {
 		msg := "nothing is mounted on /overlay (the root is in RAM or on no data volume): nothing to mark"
 		if v, _ := m.FindVolume(m.name()); v != nil && !fsroot.IsPersistentFS(v.Info.Type) {
-			msg = fmt.Sprintf("%s (%s) is not formatted yet: the overlay stays in RAM until a boot formats it", v.Device, v.Type())
+			msg = printf.Sprintf("%s (%s) is not formatted yet: the overlay stays in RAM until a boot formats it", v.Device, v.Type())
 		}
 		m.Log.Warnf("%s", msg)
-		fmt.Fprintln(os.Stderr, "mount_root:", msg)
+		printf.Fprintln(os.Stderr, "mount_root:", msg)
 		return 1
 	}
 	if err := fsroot.WriteState(dir, fsroot.Ready); err != nil {
-		fmt.Fprintln(os.Stderr, "mount_root:", err)
+		printf.Fprintln(os.Stderr, "mount_root:", err)
 		return 1
 	}
 	unix.Sync()

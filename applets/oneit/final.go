@@ -2,7 +2,6 @@ package oneit
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/mountinfo"
+	"toybox-go/applets/printf"
 	"toybox-go/applets/selfexec"
 )
 
@@ -32,11 +32,11 @@ var rebootCmds = map[string]uint32{
 func rebootHelper(action string) int {
 	cmd, ok := rebootCmds[action]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "oneit: unknown reboot action %q\n", action)
+		printf.Fprintf(os.Stderr, "oneit: unknown reboot action %q\n", action)
 		return 1
 	}
 	err := reboot(cmd)
-	fmt.Fprintf(os.Stderr, "oneit: %s: %v\n", action, err)
+	printf.Fprintf(os.Stderr, "oneit: %s: %v\n", action, err)
 	return 1
 }
 
@@ -196,7 +196,7 @@ func (s *initState) runRebootHelper(action string) error {
 		if action == "reboot" || initialPIDNamespace() {
 			return reboot(rebootCmds[action])
 		}
-		return fmt.Errorf("starting the reboot helper: %w", err)
+		return printf.Errorf("starting the reboot helper: %w", err)
 	}
 	for {
 		var ws unix.WaitStatus

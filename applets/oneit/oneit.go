@@ -17,7 +17,6 @@ package oneit
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -28,6 +27,7 @@ import (
 
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/sigstate"
+	"toybox-go/applets/printf"
 )
 
 // Usage is printed by --help.
@@ -108,15 +108,15 @@ func Main(args []string) int {
 		// parent (make, a shell, a container runtime) left us: this
 		// re-executes oneit once if needed.
 		if err := sigstate.EnsureClean(); err != nil {
-			fmt.Fprintf(os.Stderr, "oneit: %v\n", err)
+			printf.Fprintf(os.Stderr, "oneit: %v\n", err)
 		}
 	}
 	if err == getopt.ErrHelp {
-		fmt.Println(Usage)
+		printf.Println(Usage)
 		return nothingToRun(sigs, 0)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "oneit: %v (see \"oneit --help\")\n", err)
+		printf.Fprintf(os.Stderr, "oneit: %v (see \"oneit --help\")\n", err)
 		return nothingToRun(sigs, 1)
 	}
 	return newInit(o, sigs).run()
@@ -158,7 +158,7 @@ func activeConsole(sysfs string) string {
 func openConsole(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|syscallNoctty, 0)
 	if err != nil {
-		return nil, fmt.Errorf("console: %w", err)
+		return nil, printf.Errorf("console: %w", err)
 	}
 	return f, nil
 }
@@ -166,5 +166,5 @@ func openConsole(path string) (*os.File, error) {
 // say writes a line to the console: PID 1's stderr after redirection, which
 // never blocks on a tty console (see ownStdio).
 func say(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "oneit: "+format+"\n", args...)
+	printf.Fprintf(os.Stderr, "oneit: "+format+"\n", args...)
 }

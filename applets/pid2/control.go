@@ -3,7 +3,6 @@ package pid2
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/printf"
 )
 
 // The control socket STATEDIR/control (AF_UNIX, SOCK_STREAM, mode 0600 in a
@@ -89,11 +90,11 @@ func checkName(name string) error {
 		return errors.New("empty name")
 	}
 	if len(name) > 255 {
-		return fmt.Errorf("name longer than 255 bytes")
+		return printf.Errorf("name longer than 255 bytes")
 	}
 	for i := 0; i < len(name); i++ {
 		if c := name[i]; c < 0x20 || c == 0x7f || c == ':' || c == '/' {
-			return fmt.Errorf("bad name %q: no ':', '/' or control characters", name)
+			return printf.Errorf("bad name %q: no ':', '/' or control characters", name)
 		}
 	}
 	return nil
@@ -104,13 +105,13 @@ func checkRequest(r request) error {
 	arity, ok := commands[r.Cmd]
 	switch {
 	case !ok:
-		return fmt.Errorf("unknown command %q", r.Cmd)
+		return printf.Errorf("unknown command %q", r.Cmd)
 	case r.JSON && r.Cmd != "status":
-		return fmt.Errorf("%s: -j is for status only", r.Cmd)
+		return printf.Errorf("%s: -j is for status only", r.Cmd)
 	case arity == 'r' && r.Name == "":
-		return fmt.Errorf("%s: NAME missing", r.Cmd)
+		return printf.Errorf("%s: NAME missing", r.Cmd)
 	case arity == 'n' && r.Name != "":
-		return fmt.Errorf("%s takes no NAME", r.Cmd)
+		return printf.Errorf("%s takes no NAME", r.Cmd)
 	case r.Name != "":
 		return checkName(r.Name)
 	}
@@ -152,17 +153,17 @@ func unescapeWord(w string) (string, error) {
 		switch {
 		case c == '%':
 			if i+2 >= len(w) {
-				return "", fmt.Errorf("bad escape in %q", w)
+				return "", printf.Errorf("bad escape in %q", w)
 			}
 			hi, ok1 := unhex(w[i+1])
 			lo, ok2 := unhex(w[i+2])
 			if !ok1 || !ok2 {
-				return "", fmt.Errorf("bad escape in %q", w)
+				return "", printf.Errorf("bad escape in %q", w)
 			}
 			b = append(b, hi<<4|lo)
 			i += 2
 		case c <= 0x20 || c >= 0x7f:
-			return "", fmt.Errorf("unescaped byte %#02x", c)
+			return "", printf.Errorf("unescaped byte %#02x", c)
 		default:
 			b = append(b, c)
 		}
@@ -204,7 +205,7 @@ func parseRequest(line string) (request, error) {
 		case w == "-j" && i == 1:
 			r.JSON = true
 		case w[0] == '-':
-			return request{}, fmt.Errorf("unknown option %q", s)
+			return request{}, printf.Errorf("unknown option %q", s)
 		case i != len(words)-1:
 			return request{}, errors.New("NAME must be the last word")
 		default:
@@ -262,7 +263,7 @@ func readReply(r *bufio.Reader) (reply, error) {
 		case strings.HasPrefix(line, "err "):
 			return reply{Out: out.String(), Err: line[4:]}, nil
 		default:
-			return reply{}, fmt.Errorf("bad reply line %.40q", line)
+			return reply{}, printf.Errorf("bad reply line %.40q", line)
 		}
 	}
 }
@@ -274,7 +275,7 @@ func listen(stateDir string, reqs chan<- ctlReq) (*os.File, error) {
 	os.Remove(path) // a relaunched pid2 replaces its predecessor's
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, printf.Errorf("control socket: %w", err)
 	}
 	old := unix.Umask(0o177)
 	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
@@ -284,14 +285,14 @@ func listen(stateDir string, reqs chan<- ctlReq) (*os.File, error) {
 	}
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, printf.Errorf("control socket %s: %w", path, err)
 	}
 	// A non-blocking descriptor given to os.NewFile goes to Go's poller.
 	l := os.NewFile(uintptr(fd), path)
 	rc, err := l.SyscallConn()
 	if err != nil {
 		l.Close()
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, printf.Errorf("control socket %s: %w", path, err)
 	}
 	go func() {
 		for {
@@ -322,11 +323,11 @@ func serve(fd int, reqs chan<- ctlReq) {
 	c.SetDeadline(time.Now().Add(serveTimeout))
 	answer := func(rep reply) { c.Write(formatReply(rep)) }
 	if cerr != nil {
-		answer(reply{Err: fmt.Sprintf("permission denied: peer unknown: %v", cerr)})
+		answer(reply{Err: printf.Sprintf("permission denied: peer unknown: %v", cerr)})
 		return
 	}
 	if cred.Uid != 0 {
-		answer(reply{Err: fmt.Sprintf("permission denied: peer uid %d is not root", cred.Uid)})
+		answer(reply{Err: printf.Sprintf("permission denied: peer uid %d is not root", cred.Uid)})
 		return
 	}
 	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadString('\n')
@@ -381,7 +382,7 @@ func dial(path string) (*os.File, error) {
 	if err != nil {
 		unix.Close(fd)
 		if err == unix.EAGAIN || err == unix.EINTR {
-			err = fmt.Errorf("timed out after %v (pid2 busy?)", connectTimeout)
+			err = printf.Errorf("timed out after %v (pid2 busy?)", connectTimeout)
 		}
 		return nil, err
 	}
@@ -394,9 +395,9 @@ func call(stateDir string, r request) (reply, error) {
 	c, err := dial(path)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
-			return reply{}, fmt.Errorf("pid2 is not running (no listener on %s)", path)
+			return reply{}, printf.Errorf("pid2 is not running (no listener on %s)", path)
 		}
-		return reply{}, fmt.Errorf("cannot reach pid2 at %s: %w", path, err)
+		return reply{}, printf.Errorf("cannot reach pid2 at %s: %w", path, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(replyTimeout))
@@ -408,7 +409,7 @@ func call(stateDir string, r request) (reply, error) {
 		if werr != nil {
 			err = werr
 		}
-		return reply{}, fmt.Errorf("pid2 at %s: no answer: %w", path, err)
+		return reply{}, printf.Errorf("pid2 at %s: no answer: %w", path, err)
 	}
 	return rep, nil
 }

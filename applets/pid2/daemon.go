@@ -3,7 +3,6 @@ package pid2
 import (
 	"bufio"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -22,6 +21,7 @@ import (
 	"toybox-go/applets/internal/inittab"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/supervise"
+	"toybox-go/applets/printf"
 )
 
 // States, logged as they are entered (procd's words).
@@ -592,7 +592,7 @@ func (d *daemon) reload() string {
 	sort.Strings(added)
 	sort.Strings(removed)
 	sort.Strings(changed)
-	msg := fmt.Sprintf("reloaded %s: added %v, removed %v, changed %v", d.o.inittab, added, removed, changed)
+	msg := printf.Sprintf("reloaded %s: added %v, removed %v, changed %v", d.o.inittab, added, removed, changed)
 	d.log.Noticef("%s", msg)
 	return msg
 }
@@ -612,11 +612,11 @@ func (d *daemon) control(r request) reply {
 		for _, s := range st {
 			pid := "-"
 			if s.Pid != 0 {
-				pid = fmt.Sprint(s.Pid)
+				pid = printf.Sprint(s.Pid)
 			}
-			fmt.Fprintf(&b, "%-20s %-9s pid=%-7s restarts=%-3d last=%s", s.Name, s.State, pid, s.Restarts, strings.ReplaceAll(s.LastExit, " ", "_"))
+			printf.Fprintf(&b, "%-20s %-9s pid=%-7s restarts=%-3d last=%s", s.Name, s.State, pid, s.Restarts, strings.ReplaceAll(s.LastExit, " ", "_"))
 			if s.Note != "" {
-				fmt.Fprintf(&b, " (%s)", s.Note)
+				printf.Fprintf(&b, " (%s)", s.Note)
 			}
 			b.WriteByte('\n')
 		}
@@ -655,12 +655,12 @@ func (d *daemon) control(r request) reply {
 		if os.Getppid() == 1 {
 			// Under oneit: PID 1 decides, and forwards the signal back to us.
 			if err := unix.Kill(1, sig); err != nil {
-				return reply{Err: fmt.Sprintf("signalling PID 1: %v", err)}
+				return reply{Err: printf.Sprintf("signalling PID 1: %v", err)}
 			}
 		} else {
 			d.shutdown(sig)
 		}
 		return reply{OK: true}
 	}
-	return reply{Err: fmt.Sprintf("unknown command %q", r.Cmd)}
+	return reply{Err: printf.Sprintf("unknown command %q", r.Cmd)}
 }

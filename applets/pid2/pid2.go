@@ -8,12 +8,12 @@ package pid2
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/supervise"
+	"toybox-go/applets/printf"
 )
 
 // Usage is printed by --help.
@@ -98,6 +98,6 @@ type options struct {
 }
 
 func errorf(w io.Writer, format string, args ...any) int {
-	fmt.Fprintf(w, "pid2: "+format+"\n", args...)
+	printf.Fprintf(w, "pid2: "+format+"\n", args...)
 	return 1
 }

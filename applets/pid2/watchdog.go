@@ -1,7 +1,6 @@
 package pid2
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/printf"
 )
 
 // The watchdog. init opens /dev/watchdog during preinit, keeps it open across
@@ -41,14 +41,14 @@ type watchdog struct {
 func handedWatchdog(value string) (int, error) {
 	fd, err := strconv.Atoi(value)
 	if err != nil || fd <= 2 {
-		return -1, fmt.Errorf("%s=%q: not a descriptor above 2", WatchdogEnv, value)
+		return -1, printf.Errorf("%s=%q: not a descriptor above 2", WatchdogEnv, value)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return -1, fmt.Errorf("%s=%d: %w", WatchdogEnv, fd, err)
+		return -1, printf.Errorf("%s=%d: %w", WatchdogEnv, fd, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
-		return -1, fmt.Errorf("%s=%d: not a character device (mode %#o)", WatchdogEnv, fd, st.Mode)
+		return -1, printf.Errorf("%s=%d: not a character device (mode %#o)", WatchdogEnv, fd, st.Mode)
 	}
 	return fd, nil
 }
@@ -64,7 +64,7 @@ func takeWatchdog(dev string, log *kmsg.Logger) *watchdog {
 			log.Warnf("watchdog: %v: opening %s instead", err, dev)
 		} else {
 			unix.CloseOnExec(fd)
-			w = &watchdog{fd: fd, name: fmt.Sprintf("fd %d (%s)", fd, WatchdogEnv)}
+			w = &watchdog{fd: fd, name: printf.Sprintf("fd %d (%s)", fd, WatchdogEnv)}
 		}
 	}
 	if w == nil {

@@ -5,7 +5,6 @@ package reboot
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/getopt"
+	"toybox-go/applets/printf"
 )
 
 // Usage is printed by --help (shared by the three names).
@@ -69,11 +69,11 @@ func Main(args []string) int {
 			unix.Sync()
 		}
 		err := unix.Reboot(int(int32(a.cmd)))
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		printf.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	if err := unix.Kill(1, a.sig); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: cannot signal PID 1: %v\n", name, err)
+		printf.Fprintf(os.Stderr, "%s: cannot signal PID 1: %v\n", name, err)
 		return 1
 	}
 	return 0

@@ -3,13 +3,13 @@
 package udevtrigger
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/uevent"
+	"toybox-go/applets/printf"
 )
 
 // Usage is printed by --help.
@@ -59,12 +59,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	files, err := t.Devices()
 	if err != nil {
-		fmt.Fprintln(stderr, "udevtrigger:", err)
+		printf.Fprintln(stderr, "udevtrigger:", err)
 		return 1
 	}
 	if *dry || *verbose {
 		for _, f := range files {
-			fmt.Fprintln(stdout, f)
+			printf.Fprintln(stdout, f)
 		}
 	}
 	if *dry {
@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	_, errs := t.Write(files)
 	for _, e := range errs {
-		fmt.Fprintln(stderr, "udevtrigger:", e)
+		printf.Fprintln(stderr, "udevtrigger:", e)
 	}
 	return 0
 }

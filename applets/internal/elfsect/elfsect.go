@@ -16,10 +16,11 @@ package elfsect
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
+
+	"toybox-go/applets/printf"
 )
 
 // Class is EI_CLASS: 32 or 64 bits.
@@ -96,7 +97,7 @@ var (
 )
 
 func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+	return printf.Errorf("%w: %s", ErrMalformed, printf.Sprintf(format, args...))
 }
 
 // Section is one decoded section header.
@@ -289,12 +290,12 @@ func (f *File) fits(s Section) bool {
 // error.
 func (f *File) Section(i int) (Section, error) {
 	if i < 0 || i >= f.shnum {
-		return Section{}, fmt.Errorf("section %d out of range (%d sections)", i, f.shnum)
+		return Section{}, printf.Errorf("section %d out of range (%d sections)", i, f.shnum)
 	}
 	s := f.header(i)
 	name, err := f.name(s.NameOff)
 	if err != nil {
-		return s, fmt.Errorf("section %d: %w", i, err)
+		return s, printf.Errorf("section %d: %w", i, err)
 	}
 	s.Name = name
 	return s, nil
@@ -370,17 +371,17 @@ func (f *File) Lookup(name string) (s Section, ok bool) {
 // is allocated before those checks pass.
 func (f *File) ReadSection(s Section, max uint64) ([]byte, error) {
 	if s.Type == SHT_NOBITS {
-		return nil, fmt.Errorf("%s: %w", s.Name, ErrNoBits)
+		return nil, printf.Errorf("%s: %w", s.Name, ErrNoBits)
 	}
 	if !f.fits(s) {
 		return nil, malformed("%s section of %d bytes at %d does not fit in a file of %d bytes (truncated?)", s.Name, s.Size, s.Offset, f.size)
 	}
 	if s.Size > max || s.Size > math.MaxInt {
-		return nil, fmt.Errorf("%s section of %d bytes: %w (%d)", s.Name, s.Size, ErrTooLarge, max)
+		return nil, printf.Errorf("%s section of %d bytes: %w (%d)", s.Name, s.Size, ErrTooLarge, max)
 	}
 	buf := make([]byte, s.Size)
 	if err := readFull(f.r, buf, int64(s.Offset)); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", s.Name, err)
+		return nil, printf.Errorf("reading %s: %w", s.Name, err)
 	}
 	return buf, nil
 }

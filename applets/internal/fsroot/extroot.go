@@ -1,13 +1,13 @@
 package fsroot
 
 import (
-	"fmt"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/mnt"
+	"toybox-go/applets/printf"
 )
 
 // Extroot carries out OpenWrt's extroot (fstools' mount_extroot + `block
@@ -55,7 +55,7 @@ func (s *System) Extroot(prefix string) (bool, error) {
 	for {
 		var err error
 		if v, err = s.FindDevice(m.Device); err != nil {
-			return false, fmt.Errorf("extroot %s: %w", m.Device, err)
+			return false, printf.Errorf("extroot %s: %w", m.Device, err)
 		}
 		if v != nil || time.Now().After(deadline) {
 			break
@@ -63,14 +63,14 @@ func (s *System) Extroot(prefix string) (bool, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if v == nil {
-		return false, fmt.Errorf("extroot: no device %s (delay_root %d s)", m.Device, m.DelayRoot)
+		return false, printf.Errorf("extroot: no device %s (delay_root %d s)", m.Device, m.DelayRoot)
 	}
 	fstype := m.FSType
 	if fstype == "" {
 		fstype = v.Info.Type.MountType()
 	}
 	if fstype == "" {
-		return false, fmt.Errorf("extroot: %s holds %s, no file system to mount", v.Device, v.Type())
+		return false, printf.Errorf("extroot: %s holds %s, no file system to mount", v.Device, v.Type())
 	}
 	sub := "/tmp/extroot/overlay"
 	if m.Target == "/" {
@@ -81,13 +81,13 @@ func (s *System) Extroot(prefix string) (bool, error) {
 		return false, err
 	}
 	if err := mnt.Mount(v.Device, dir, fstype, m.Options, unix.MS_NOATIME); err != nil {
-		return false, fmt.Errorf("extroot: mounting %s (%s) on %s: %w", v.Device, fstype, dir, err)
+		return false, printf.Errorf("extroot: mounting %s (%s) on %s: %w", v.Device, fstype, dir, err)
 	}
 	undo := func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }
 	if m.Target == "/overlay" {
 		if err := mnt.Move(dir, s.Path("/overlay")); err != nil {
 			undo()
-			return false, fmt.Errorf("extroot: moving %s to /overlay: %w", dir, err)
+			return false, printf.Errorf("extroot: moving %s to /overlay: %w", dir, err)
 		}
 		if err := s.FOPivot("/overlay", "/rom"); err != nil {
 			_ = unix.Unmount(s.Path("/overlay"), unix.MNT_DETACH)
@@ -100,7 +100,7 @@ func (s *System) Extroot(prefix string) (bool, error) {
 	}
 	if err := mnt.Move(dir, s.Path("/mnt")); err != nil {
 		undo()
-		return false, fmt.Errorf("extroot: moving %s to /mnt: %w", dir, err)
+		return false, printf.Errorf("extroot: moving %s to /mnt: %w", dir, err)
 	}
 	if err := s.Pivot("/mnt", "/rom"); err != nil {
 		_ = unix.Unmount(s.Path("/mnt"), unix.MNT_DETACH)

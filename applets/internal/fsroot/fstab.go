@@ -2,10 +2,11 @@ package fsroot
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"toybox-go/applets/printf"
 )
 
 // Section is one `config TYPE ['NAME']` block of a UCI file with its options
@@ -26,7 +27,7 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 	for line := 1; sc.Scan(); line++ {
 		words, err := uciWords(sc.Text())
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", file, line, err))
+			errs = append(errs, printf.Errorf("%s:%d: %w", file, line, err))
 			continue
 		}
 		if len(words) == 0 {
@@ -35,7 +36,7 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 		switch words[0] {
 		case "config":
 			if len(words) < 2 || len(words) > 3 || words[1] == "" {
-				errs = append(errs, fmt.Errorf("%s:%d: config needs a type and at most a name", file, line))
+				errs = append(errs, printf.Errorf("%s:%d: config needs a type and at most a name", file, line))
 				cur = nil
 				continue
 			}
@@ -46,11 +47,11 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 			}
 		case "option", "list":
 			if cur == nil {
-				errs = append(errs, fmt.Errorf("%s:%d: %s outside a config section", file, line, words[0]))
+				errs = append(errs, printf.Errorf("%s:%d: %s outside a config section", file, line, words[0]))
 				continue
 			}
 			if len(words) != 3 {
-				errs = append(errs, fmt.Errorf("%s:%d: %s needs a name and one value", file, line, words[0]))
+				errs = append(errs, printf.Errorf("%s:%d: %s needs a name and one value", file, line, words[0]))
 				continue
 			}
 			if old, ok := cur.Options[words[1]]; ok && words[0] == "list" {
@@ -60,11 +61,11 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 			}
 		case "package":
 		default:
-			errs = append(errs, fmt.Errorf("%s:%d: unknown keyword %q", file, line, words[0]))
+			errs = append(errs, printf.Errorf("%s:%d: unknown keyword %q", file, line, words[0]))
 		}
 	}
 	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", file, err))
+		errs = append(errs, printf.Errorf("%s: %w", file, err))
 	}
 	return secs, errs
 }
@@ -88,7 +89,7 @@ func uciWords(s string) ([]string, error) {
 		case c == '\'' || c == '"':
 			j := strings.IndexByte(s[i+1:], c)
 			if j < 0 {
-				return nil, fmt.Errorf("unterminated %c quote", c)
+				return nil, printf.Errorf("unterminated %c quote", c)
 			}
 			b.WriteString(s[i+1 : i+1+j])
 			i += j + 1

@@ -1,12 +1,13 @@
 package fsroot
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/printf"
 )
 
 // LoopRange returns a loop device showing length bytes of backing (a disk
@@ -20,7 +21,7 @@ func (s *System) LoopRange(backing string, offset, length int64) (string, error)
 	}
 	ctl, err := os.OpenFile(filepath.Join(s.Dev, "loop-control"), os.O_RDWR, 0)
 	if err != nil {
-		return "", fmt.Errorf("opening loop-control: %w", err)
+		return "", printf.Errorf("opening loop-control: %w", err)
 	}
 	defer ctl.Close()
 	bf, err := os.OpenFile(backing, os.O_RDWR, 0)
@@ -31,7 +32,7 @@ func (s *System) LoopRange(backing string, offset, length int64) (string, error)
 	for try := 0; try < 8; try++ {
 		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
 		if err != nil {
-			return "", fmt.Errorf("LOOP_CTL_GET_FREE: %w", err)
+			return "", printf.Errorf("LOOP_CTL_GET_FREE: %w", err)
 		}
 		dev := filepath.Join(s.Dev, "loop"+strconv.Itoa(n))
 		if _, err := os.Stat(dev); err != nil {
@@ -46,19 +47,19 @@ func (s *System) LoopRange(backing string, offset, length int64) (string, error)
 			if err == unix.EBUSY {
 				continue // taken between GET_FREE and SET_FD
 			}
-			return "", fmt.Errorf("LOOP_SET_FD %s: %w", dev, err)
+			return "", printf.Errorf("LOOP_SET_FD %s: %w", dev, err)
 		}
 		info := unix.LoopInfo64{Offset: uint64(offset), Sizelimit: uint64(length)}
 		copy(info.File_name[:], backing)
 		if err := unix.IoctlLoopSetStatus64(int(lf.Fd()), &info); err != nil {
 			_ = unix.IoctlSetInt(int(lf.Fd()), unix.LOOP_CLR_FD, 0)
 			lf.Close()
-			return "", fmt.Errorf("LOOP_SET_STATUS64 %s: %w", dev, err)
+			return "", printf.Errorf("LOOP_SET_STATUS64 %s: %w", dev, err)
 		}
 		lf.Close()
 		return dev, nil
 	}
-	return "", fmt.Errorf("no free loop device for %s", backing)
+	return "", printf.Errorf("no free loop device for %s", backing)
 }
 
 // findLoop looks for a loop device over backing at offset/length, comparing

@@ -1,12 +1,13 @@
 package fsroot
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/printf"
 )
 
 // EraseMTD makes the MTD partition behind the character device dev ready for
@@ -25,10 +26,10 @@ func EraseMTD(dev string) (erased, blocks int, err error) {
 	defer f.Close()
 	var info unix.MtdInfo
 	if err := mtdIoctl(f, unix.MEMGETINFO, unsafe.Pointer(&info)); err != nil {
-		return 0, 0, fmt.Errorf("%s: MEMGETINFO: %w (not an MTD character device?)", dev, err)
+		return 0, 0, printf.Errorf("%s: MEMGETINFO: %w (not an MTD character device?)", dev, err)
 	}
 	if info.Flags&unix.MTD_WRITEABLE == 0 {
-		return 0, 0, fmt.Errorf("%s: the flash partition is read-only", dev)
+		return 0, 0, printf.Errorf("%s: the flash partition is read-only", dev)
 	}
 	// Locked NOR sectors (some chips lock all at power-up) refuse erases;
 	// fstools unlocks the whole partition the same way. Flash without
@@ -37,13 +38,13 @@ func EraseMTD(dev string) (erased, blocks int, err error) {
 	_ = mtdIoctl(f, unix.MEMUNLOCK, unsafe.Pointer(&whole))
 	dirty, err := dirtyBlocks(f, int64(info.Size), int64(info.Erasesize))
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", dev, err)
+		return 0, 0, printf.Errorf("%s: %w", dev, err)
 	}
 	blocks = int(int64(info.Size) / int64(info.Erasesize))
 	for _, off := range dirty {
 		e := unix.EraseInfo{Start: uint32(off), Length: info.Erasesize}
 		if err := mtdIoctl(f, unix.MEMERASE, unsafe.Pointer(&e)); err != nil {
-			return erased, blocks, fmt.Errorf("%s: erasing the block at %#x: %w", dev, off, err)
+			return erased, blocks, printf.Errorf("%s: erasing the block at %#x: %w", dev, off, err)
 		}
 		erased++
 	}
@@ -54,14 +55,14 @@ func EraseMTD(dev string) (erased, blocks int, err error) {
 // of erasesize) that hold anything but 0xff.
 func dirtyBlocks(r io.ReaderAt, size, erasesize int64) ([]int64, error) {
 	if erasesize <= 0 || size%erasesize != 0 {
-		return nil, fmt.Errorf("size %d is not a whole number of %d-byte erase blocks", size, erasesize)
+		return nil, printf.Errorf("size %d is not a whole number of %d-byte erase blocks", size, erasesize)
 	}
 	var out []int64
 	buf := make([]byte, erasesize)
 	for off := int64(0); off < size; off += erasesize {
 		n, err := r.ReadAt(buf, off)
 		if err != nil && !(err == io.EOF && n == len(buf)) {
-			return nil, fmt.Errorf("reading the block at %#x: %w", off, err)
+			return nil, printf.Errorf("reading the block at %#x: %w", off, err)
 		}
 		for _, c := range buf {
 			if c != 0xff {

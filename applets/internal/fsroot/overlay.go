@@ -2,7 +2,6 @@ package fsroot
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 	"toybox-go/applets/internal/mnt"
 	"toybox-go/applets/internal/mountinfo"
 	"toybox-go/applets/internal/superblock"
+	"toybox-go/applets/printf"
 )
 
 // ErrNoOverlay means the kernel has no overlay file system (not built in, module
@@ -38,10 +38,10 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 		return false, s.ubiUnusable(v)
 	}
 	if fstype == "" {
-		return false, fmt.Errorf("%s holds %s, not a file system to mount", v.Device, v.Type())
+		return false, printf.Errorf("%s holds %s, not a file system to mount", v.Device, v.Type())
 	}
 	if where := s.MountedAt(v.Device); where != "" {
-		return false, fmt.Errorf("%s:%s is already mounted as %s", v.Name, v.Device, where)
+		return false, printf.Errorf("%s:%s is already mounted as %s", v.Name, v.Device, where)
 	}
 	tmp := s.Path("/tmp/overlay")
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
@@ -57,16 +57,16 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 		t0 := time.Now()
 		n, total, eerr := EraseMTD(v.Probe)
 		if eerr != nil {
-			return false, fmt.Errorf("mounting %s (%s): %w; erasing it: %v", v.Device, fstype, err, eerr)
+			return false, printf.Errorf("mounting %s (%s): %w; erasing it: %v", v.Device, fstype, err, eerr)
 		}
 		s.logf("erased %d of %d flash blocks of %s (0xdeadc0de: first boot) in %v", n, total, v.Probe, time.Since(t0).Round(time.Millisecond))
 		err = mnt.Mount(v.Device, tmp, fstype, "", unix.MS_NOATIME)
 	}
 	if err != nil {
 		if errors.Is(err, unix.ENODEV) && !s.HasFilesystem(fstype) {
-			return false, fmt.Errorf("cannot mount %s: the kernel has no %s file system (not built in, module not loaded?)", v.Device, fstype)
+			return false, printf.Errorf("cannot mount %s: the kernel has no %s file system (not built in, module not loaded?)", v.Device, fstype)
 		}
-		return false, fmt.Errorf("mounting %s (%s) on %s: %w", v.Device, fstype, tmp, err)
+		return false, printf.Errorf("mounting %s (%s) on %s: %w", v.Device, fstype, tmp, err)
 	}
 	if ok, err := s.Extroot("/tmp/overlay"); ok {
 		return false, ErrExtrootDone
@@ -86,7 +86,7 @@ func (s *System) MountData(v *Volume) (wiped bool, err error) {
 	}
 	if err := mnt.Move(tmp, dst); err != nil {
 		_ = unix.Unmount(tmp, unix.MNT_DETACH)
-		return wiped, fmt.Errorf("moving %s to %s: %w", tmp, dst, err)
+		return wiped, printf.Errorf("moving %s to %s: %w", tmp, dst, err)
 	}
 	return wiped, nil
 }
@@ -99,7 +99,7 @@ func (s *System) MountedAt(dev string) string {
 		return ""
 	}
 	rdev := uint64(st.Rdev) //nolint:unconvert // uint32 on mips
-	want := fmt.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))
+	want := printf.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))
 	for _, m := range s.mountinfo() {
 		if m.Dev == want {
 			return m.Target
@@ -159,9 +159,9 @@ func (s *System) FOPivot(rw, ro string) error {
 	if err := os.MkdirAll(newRoot, 0o755); err != nil {
 		return err
 	}
-	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Root, filepath.Join(rwp, "upper"), filepath.Join(rwp, "work"))
+	data := printf.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Root, filepath.Join(rwp, "upper"), filepath.Join(rwp, "work"))
 	if err := mnt.Mount("overlayfs:"+rw, newRoot, "overlay", data, unix.MS_NOATIME); err != nil {
-		return fmt.Errorf("mounting overlay (%s) on %s: %w", data, newRoot, err)
+		return printf.Errorf("mounting overlay (%s) on %s: %w", data, newRoot, err)
 	}
 	if err := s.Pivot("/mnt", ro); err != nil {
 		_ = unix.Unmount(newRoot, unix.MNT_DETACH)
@@ -190,7 +190,7 @@ func (s *System) Pivot(newRoot, putOld string) error {
 		if errors.Is(err, unix.EINVAL) && s.RootIsRootfs() {
 			return ErrRootfs
 		}
-		return fmt.Errorf("pivot_root(%s, %s): %w", nr, filepath.Join(nr, putOld), err)
+		return printf.Errorf("pivot_root(%s, %s): %w", nr, filepath.Join(nr, putOld), err)
 	}
 	_ = unix.Chdir("/")
 	for _, d := range []string{"/dev", "/sys", "/tmp", "/run", "/overlay"} {
@@ -234,7 +234,7 @@ func (s *System) RAMOverlay() error {
 		return err
 	}
 	if err := mnt.Mount("tmpfs", dir, "tmpfs", "mode=0755", unix.MS_NOATIME); err != nil {
-		return fmt.Errorf("mounting tmpfs on %s: %w", dir, err)
+		return printf.Errorf("mounting tmpfs on %s: %w", dir, err)
 	}
 	if err := s.FOPivot("/tmp/root", "/rom"); err != nil {
 		_ = unix.Unmount(dir, unix.MNT_DETACH)
@@ -284,7 +284,7 @@ func CanWhiteout(dir string) error {
 		return err
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_WHITEOUT); err != nil {
-		return fmt.Errorf("%s: the file system cannot rename with a whiteout: %w", dir, err)
+		return printf.Errorf("%s: the file system cannot rename with a whiteout: %w", dir, err)
 	}
 	return nil
 }

@@ -1,10 +1,11 @@
 package fsroot
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"toybox-go/applets/printf"
 )
 
 // State is the trust marker of an overlay: the text of the symlink .fs_state
@@ -40,10 +41,10 @@ func WriteState(dir string, st State) error {
 	tmp := filepath.Join(dir, stateFile+".new")
 	_ = os.Remove(tmp)
 	if err := os.Symlink(strconv.Itoa(int(st)), tmp); err != nil {
-		return fmt.Errorf("writing %s state: %w", dir, err)
+		return printf.Errorf("writing %s state: %w", dir, err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, stateFile)); err != nil {
-		return fmt.Errorf("writing %s state: %w", dir, err)
+		return printf.Errorf("writing %s state: %w", dir, err)
 	}
 	return nil
 }

@@ -14,7 +14,6 @@ package fsroot
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +25,7 @@ import (
 	"toybox-go/applets/internal/cmdline"
 	"toybox-go/applets/internal/gpt"
 	"toybox-go/applets/internal/superblock"
+	"toybox-go/applets/printf"
 )
 
 // DataName is the volume name OpenWrt gives the writable partition.
@@ -77,7 +77,7 @@ type Volume struct {
 }
 
 func (v *Volume) String() string {
-	return fmt.Sprintf("%s (%s, found by %s)", v.Device, v.Type(), v.Driver)
+	return printf.Sprintf("%s (%s, found by %s)", v.Device, v.Type(), v.Driver)
 }
 
 // Type is the identified content, "unknown" for unrecognised data.
@@ -134,7 +134,7 @@ func (s *System) FindVolume(name string) (*Volume, error) {
 	if v := s.byRootdisk(devs, name); v != nil {
 		return s.identify(v)
 	}
-	return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+	return nil, printf.Errorf("%s: %w", name, ErrNotFound)
 }
 
 func (s *System) identify(v *Volume) (*Volume, error) {
@@ -144,12 +144,12 @@ func (s *System) identify(v *Volume) (*Volume, error) {
 	}
 	f, err := os.Open(v.Probe)
 	if err != nil {
-		return v, fmt.Errorf("identifying %s: %w", v.Probe, err)
+		return v, printf.Errorf("identifying %s: %w", v.Probe, err)
 	}
 	defer f.Close()
 	v.Info, err = superblock.Probe(f)
 	if err != nil {
-		return v, fmt.Errorf("identifying %s: %w", v.Probe, err)
+		return v, printf.Errorf("identifying %s: %w", v.Probe, err)
 	}
 	return v, nil
 }
@@ -457,11 +457,11 @@ func (s *System) byUBI(name string) *Volume {
 func (s *System) ubiUnusable(v *Volume) error {
 	if ubi := s.ubiOfMTD(strings.TrimPrefix(filepath.Base(v.Probe), "mtdblock")); ubi != "" {
 		if !s.HasFilesystem("ubifs") {
-			return fmt.Errorf("%s holds UBI, attached as %s, but the kernel has no ubifs file system (not built in, module not loaded?)", v.Device, ubi)
+			return printf.Errorf("%s holds UBI, attached as %s, but the kernel has no ubifs file system (not built in, module not loaded?)", v.Device, ubi)
 		}
-		return fmt.Errorf("%s holds UBI, attached as %s, but it has no volume named %s", v.Device, ubi, v.Name)
+		return printf.Errorf("%s holds UBI, attached as %s, but it has no volume named %s", v.Device, ubi, v.Name)
 	}
-	return fmt.Errorf("%s holds a UBI image that is not attached: attach it (ubi.mtd=%s on the kernel command line, or ubiattach) and name its volume %s", v.Device, v.Name, v.Name)
+	return printf.Errorf("%s holds a UBI image that is not attached: attach it (ubi.mtd=%s on the kernel command line, or ubiattach) and name its volume %s", v.Device, v.Name, v.Name)
 }
 
 // ubiOfMTD returns the UBI device ("ubi0") attached to MTD device mtd
@@ -507,7 +507,7 @@ func (s *System) byMTD(name string) *Volume {
 			continue
 		}
 		size, _ := strconv.ParseInt(fields[0], 16, 64)
-		chr, blk := fmt.Sprintf("mtd%d", idx), fmt.Sprintf("mtdblock%d", idx)
+		chr, blk := printf.Sprintf("mtd%d", idx), printf.Sprintf("mtdblock%d", idx)
 		probe := filepath.Join(s.Dev, chr)
 		if _, err := os.Stat(probe); err != nil {
 			if alt := filepath.Join(s.Dev, "mtd", strconv.Itoa(idx)); exists(alt) {

@@ -11,9 +11,10 @@ package getopt
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"strings"
+
+	"toybox-go/applets/printf"
 )
 
 // ErrHelp is returned by Parse for -h or --help when the applet does not use
@@ -92,7 +93,7 @@ func (s *Set) Arg(i int) string {
 }
 
 // Usage writes the usage text.
-func (s *Set) Usage() { fmt.Fprintln(s.out, s.usage) }
+func (s *Set) Usage() { printf.Fprintln(s.out, s.usage) }
 
 // Parse parses args (without the applet's name). On an error it writes
 // "NAME: ERROR" and the usage text, and returns the error.
@@ -101,7 +102,7 @@ func (s *Set) Parse(args []string) error {
 	if err == ErrHelp {
 		s.Usage()
 	} else if err != nil {
-		fmt.Fprintf(s.out, "%s: %v\n", s.name, err)
+		printf.Fprintf(s.out, "%s: %v\n", s.name, err)
 		s.Usage()
 	}
 	return err
@@ -141,17 +142,17 @@ func (s *Set) long(args []string, i int) (int, error) {
 		if name == "help" {
 			return i, ErrHelp
 		}
-		return i, fmt.Errorf("unknown option --%s", name)
+		return i, printf.Errorf("unknown option --%s", name)
 	}
 	if !o.takesValue {
 		if hasValue {
-			return i, fmt.Errorf("option --%s takes no value", name)
+			return i, printf.Errorf("option --%s takes no value", name)
 		}
 		return i, s.apply(name, o, "")
 	}
 	if !hasValue {
 		if i+1 >= len(args) {
-			return i, fmt.Errorf("option --%s needs a value", name)
+			return i, printf.Errorf("option --%s needs a value", name)
 		}
 		i++
 		value = args[i]
@@ -171,7 +172,7 @@ func (s *Set) short(args []string, i int) (int, error) {
 			if name == "h" {
 				return i, ErrHelp
 			}
-			return i, fmt.Errorf("unknown option -%s", name)
+			return i, printf.Errorf("unknown option -%s", name)
 		}
 		if !o.takesValue {
 			if err := s.apply(name, o, ""); err != nil {
@@ -182,7 +183,7 @@ func (s *Set) short(args []string, i int) (int, error) {
 		value := a[j+1:]
 		if value == "" {
 			if i+1 >= len(args) {
-				return i, fmt.Errorf("option -%s needs a value", name)
+				return i, printf.Errorf("option -%s needs a value", name)
 			}
 			i++
 			value = args[i]
@@ -199,7 +200,7 @@ func (s *Set) apply(name string, o *option, value string) error {
 		if len(name) > 1 {
 			dash = "--"
 		}
-		return fmt.Errorf("option %s%s %q: %w", dash, name, value, err)
+		return printf.Errorf("option %s%s %q: %w", dash, name, value, err)
 	}
 	return nil
 }

@@ -8,11 +8,12 @@ package gpt
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"strings"
 	"unicode/utf16"
+
+	"toybox-go/applets/printf"
 )
 
 // Partition is one used entry of the table.
@@ -71,55 +72,55 @@ func Read(r io.ReaderAt, size int64) (*Table, error) {
 func checkMBR(r io.ReaderAt) error {
 	mbr := make([]byte, 512)
 	if _, err := r.ReadAt(mbr, 0); err != nil {
-		return fmt.Errorf("%w: reading MBR: %w", ErrNoGPT, err)
+		return printf.Errorf("%w: reading MBR: %w", ErrNoGPT, err)
 	}
 	if mbr[510] != 0x55 || mbr[511] != 0xaa {
-		return fmt.Errorf("%w: no MBR signature", ErrNoGPT)
+		return printf.Errorf("%w: no MBR signature", ErrNoGPT)
 	}
 	for i := range 4 {
 		if mbr[446+16*i+4] == 0xee {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: no protective MBR entry (type 0xee)", ErrNoGPT)
+	return printf.Errorf("%w: no protective MBR entry (type 0xee)", ErrNoGPT)
 }
 
 func readAt(r io.ReaderAt, ss int, lba uint64) (*Table, error) {
 	hdr := make([]byte, ss)
 	if _, err := r.ReadAt(hdr, int64(lba)*int64(ss)); err != nil {
-		return nil, fmt.Errorf("%w: reading header at LBA %d: %w", ErrNoGPT, lba, err)
+		return nil, printf.Errorf("%w: reading header at LBA %d: %w", ErrNoGPT, lba, err)
 	}
 	if string(hdr[:8]) != headerSig {
-		return nil, fmt.Errorf("%w: no %q at LBA %d (sector size %d)", ErrNoGPT, headerSig, lba, ss)
+		return nil, printf.Errorf("%w: no %q at LBA %d (sector size %d)", ErrNoGPT, headerSig, lba, ss)
 	}
 	hsize := binary.LittleEndian.Uint32(hdr[12:])
 	if hsize < 92 || int(hsize) > ss {
-		return nil, fmt.Errorf("%w: header size %d", ErrNoGPT, hsize)
+		return nil, printf.Errorf("%w: header size %d", ErrNoGPT, hsize)
 	}
 	want := binary.LittleEndian.Uint32(hdr[16:])
 	h := append([]byte(nil), hdr[:hsize]...)
 	binary.LittleEndian.PutUint32(h[16:], 0)
 	if got := crc32.ChecksumIEEE(h); got != want {
-		return nil, fmt.Errorf("%w: header CRC %08x, want %08x", ErrNoGPT, got, want)
+		return nil, printf.Errorf("%w: header CRC %08x, want %08x", ErrNoGPT, got, want)
 	}
 	if my := binary.LittleEndian.Uint64(hdr[24:]); my != lba {
-		return nil, fmt.Errorf("%w: header at LBA %d says it is at %d", ErrNoGPT, lba, my)
+		return nil, printf.Errorf("%w: header at LBA %d says it is at %d", ErrNoGPT, lba, my)
 	}
 	entriesLBA := binary.LittleEndian.Uint64(hdr[72:])
 	n := binary.LittleEndian.Uint32(hdr[80:])
 	esize := binary.LittleEndian.Uint32(hdr[84:])
 	if n > maxEntries || esize < 128 || esize > maxEntrySize || esize%8 != 0 {
-		return nil, fmt.Errorf("%w: %d entries of %d bytes", ErrNoGPT, n, esize)
+		return nil, printf.Errorf("%w: %d entries of %d bytes", ErrNoGPT, n, esize)
 	}
 	if entriesLBA > (1<<62)/uint64(ss) {
-		return nil, fmt.Errorf("%w: entries at LBA %d", ErrNoGPT, entriesLBA)
+		return nil, printf.Errorf("%w: entries at LBA %d", ErrNoGPT, entriesLBA)
 	}
 	arr := make([]byte, int(n)*int(esize))
 	if _, err := r.ReadAt(arr, int64(entriesLBA)*int64(ss)); err != nil {
-		return nil, fmt.Errorf("%w: reading %d entries at LBA %d: %w", ErrNoGPT, n, entriesLBA, err)
+		return nil, printf.Errorf("%w: reading %d entries at LBA %d: %w", ErrNoGPT, n, entriesLBA, err)
 	}
 	if got, want := crc32.ChecksumIEEE(arr), binary.LittleEndian.Uint32(hdr[88:]); got != want {
-		return nil, fmt.Errorf("%w: partition array CRC %08x, want %08x", ErrNoGPT, got, want)
+		return nil, printf.Errorf("%w: partition array CRC %08x, want %08x", ErrNoGPT, got, want)
 	}
 	t := &Table{SectorSize: ss, DiskGUID: guid(hdr[56:72])}
 	for i := 0; i < int(n); i++ {
@@ -154,7 +155,7 @@ func name(b []byte) string {
 
 // guid formats a mixed-endian on-disk GUID the way sgdisk and blkid print it.
 func guid(b []byte) string {
-	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
+	return printf.Sprintf("%08x-%04x-%04x-%x-%x",
 		binary.LittleEndian.Uint32(b[0:]), binary.LittleEndian.Uint16(b[4:]),
 		binary.LittleEndian.Uint16(b[6:]), b[8:10], b[10:16])
 }

@@ -3,7 +3,6 @@ package hotplug
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/printf"
 )
 
 // Coldplug replaces /dev with a fresh tmpfs (unless Config.KeepDev), replays
@@ -36,7 +36,7 @@ func (p *Plug) Coldplug(ctx context.Context) error {
 	p.endTrigger()
 	if err != nil {
 		p.log.Errorf("coldplug: trigger: %v", err)
-		errs = append(errs, fmt.Errorf("trigger: %w", err))
+		errs = append(errs, printf.Errorf("trigger: %w", err))
 	}
 	triggered := time.Now()
 	if err := p.waitSettled(ctx); err != nil {
@@ -81,7 +81,7 @@ func readSeqnum(sys string) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("uevent_seqnum %q: %w", b, err)
+		return 0, printf.Errorf("uevent_seqnum %q: %w", b, err)
 	}
 	return n, nil
 }
@@ -168,7 +168,7 @@ func (p *Plug) waitSettled(ctx context.Context) error {
 		case <-t.C:
 		case <-deadline.C:
 			t.Stop()
-			return fmt.Errorf("%w in %v: at event %d of %d, %d commands queued", ErrSettleTimeout, p.cfg.SettleTimeout, last, target, queued)
+			return printf.Errorf("%w in %v: at event %d of %d, %d commands queued", ErrSettleTimeout, p.cfg.SettleTimeout, last, target, queued)
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
@@ -201,7 +201,7 @@ func FreshDev(dev string, log *kmsg.Logger) error {
 	// tmpfs simply covers it.
 	_ = unix.Unmount(dev, unix.MNT_DETACH)
 	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NOATIME, "mode=0755,size=512k"); err != nil {
-		return fmt.Errorf("mount tmpfs on %s: %w", dev, err)
+		return printf.Errorf("mount tmpfs on %s: %w", dev, err)
 	}
 	if err := mknod(dev, "null", unix.S_IFCHR|0o666, unix.Mkdev(1, 3), -1); err != nil {
 		return err
@@ -219,7 +219,7 @@ func FreshDev(dev string, log *kmsg.Logger) error {
 	}
 	if !moved {
 		if err := unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NOATIME, "mode=0620,ptmxmode=0666"); err != nil {
-			return fmt.Errorf("mount devpts on %s: %w", pts, err)
+			return printf.Errorf("mount devpts on %s: %w", pts, err)
 		}
 	}
 	if err := os.Symlink("/tmp/shm", filepath.Join(dev, "shm")); err != nil {

@@ -3,7 +3,6 @@ package hotplug
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/uevent"
+	"toybox-go/applets/printf"
 )
 
 // devName checks the event's own DEVNAME, which the rules paste into paths:
@@ -24,7 +24,7 @@ func devName(ev *uevent.Event) (string, error) {
 		return "", nil
 	}
 	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.ContainsRune(name, 0) {
-		return name, fmt.Errorf("unsafe DEVNAME %q", name)
+		return name, printf.Errorf("unsafe DEVNAME %q", name)
 	}
 	return name, nil
 }
@@ -168,7 +168,7 @@ func findGroup(r io.Reader, file, name string) (int, error) {
 		}
 		gid, err := strconv.ParseUint(fields[2], 10, 31)
 		if err != nil {
-			return -1, fmt.Errorf("%s:%d: bad gid %q", file, n, fields[2])
+			return -1, printf.Errorf("%s:%d: bad gid %q", file, n, fields[2])
 		}
 		return int(gid), nil
 	}

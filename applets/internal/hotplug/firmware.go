@@ -2,13 +2,13 @@ package hotplug
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"toybox-go/applets/internal/uevent"
+	"toybox-go/applets/printf"
 )
 
 var errUnsafeFirmware = errors.New("name leaves the firmware directory")
@@ -58,7 +58,7 @@ func copyFirmware(dir, name, sysdir string) (int64, error) {
 	}
 	defer img.Close()
 	if fi, err := img.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s/%s: not a regular file", dir, name)
+		return 0, printf.Errorf("%s/%s: not a regular file", dir, name)
 	}
 	loading := filepath.Join(sysdir, "loading")
 	if err := writeAttr(loading, "1"); err != nil {
@@ -75,7 +75,7 @@ func copyFirmware(dir, name, sysdir string) (int64, error) {
 		err = cerr
 	}
 	if err != nil {
-		return n, fmt.Errorf("writing %s/data: %w", sysdir, err)
+		return n, printf.Errorf("writing %s/data: %w", sysdir, err)
 	}
 	return n, writeAttr(loading, "0")
 }

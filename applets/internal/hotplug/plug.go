@@ -3,7 +3,6 @@ package hotplug
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/uevent"
+	"toybox-go/applets/printf"
 )
 
 // Rules is a compiled rules file; *rules.Script is one.
@@ -215,7 +215,7 @@ func (p *Plug) Run(ctx context.Context) error {
 				return err
 			}
 		default:
-			return fmt.Errorf("hotplug: %w", err)
+			return printf.Errorf("hotplug: %w", err)
 		}
 	}
 }

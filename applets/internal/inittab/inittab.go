@@ -17,13 +17,14 @@ package inittab
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"toybox-go/applets/printf"
 )
 
 // Action is the third field of an entry.
@@ -110,7 +111,7 @@ type Error struct {
 	Why  string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Why) }
+func (e *Error) Error() string { return printf.Sprintf("%s:%d: %s", e.File, e.Line, e.Why) }
 
 // ReadFile parses the file at path; errors name it by its base name.
 func ReadFile(path string) ([]Entry, []error, error) {
@@ -131,7 +132,7 @@ func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 	names := map[string]int{}
 	n := 0
 	bad := func(why string, args ...any) {
-		errs = append(errs, &Error{File: file, Line: n, Why: fmt.Sprintf(why, args...)})
+		errs = append(errs, &Error{File: file, Line: n, Why: printf.Sprintf(why, args...)})
 	}
 	for {
 		line, err := br.ReadSlice('\n')
@@ -188,7 +189,7 @@ func parseLine(s string, n int) (*Entry, string) {
 	}
 	for _, c := range s {
 		if (c < 0x20 && c != '\t') || c == 0x7f {
-			return nil, fmt.Sprintf("not text (control character %#02x)", c)
+			return nil, printf.Sprintf("not text (control character %#02x)", c)
 		}
 	}
 	f := strings.SplitN(s, ":", 4)
@@ -197,10 +198,10 @@ func parseLine(s string, n int) (*Entry, string) {
 	}
 	e := &Entry{Line: n, TTY: f[0], Name: f[1], Action: Action(f[2]), Command: strings.TrimSpace(f[3])}
 	if !actions[e.Action] {
-		return nil, fmt.Sprintf("unknown action %q", f[2])
+		return nil, printf.Sprintf("unknown action %q", f[2])
 	}
 	if strings.ContainsAny(e.TTY, " \t") || strings.Contains(e.TTY, "..") {
-		return nil, fmt.Sprintf("bad tty %q", e.TTY)
+		return nil, printf.Sprintf("bad tty %q", e.TTY)
 	}
 	if e.Command == "" || e.Command == "-" {
 		return nil, "empty command"
@@ -224,7 +225,7 @@ func parseLine(s string, n int) (*Entry, string) {
 		filepath.Base(e.Path) == "rcS" && len(e.Argv) == 3 {
 		pat := e.Argv[1]
 		if strings.ContainsAny(pat, "/*?[") || strings.HasPrefix(pat, ".") {
-			return nil, fmt.Sprintf("bad rcS pattern %q", pat)
+			return nil, printf.Sprintf("bad rcS pattern %q", pat)
 		}
 		e.RC = &RC{Pattern: pat, Param: e.Argv[2]}
 	}
@@ -241,15 +242,15 @@ func parseLine(s string, n int) (*Entry, string) {
 
 func checkName(name string) string {
 	if len(name) > MaxName {
-		return fmt.Sprintf("name longer than %d bytes", MaxName)
+		return printf.Sprintf("name longer than %d bytes", MaxName)
 	}
 	if name[0] == '.' || name[0] == '-' {
-		return fmt.Sprintf("bad name %q: must not start with %q", name, name[0])
+		return printf.Sprintf("bad name %q: must not start with %q", name, name[0])
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 			c == '.' || c == '_' || c == '-' || c == '@') {
-			return fmt.Sprintf("bad name %q: use letters, digits, . _ - @", name)
+			return printf.Sprintf("bad name %q: use letters, digits, . _ - @", name)
 		}
 	}
 	return ""
@@ -281,5 +282,5 @@ func derivedName(e *Entry) string {
 		b.Reset()
 		b.WriteString("entry")
 	}
-	return fmt.Sprintf("%s-%08x", b.String(), h.Sum32())
+	return printf.Sprintf("%s-%08x", b.String(), h.Sum32())
 }

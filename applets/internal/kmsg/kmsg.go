@@ -8,11 +8,12 @@
 package kmsg
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+
+	"toybox-go/applets/printf"
 )
 
 // Syslog priorities, as the kernel's printk levels use them.
@@ -85,12 +86,12 @@ func (l *Logger) ToKmsg() bool {
 // Log writes one message at priority prio; a message with several lines or longer
 // than a kernel record becomes several records.
 func (l *Logger) Log(prio int, format string, args ...any) {
-	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
-	prefix := fmt.Sprintf("%s[%d]: ", l.tag, os.Getpid())
+	msg := strings.TrimRight(printf.Sprintf(format, args...), "\n")
+	prefix := printf.Sprintf("%s[%d]: ", l.tag, os.Getpid())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.kmsg {
-		prefix = fmt.Sprintf("<%d>%s", prio, prefix)
+		prefix = printf.Sprintf("<%d>%s", prio, prefix)
 	}
 	for _, line := range strings.Split(msg, "\n") {
 		for {

@@ -6,11 +6,12 @@
 package mnt
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/printf"
 )
 
 // Mount mounts source on target as a file system of type fstype, with flags
@@ -26,9 +27,9 @@ func Mount(source, target, fstype, data string, flags uintptr, before ...func() 
 	}
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
 		if data != "" {
-			return fmt.Errorf("mount %s on %s (type %s, flags %s, data %s): %w", source, target, fstype, FlagString(flags), data, err)
+			return printf.Errorf("mount %s on %s (type %s, flags %s, data %s): %w", source, target, fstype, FlagString(flags), data, err)
 		}
-		return fmt.Errorf("mount %s on %s (type %s, flags %s): %w", source, target, fstype, FlagString(flags), err)
+		return printf.Errorf("mount %s on %s (type %s, flags %s): %w", source, target, fstype, FlagString(flags), err)
 	}
 	return nil
 }
@@ -37,7 +38,7 @@ func Mount(source, target, fstype, data string, flags uintptr, before ...func() 
 // `mount --move FROM TO`. from must be the root of a mount and to a directory.
 func Move(from, to string) error {
 	if err := unix.Mount(from, to, "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("move mount %s to %s: %w", from, to, err)
+		return printf.Errorf("move mount %s to %s: %w", from, to, err)
 	}
 	return nil
 }

@@ -1,12 +1,13 @@
 package modinfo
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"toybox-go/applets/printf"
 )
 
 // Conf is what /etc/modules.conf (OpenWrt) and modprobe.d files (kmod) say about
@@ -109,7 +110,7 @@ func LoadConf(paths ...string) *Conf {
 	for _, f := range append(files, confs...) {
 		fh, err := os.Open(f)
 		if err != nil {
-			c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", f, err))
+			c.Problems = append(c.Problems, printf.Sprintf("%s: %v", f, err))
 			continue
 		}
 		c.Parse(f, fh)
@@ -127,7 +128,7 @@ const maxConfFile = 16 << 20
 func (c *Conf) Parse(name string, r io.Reader) {
 	data, err := io.ReadAll(io.LimitReader(r, maxConfFile))
 	if err != nil {
-		c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", name, err))
+		c.Problems = append(c.Problems, printf.Sprintf("%s: %v", name, err))
 	}
 	next := 1
 	for len(data) > 0 {
@@ -167,7 +168,7 @@ func logicalLine(data []byte, line int) (text string, rest []byte, next int) {
 
 func (c *Conf) parseLine(name string, line int, raw string) {
 	bad := func(format string, args ...any) {
-		c.Problems = append(c.Problems, fmt.Sprintf("%s:%d: %s", name, line, fmt.Sprintf(format, args...)))
+		c.Problems = append(c.Problems, printf.Sprintf("%s:%d: %s", name, line, printf.Sprintf(format, args...)))
 	}
 	text := raw
 	if i := strings.IndexByte(text, '#'); i >= 0 {

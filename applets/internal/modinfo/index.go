@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/elfsect"
+	"toybox-go/applets/printf"
 )
 
 // Module is one module of the index: a file, or a built-in.
@@ -123,12 +123,12 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 		} else if firstErr == nil {
 			firstErr = err
 			if err == nil {
-				firstErr = fmt.Errorf("%s: not a directory", d)
+				firstErr = printf.Errorf("%s: not a directory", d)
 			}
 		}
 	}
 	if len(found) == 0 {
-		return nil, fmt.Errorf("module folder: %w", firstErr)
+		return nil, printf.Errorf("module folder: %w", firstErr)
 	}
 	if len(found) == 1 {
 		return open(found[0], conf)
@@ -147,10 +147,10 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 func open(dir string, conf *Conf) (*Index, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("module folder: %w", err)
+		return nil, printf.Errorf("module folder: %w", err)
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("module folder %s: not a directory", dir)
+		return nil, printf.Errorf("module folder %s: not a directory", dir)
 	}
 	ix := &Index{Dir: dir, Conf: conf, mods: map[string]*Module{}, aliasExact: map[string][]string{}}
 	depInfo, depErr := os.Stat(filepath.Join(dir, "modules.dep"))
@@ -164,7 +164,7 @@ func open(dir string, conf *Conf) (*Index, error) {
 				ix.Problems = append(ix.Problems, err.Error())
 			}
 		} else {
-			ix.Problems = append(ix.Problems, fmt.Sprintf("%s: older than the modules, reading .modinfo instead", filepath.Join(dir, "modules.dep")))
+			ix.Problems = append(ix.Problems, printf.Sprintf("%s: older than the modules, reading .modinfo instead", filepath.Join(dir, "modules.dep")))
 		}
 	}
 	ix.loadBuiltins(dir)
@@ -333,7 +333,7 @@ func (w *walker) add(dirfd int, path, rel, base string) {
 	if old, ok := ix.mods[name]; ok {
 		// depmod's default search order: updates/ before the rest.
 		if !strings.HasPrefix(rel, "updates/") || strings.HasPrefix(relTo(ix.Dir, old.Path), "updates/") {
-			ix.Problems = append(ix.Problems, fmt.Sprintf("%s: module %s also at %s (ignored)", path, name, old.Path))
+			ix.Problems = append(ix.Problems, printf.Sprintf("%s: module %s also at %s (ignored)", path, name, old.Path))
 			return
 		}
 	}
@@ -364,7 +364,7 @@ func (ix *Index) loadDepmod() error {
 		}
 		file, rest, ok := strings.Cut(line, ":")
 		if !ok {
-			return fmt.Errorf("%s:%d: no colon: stale or foreign file, reading .modinfo instead", depPath, n+1)
+			return printf.Errorf("%s:%d: no colon: stale or foreign file, reading .modinfo instead", depPath, n+1)
 		}
 		name := Normalize(filepath.Base(file))
 		m := ix.mods[name]
@@ -373,7 +373,7 @@ func (ix *Index) loadDepmod() error {
 			want = relTo(ix.Dir, file)
 		}
 		if m == nil || m.Builtin || relTo(ix.Dir, m.Path) != want {
-			return fmt.Errorf("%s:%d: %s is not in the module tree: stale, reading .modinfo instead", depPath, n+1, file)
+			return printf.Errorf("%s:%d: %s is not in the module tree: stale, reading .modinfo instead", depPath, n+1, file)
 		}
 		// modules.dep lists every dependency, users before what they use;
 		// keep Depends in load order (kmod loads the list from its end).
@@ -385,7 +385,7 @@ func (ix *Index) loadDepmod() error {
 		deps[name] = ds
 	}
 	if len(deps) != len(ix.mods) {
-		return fmt.Errorf("%s lists %d modules, the tree holds %d: stale, reading .modinfo instead", depPath, len(deps), len(ix.mods))
+		return printf.Errorf("%s lists %d modules, the tree holds %d: stale, reading .modinfo instead", depPath, len(deps), len(ix.mods))
 	}
 	for name, ds := range deps {
 		m := ix.mods[name]

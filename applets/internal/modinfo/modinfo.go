@@ -16,7 +16,6 @@ package modinfo
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/elfsect"
+	"toybox-go/applets/printf"
 )
 
 // Field is one key=value string of a .modinfo section, in section order.
@@ -85,7 +85,7 @@ func Compressed(path string) string {
 // a panic.
 func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) {
 	if Compressed(path) != "" {
-		return nil, 0, fmt.Errorf("%s: %w", path, ErrCompressed)
+		return nil, 0, printf.Errorf("%s: %w", path, ErrCompressed)
 	}
 	// Plain system calls: os.Open would also try to register the file with
 	// the poller and undo it (three more calls per module), which shows in a
@@ -100,13 +100,13 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 		return nil, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+		return nil, 0, printf.Errorf("%s: not a regular file", path)
 	}
 	br := getBlockReader(fdReader(fd), st.Size)
 	defer putBlockReader(br)
 	fields, machine, err = readELF(br, st.Size)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+		return nil, 0, printf.Errorf("%s: %w", path, err)
 	}
 	return fields, machine, nil
 }
@@ -157,7 +157,7 @@ func readELF(r io.ReaderAt, size int64) (fields []Field, machine elfsect.Machine
 	// take PID 1's helper down: turn any panic into an error all the same.
 	defer func() {
 		if p := recover(); p != nil {
-			fields, err = nil, fmt.Errorf("malformed ELF: %v", p)
+			fields, err = nil, printf.Errorf("malformed ELF: %v", p)
 		}
 	}()
 	ef, err := elfsect.NewFile(r, size)
@@ -165,7 +165,7 @@ func readELF(r io.ReaderAt, size int64) (fields []Field, machine elfsect.Machine
 		return nil, 0, errors.New("not an ELF file")
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("bad ELF (truncated?): %w", err)
+		return nil, 0, printf.Errorf("bad ELF (truncated?): %w", err)
 	}
 	sec, ok := ef.Lookup(".modinfo")
 	if !ok || sec.Type == elfsect.SHT_NOBITS {

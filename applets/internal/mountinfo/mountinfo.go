@@ -4,10 +4,11 @@ package mountinfo
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"toybox-go/applets/printf"
 )
 
 // Entry is one mount.
@@ -47,7 +48,7 @@ func Parse(name string, r io.Reader, warn func(format string, args ...any)) ([]E
 		out = append(out, Entry{Dev: a[2], Target: Unescape(a[4]), FSType: b[0], Source: Unescape(b[1])})
 	}
 	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("%s: %w", name, err)
+		return out, printf.Errorf("%s: %w", name, err)
 	}
 	return out, nil
 }

@@ -1,6 +1,6 @@
 package rules
 
-import "fmt"
+import "toybox-go/applets/printf"
 
 // Error is a problem found in a rules file, located by file name and line.
 // Parse and LoadFile return one when a file cannot be used at all;
@@ -18,7 +18,7 @@ func (e *Error) Error() string {
 		msg += ": " + e.Err.Error()
 	}
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
+		return printf.Sprintf("%s:%d: %s", e.File, e.Line, msg)
 	}
 	return e.File + ": " + msg
 }

@@ -2,11 +2,12 @@ package rules
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"toybox-go/applets/printf"
 )
 
 // The rule files are read with json-c's non-strict tokenizer upstream, so
@@ -442,7 +443,7 @@ func (r *jsonReader) number() (*value, error) {
 	return &value{kind: kNumber, line: r.line}, nil
 }
 
-var sprintf = fmt.Sprintf
+var sprintf = printf.Sprintf
 
 // clip shortens text quoted in a message.
 func clip(s string) string {

@@ -2,13 +2,14 @@ package rules
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
+
+	"toybox-go/applets/printf"
 )
 
 // MaxFileSize bounds one rules file (OpenWrt's hotplug.json is 2 KiB).
@@ -110,14 +111,14 @@ func readLimited(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+		return nil, printf.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
 	data, err := io.ReadAll(io.LimitReader(fd, MaxFileSize+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxFileSize)
+		return nil, printf.Errorf("larger than %d bytes", MaxFileSize)
 	}
 	return data, nil
 }
@@ -143,7 +144,7 @@ func (l *loader) compile(path string, data []byte) (*file, error) {
 		return nil, &Error{File: path, Msg: "not valid JSON", Err: err}
 	}
 	if v.kind != kArray {
-		return nil, &Error{File: path, Line: v.line, Msg: fmt.Sprintf("the top level is a %s, not an array of rules", v.kind)}
+		return nil, &Error{File: path, Line: v.line, Msg: printf.Sprintf("the top level is a %s, not an array of rules", v.kind)}
 	}
 	f := &file{id: len(l.s.files), path: path, loading: true}
 	l.s.files = append(l.s.files, f)

@@ -13,7 +13,6 @@ package sigstate
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -22,6 +21,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/printf"
 )
 
 // reexecEnv marks the re-executed process, so that a state that cannot be
@@ -45,26 +46,26 @@ func (s Set) Has(sig int) bool {
 
 func (s Set) String() string {
 	if s[1] != 0 {
-		return fmt.Sprintf("%#x%016x", s[1], s[0])
+		return printf.Sprintf("%#x%016x", s[1], s[0])
 	}
-	return fmt.Sprintf("%#x", s[0])
+	return printf.Sprintf("%#x", s[0])
 }
 
 // parseSet reads a hex mask of up to 32 digits.
 func parseSet(v string) (Set, error) {
 	v = strings.TrimSpace(v)
 	if v == "" || len(v) > 32 {
-		return Set{}, fmt.Errorf("bad signal mask %q", v)
+		return Set{}, printf.Errorf("bad signal mask %q", v)
 	}
 	split := max(len(v)-16, 0)
 	var s Set
 	var err error
 	if s[0], err = strconv.ParseUint(v[split:], 16, 64); err != nil {
-		return Set{}, fmt.Errorf("bad signal mask %q: %w", v, err)
+		return Set{}, printf.Errorf("bad signal mask %q: %w", v, err)
 	}
 	if split > 0 {
 		if s[1], err = strconv.ParseUint(v[:split], 16, 64); err != nil {
-			return Set{}, fmt.Errorf("bad signal mask %q: %w", v, err)
+			return Set{}, printf.Errorf("bad signal mask %q: %w", v, err)
 		}
 	}
 	return s, nil
@@ -96,13 +97,13 @@ func Masks(statusFile string) (blocked, ignored Set, err error) {
 		}
 		n, err := parseSet(v)
 		if err != nil {
-			return Set{}, Set{}, fmt.Errorf("%s: %s: %w", statusFile, k, err)
+			return Set{}, Set{}, printf.Errorf("%s: %s: %w", statusFile, k, err)
 		}
 		*dst = n
 		found++
 	}
 	if found != 2 {
-		return Set{}, Set{}, fmt.Errorf("%s: no SigBlk/SigIgn lines", statusFile)
+		return Set{}, Set{}, printf.Errorf("%s: no SigBlk/SigIgn lines", statusFile)
 	}
 	return blocked, ignored, sc.Err()
 }
@@ -130,17 +131,17 @@ func EnsureClean() error {
 		}
 	}
 	if retried {
-		return fmt.Errorf("signal state still unclean after re-exec (blocked %v, ignored %v)", blocked, ignored)
+		return printf.Errorf("signal state still unclean after re-exec (blocked %v, ignored %v)", blocked, ignored)
 	}
 	runtime.LockOSThread() // the mask is per thread, and exec keeps the caller's
 	resetIgnored(ignored)
 	var empty unix.Sigset_t
 	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil); err != nil {
-		return fmt.Errorf("unblocking signals: %w", err)
+		return printf.Errorf("unblocking signals: %w", err)
 	}
 	exe := "/proc/self/exe"
 	err = syscall.Exec(exe, os.Args, append(os.Environ(), reexecEnv+"=1"))
-	return fmt.Errorf("re-exec %s: %w", exe, err)
+	return printf.Errorf("re-exec %s: %w", exe, err)
 }
 
 // resetIgnored gives every signal in the ignored set its default disposition.

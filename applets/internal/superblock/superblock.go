@@ -12,10 +12,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"unicode/utf16"
+
+	"toybox-go/applets/printf"
 )
 
 // Type is what the probe found.
@@ -90,7 +91,7 @@ func Probe(r io.ReaderAt) (Info, error) {
 	n, err := r.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		if n == 0 {
-			return Info{}, fmt.Errorf("reading superblock: %w", err)
+			return Info{}, printf.Errorf("reading superblock: %w", err)
 		}
 	}
 	return Identify(buf[:n]), nil
@@ -247,7 +248,7 @@ func uuid(b []byte) string {
 	if len(b) != 16 || allBytes(b, 0) {
 		return ""
 	}
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return printf.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func allBytes(b []byte, v byte) bool {

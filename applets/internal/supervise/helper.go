@@ -2,13 +2,14 @@ package supervise
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/printf"
 )
 
 // Every service and task is started through a small trampoline: pid2 forks its
@@ -46,7 +47,7 @@ func HelperMain(args []string) int {
 			tty = true
 		case "--":
 		default:
-			fmt.Fprintf(os.Stderr, "pid2 %s: unknown flag %s\n", HelperArg, args[0])
+			printf.Fprintf(os.Stderr, "pid2 %s: unknown flag %s\n", HelperArg, args[0])
 			return 127
 		}
 		if args[0] == "--" {
@@ -56,7 +57,7 @@ func HelperMain(args []string) int {
 		args = args[1:]
 	}
 	if len(args) < 2 {
-		fmt.Fprintf(os.Stderr, "pid2 %s: want PATH ARGV0 [ARG...]\n", HelperArg)
+		printf.Fprintf(os.Stderr, "pid2 %s: want PATH ARGV0 [ARG...]\n", HelperArg)
 		return 127
 	}
 	if sync {
@@ -84,7 +85,7 @@ func HelperMain(args []string) int {
 		path = lp
 	}
 	err := syscall.Exec(path, args[1:], os.Environ())
-	fmt.Fprintf(os.Stderr, "pid2: exec %s: %v\n", args[0], err)
+	printf.Fprintf(os.Stderr, "pid2: exec %s: %v\n", args[0], err)
 	return 127
 }
 

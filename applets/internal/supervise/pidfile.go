@@ -3,11 +3,12 @@ package supervise
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"toybox-go/applets/printf"
 )
 
 // A pid file STATEDIR/NAME.pid holds "PID STARTTIME\n": the service's PID and its
@@ -26,20 +27,20 @@ func ParsePidFile(b []byte) (PidFile, error) {
 	s := strings.TrimSuffix(string(b), "\n")
 	a, c, ok := strings.Cut(s, " ")
 	if !ok || len(s) > 64 {
-		return PidFile{}, fmt.Errorf("pid file %q: want \"PID STARTTIME\"", b)
+		return PidFile{}, printf.Errorf("pid file %q: want \"PID STARTTIME\"", b)
 	}
 	pid, err := strconv.Atoi(a)
 	if err != nil || pid <= 0 || a[0] == '+' {
-		return PidFile{}, fmt.Errorf("pid file: bad PID %q", a)
+		return PidFile{}, printf.Errorf("pid file: bad PID %q", a)
 	}
 	st, err := strconv.ParseUint(c, 10, 64)
 	if err != nil || c[0] == '+' {
-		return PidFile{}, fmt.Errorf("pid file: bad start time %q", c)
+		return PidFile{}, printf.Errorf("pid file: bad start time %q", c)
 	}
 	return PidFile{Pid: pid, StartTime: st}, nil
 }
 
-func (p PidFile) String() string { return fmt.Sprintf("%d %d\n", p.Pid, p.StartTime) }
+func (p PidFile) String() string { return printf.Sprintf("%d %d\n", p.Pid, p.StartTime) }
 
 // ReadPidFile reads and parses path.
 func ReadPidFile(path string) (PidFile, error) {
@@ -49,7 +50,7 @@ func ReadPidFile(path string) (PidFile, error) {
 	}
 	p, err := ParsePidFile(b)
 	if err != nil {
-		return PidFile{}, fmt.Errorf("%s: %w", path, err)
+		return PidFile{}, printf.Errorf("%s: %w", path, err)
 	}
 	return p, nil
 }
@@ -71,7 +72,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
+		return printf.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -90,11 +91,11 @@ func ProcState(procDir string, pid int) (state byte, start uint64, err error) {
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("short stat of %d", pid)
+		return 0, 0, printf.Errorf("short stat of %d", pid)
 	}
 	start, err = strconv.ParseUint(f[19], 10, 64) // field 22 overall
 	if err != nil || len(f[0]) != 1 {
-		return 0, 0, fmt.Errorf("bad stat of %d", pid)
+		return 0, 0, printf.Errorf("bad stat of %d", pid)
 	}
 	return f[0][0], start, nil
 }

@@ -18,9 +18,10 @@ package uevent
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"path"
 	"strconv"
+
+	"toybox-go/applets/printf"
 )
 
 // MaxSize is the largest message accepted. The kernel builds the variables of
@@ -86,7 +87,7 @@ func (e *Event) Environ() []string {
 
 // String is a short description for log lines: "add /devices/... (net, seq 12)".
 func (e *Event) String() string {
-	return fmt.Sprintf("%s %s (%s, seq %d)", e.Action, e.DevPath, e.Subsystem, e.Seqnum)
+	return printf.Sprintf("%s %s (%s, seq %d)", e.Action, e.DevPath, e.Subsystem, e.Seqnum)
 }
 
 // validKey reports whether k can be an environment variable name for a shell:
@@ -108,7 +109,7 @@ var libudevMagic = []byte("libudev\x00")
 // Parse parses one uevent message. It never keeps a reference to msg.
 func Parse(msg []byte) (*Event, error) {
 	if len(msg) > MaxSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLong, len(msg))
+		return nil, printf.Errorf("%w: %d bytes", ErrTooLong, len(msg))
 	}
 	if bytes.HasPrefix(msg, libudevMagic) {
 		return nil, ErrLibudev
@@ -140,25 +141,25 @@ func Parse(msg []byte) (*Event, error) {
 
 	var have bool
 	if ev.Action, have = ev.Get("ACTION"); !have || ev.Action == "" {
-		return nil, fmt.Errorf("%w: ACTION", ErrMissing)
+		return nil, printf.Errorf("%w: ACTION", ErrMissing)
 	}
 	if ev.DevPath, have = ev.Get("DEVPATH"); !have || ev.DevPath == "" {
-		return nil, fmt.Errorf("%w: DEVPATH", ErrMissing)
+		return nil, printf.Errorf("%w: DEVPATH", ErrMissing)
 	}
 	if ev.Action != string(hAction) {
-		return nil, fmt.Errorf("%w: ACTION=%q, header %q", ErrMismatch, ev.Action, hAction)
+		return nil, printf.Errorf("%w: ACTION=%q, header %q", ErrMismatch, ev.Action, hAction)
 	}
 	if ev.DevPath != string(hPath) {
-		return nil, fmt.Errorf("%w: DEVPATH=%q, header %q", ErrMismatch, ev.DevPath, hPath)
+		return nil, printf.Errorf("%w: DEVPATH=%q, header %q", ErrMismatch, ev.DevPath, hPath)
 	}
 	if !CleanDevPath(ev.DevPath) {
-		return nil, fmt.Errorf("%w: DEVPATH=%q", ErrBadValue, ev.DevPath)
+		return nil, printf.Errorf("%w: DEVPATH=%q", ErrBadValue, ev.DevPath)
 	}
 	ev.Subsystem, _ = ev.Get("SUBSYSTEM")
 	if s, ok := ev.Get("SEQNUM"); ok {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: SEQNUM=%q", ErrBadValue, s)
+			return nil, printf.Errorf("%w: SEQNUM=%q", ErrBadValue, s)
 		}
 		ev.Seqnum = n
 	}

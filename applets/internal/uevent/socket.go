@@ -2,7 +2,6 @@ package uevent
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"sync/atomic"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/printf"
 )
 
 // KernelGroup is the netlink multicast group of the kernel's uevents (udevd
@@ -23,7 +23,7 @@ const DefaultRcvBuf = 2 << 20
 // ErrOverflow is returned (wrapping unix.ENOBUFS) when the kernel dropped
 // events because the receive buffer was full. The socket stays usable; the
 // caller should replay the missed events by triggering coldplug again.
-var ErrOverflow = fmt.Errorf("uevent receive buffer overflowed, events lost: %w", unix.ENOBUFS)
+var ErrOverflow = printf.Errorf("uevent receive buffer overflowed, events lost: %w", unix.ENOBUFS)
 
 // Stats counts what a Conn received and did not return.
 type Stats struct {
@@ -54,7 +54,7 @@ func Listen(rcvbuf int, log *kmsg.Logger) (*Conn, error) {
 	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_KOBJECT_UEVENT)
 	if err != nil {
-		return nil, fmt.Errorf("uevent socket: %w", err)
+		return nil, printf.Errorf("uevent socket: %w", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf); err != nil {
 		if err2 := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err2 != nil && log != nil {
@@ -65,11 +65,11 @@ func Listen(rcvbuf int, log *kmsg.Logger) (*Conn, error) {
 	// when asked; a user-space sender's carry its real uid.
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("uevent socket: SO_PASSCRED: %w", err)
+		return nil, printf.Errorf("uevent socket: SO_PASSCRED: %w", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: KernelGroup}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("uevent socket: bind to group %d: %w", KernelGroup, err)
+		return nil, printf.Errorf("uevent socket: bind to group %d: %w", KernelGroup, err)
 	}
 	return &Conn{
 		// A non-blocking fd makes os.File use the runtime poller, so deadlines and
@@ -127,7 +127,7 @@ func (c *Conn) Receive() (*Event, error) {
 			if rerr == unix.EINTR {
 				continue
 			}
-			return nil, fmt.Errorf("uevent receive: %w", rerr)
+			return nil, printf.Errorf("uevent receive: %w", rerr)
 		}
 		port, uid, why := sender(from, c.oob[:oobn])
 		if why != "" {

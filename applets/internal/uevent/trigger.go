@@ -2,11 +2,12 @@ package uevent
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"toybox-go/applets/printf"
 )
 
 // Trigger asks the kernel to replay "add" events for devices that already
@@ -45,7 +46,7 @@ func (t *Trigger) Devices() ([]string, error) {
 		sys = "/sys"
 	}
 	if _, err := os.Stat(sys); err != nil {
-		return nil, fmt.Errorf("sysfs root: %w", err)
+		return nil, printf.Errorf("sysfs root: %w", err)
 	}
 	var dirs []string // directories whose entries are devices
 	for _, bus := range t.names(filepath.Join(sys, "bus")) {
@@ -152,7 +153,7 @@ func writeUevent(file string, action []byte) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
+		return printf.Errorf("write %s: %w", file, err)
 	}
 	return nil
 }

@@ -1,0 +1,498 @@
+package printf
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// spec is one conversion's flags, width and precision.
+type spec struct {
+	minus, plus, sharp, space, zero bool
+	wid, prec                       int
+	widPresent, precPresent         bool
+}
+
+// printer accumulates the output of one call.
+type printer struct {
+	buf      []byte
+	wrapping bool    // Errorf: %w records its operand
+	wrapped  []error // the %w operands, in order
+	erroring bool    // printing a bad verb's operand: no Error or String
+}
+
+func (p *printer) println(a []any) {
+	for i, arg := range a {
+		if i > 0 {
+			p.buf = append(p.buf, ' ')
+		}
+		p.value(arg, 'v', spec{})
+	}
+	p.buf = append(p.buf, '\n')
+}
+
+// printf interprets format as fmt.Printf does: flags, width, precision, verb.
+func (p *printer) printf(format string, a []any) {
+	argNum := 0
+	for i := 0; i < len(format); {
+		if format[i] != '%' {
+			j := i + 1
+			for j < len(format) && format[j] != '%' {
+				j++
+			}
+			p.buf = append(p.buf, format[i:j]...)
+			i = j
+			continue
+		}
+		i++ // past '%'
+		var s spec
+	flags:
+		for ; i < len(format); i++ {
+			switch format[i] {
+			case '#':
+				s.sharp = true
+			case '0':
+				s.zero = !s.minus // zero padding only to the left
+			case '+':
+				s.plus = true
+			case '-':
+				s.minus, s.zero = true, false
+			case ' ':
+				s.space = true
+			default:
+				break flags
+			}
+		}
+		if i < len(format) && format[i] == '*' {
+			i++
+			s.wid, s.widPresent, argNum = intArg(a, argNum)
+			if !s.widPresent {
+				p.buf = append(p.buf, "%!(BADWIDTH)"...)
+			} else if s.wid < 0 {
+				s.wid, s.minus, s.zero = -s.wid, true, false
+			}
+		} else {
+			s.wid, s.widPresent, i = number(format, i)
+		}
+		if i < len(format) && format[i] == '.' {
+			i++
+			if i < len(format) && format[i] == '*' {
+				i++
+				s.prec, s.precPresent, argNum = intArg(a, argNum)
+				if s.prec < 0 {
+					s.prec, s.precPresent = 0, false
+				}
+				if !s.precPresent {
+					p.buf = append(p.buf, "%!(BADPREC)"...)
+				}
+			} else {
+				s.prec, _, i = number(format, i)
+				s.precPresent = true
+			}
+		}
+		if i >= len(format) {
+			p.buf = append(p.buf, "%!(NOVERB)"...)
+			break
+		}
+		verb, size := rune(format[i]), 1
+		if verb >= utf8.RuneSelf {
+			verb, size = utf8.DecodeRuneInString(format[i:])
+		}
+		i += size
+		switch {
+		case verb == '%':
+			p.buf = append(p.buf, '%')
+		case argNum >= len(a):
+			p.buf = append(p.buf, '%', '!')
+			p.buf = utf8.AppendRune(p.buf, verb)
+			p.buf = append(p.buf, "(MISSING)"...)
+		case verb == 'w':
+			p.wrap(a[argNum], s)
+			argNum++
+		default:
+			if verb == 'v' {
+				s.plus, s.sharp = false, false // %+v and %#v are about structs and Go syntax
+			}
+			p.value(a[argNum], verb, s)
+			argNum++
+		}
+	}
+	if argNum < len(a) {
+		p.buf = append(p.buf, "%!(EXTRA "...)
+		for i, arg := range a[argNum:] {
+			if i > 0 {
+				p.buf = append(p.buf, ", "...)
+			}
+			if arg == nil {
+				p.buf = append(p.buf, "<nil>"...)
+				continue
+			}
+			p.buf = append(p.buf, reflect.TypeOf(arg).String()...)
+			p.buf = append(p.buf, '=')
+			p.value(arg, 'v', spec{})
+		}
+		p.buf = append(p.buf, ')')
+	}
+}
+
+// number parses a decimal at format[i:]; ok is false when there is none.
+func number(format string, i int) (n int, ok bool, next int) {
+	for ; i < len(format) && '0' <= format[i] && format[i] <= '9'; i++ {
+		if n > 1e6 {
+			return 0, false, len(format) // absurd width: fmt gives up too
+		}
+		n, ok = n*10+int(format[i]-'0'), true
+	}
+	return n, ok, i
+}
+
+// intArg takes a[n] as a * width or precision.
+func intArg(a []any, n int) (v int, ok bool, next int) {
+	if n >= len(a) {
+		return 0, false, n
+	}
+	v, ok = a[n].(int)
+	return v, ok, n + 1
+}
+
+// wrap formats a %w operand: in Errorf an error is printed as %v and
+// recorded; anything else, or %w outside Errorf, is a bad verb, as in fmt.
+func (p *printer) wrap(arg any, s spec) {
+	err, ok := arg.(error)
+	if !ok || err == nil || !p.wrapping {
+		p.badVerb('w', arg, s)
+		return
+	}
+	p.wrapped = append(p.wrapped, err)
+	p.value(err, 'v', s)
+}
+
+// value formats one operand with verb.
+func (p *printer) value(arg any, verb rune, s spec) {
+	if arg == nil {
+		if verb == 'v' {
+			p.pad([]byte("<nil>"), s)
+		} else {
+			p.badVerb(verb, nil, s)
+		}
+		return
+	}
+	switch verb {
+	case 'v', 's', 'q', 'x', 'X':
+		if p.erroring {
+			break
+		}
+		switch v := arg.(type) {
+		case error:
+			p.str(p.method(arg, v.Error, verb), verb, s)
+			return
+		case interface{ String() string }:
+			p.str(p.method(arg, v.String, verb), verb, s)
+			return
+		}
+	}
+	var ok bool
+	switch v := arg.(type) {
+	case string:
+		ok = p.str(v, verb, s)
+	case bool:
+		ok = p.boolean(v, verb, s)
+	case int:
+		ok = p.integer(uint64(v), true, verb, s)
+	case int64:
+		ok = p.integer(uint64(v), true, verb, s)
+	case uint64:
+		ok = p.integer(v, false, verb, s)
+	case uint32:
+		ok = p.integer(uint64(v), false, verb, s)
+	default:
+		ok = p.reflected(reflect.ValueOf(arg), verb, s)
+	}
+	if !ok {
+		p.badVerb(verb, arg, s)
+	}
+}
+
+// method calls arg's Error or String method; a panic in it is printed, as
+// fmt does, instead of unwinding through PID 1 (a nil pointer prints <nil>).
+func (p *printer) method(arg any, f func() string, verb rune) (out string) {
+	defer func() {
+		if r := recover(); r != nil {
+			if v := reflect.ValueOf(arg); v.Kind() == reflect.Pointer && v.IsNil() {
+				out = "<nil>"
+				return
+			}
+			out = "%!" + string(verb) + "(PANIC=" + panicText(r) + ")"
+		}
+	}()
+	return f()
+}
+
+func panicText(r any) string {
+	switch v := r.(type) {
+	case error:
+		return v.Error()
+	case string:
+		return v
+	}
+	return "?"
+}
+
+// reflected formats named types of the supported kinds, and slices and
+// arrays of them (of bytes: as a string under %s %q %x %X). It reports false,
+// having written nothing, when verb does not fit v.
+func (p *printer) reflected(v reflect.Value, verb rune, s spec) bool {
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return p.integer(uint64(v.Int()), true, verb, s)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return p.integer(v.Uint(), false, verb, s)
+	case reflect.String:
+		return p.str(v.String(), verb, s)
+	case reflect.Bool:
+		return p.boolean(v.Bool(), verb, s)
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 && strings.ContainsRune("sqxX", verb) {
+			b := make([]byte, v.Len())
+			for i := range b {
+				b[i] = byte(v.Index(i).Uint())
+			}
+			return p.str(string(b), verb, s)
+		}
+		p.buf = append(p.buf, '[')
+		for i := 0; i < v.Len(); i++ {
+			if i > 0 {
+				p.buf = append(p.buf, ' ')
+			}
+			p.value(v.Index(i).Interface(), verb, s)
+		}
+		p.buf = append(p.buf, ']')
+		return true
+	case reflect.Pointer:
+		if v.IsNil() && verb == 'v' {
+			p.pad([]byte("<nil>"), s)
+			return true
+		}
+	}
+	return false
+}
+
+// badVerb prints %!verb(TYPE=VALUE) for an operand the verb does not fit, or
+// %!verb(TYPE) when the value itself cannot be printed here.
+func (p *printer) badVerb(verb rune, arg any, s spec) {
+	p.buf = append(p.buf, '%', '!')
+	p.buf = utf8.AppendRune(p.buf, verb)
+	p.buf = append(p.buf, '(')
+	if arg == nil {
+		p.buf = append(p.buf, "<nil>"...)
+	} else {
+		t := reflect.TypeOf(arg)
+		p.buf = append(p.buf, t.String()...)
+		if printable(t) {
+			p.buf = append(p.buf, '=')
+			p.erroring = true
+			p.value(arg, 'v', s)
+			p.erroring = false
+		}
+	}
+	p.buf = append(p.buf, ')')
+}
+
+// printable reports whether %v of a t prints a value (not a bad verb).
+func printable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.String, reflect.Bool:
+		return true
+	case reflect.Slice, reflect.Array:
+		return printable(t.Elem())
+	}
+	return false
+}
+
+func (p *printer) boolean(b bool, verb rune, s spec) bool {
+	if verb != 'v' && verb != 't' {
+		return false
+	}
+	p.pad(strconv.AppendBool(nil, b), s)
+	return true
+}
+
+// str formats a string with %v %s %q %x %X.
+func (p *printer) str(str string, verb rune, s spec) bool {
+	switch verb {
+	case 'v', 's':
+		p.pad([]byte(truncate(str, s)), s)
+	case 'q':
+		str = truncate(str, s)
+		var q []byte
+		switch {
+		case s.sharp && strconv.CanBackquote(str):
+			q = append(append(append(q, '`'), str...), '`')
+		case s.plus:
+			q = strconv.AppendQuoteToASCII(q, str)
+		default:
+			q = strconv.AppendQuote(q, str)
+		}
+		p.pad(q, s)
+	case 'x', 'X':
+		p.hexBytes([]byte(str), verb, s)
+	default:
+		return false
+	}
+	return true
+}
+
+// truncate keeps the first s.prec runes of str when a precision is given.
+func truncate(str string, s spec) string {
+	if s.precPresent {
+		n := 0
+		for i := range str {
+			if n == s.prec {
+				return str[:i]
+			}
+			n++
+		}
+	}
+	return str
+}
+
+// hexBytes writes b in hex, two digits a byte; a precision limits the bytes
+// read, '#' adds 0x and ' ' separates the bytes (each with its 0x under '#').
+func (p *printer) hexBytes(b []byte, verb rune, s spec) {
+	if s.precPresent && s.prec < len(b) {
+		b = b[:s.prec]
+	}
+	digits := "0123456789abcdef"
+	if verb == 'X' {
+		digits = "0123456789ABCDEF"
+	}
+	var out []byte
+	for i, c := range b {
+		if s.space && i > 0 {
+			out = append(out, ' ')
+		}
+		if s.sharp && (s.space || i == 0) {
+			out = append(out, '0', byte(verb))
+		}
+		out = append(out, digits[c>>4], digits[c&0xf])
+	}
+	p.pad(out, s)
+}
+
+// integer formats u (a two's complement int64 when signed) with %v %d %x %X
+// %o %b %c %q, with fmt's rules for sign, '#' prefixes, precision and zero
+// padding.
+func (p *printer) integer(u uint64, signed bool, verb rune, s spec) bool {
+	base := 10
+	switch verb {
+	case 'v', 'd':
+	case 'x', 'X':
+		base = 16
+	case 'o':
+		base = 8
+	case 'b':
+		base = 2
+	case 'c':
+		p.pad(utf8.AppendRune(nil, runeOf(u, signed)), s)
+		return true
+	case 'q':
+		if s.plus {
+			p.pad(strconv.AppendQuoteRuneToASCII(nil, runeOf(u, signed)), s)
+		} else {
+			p.pad(strconv.AppendQuoteRune(nil, runeOf(u, signed)), s)
+		}
+		return true
+	default:
+		return false
+	}
+	negative := signed && int64(u) < 0
+	if negative {
+		u = -u
+	}
+	prec := 0
+	if s.precPresent {
+		prec = s.prec
+		if prec == 0 && u == 0 {
+			s.zero = false
+			p.pad(nil, s)
+			return true
+		}
+	} else if s.zero && s.widPresent {
+		prec = s.wid
+		if negative || s.plus || s.space {
+			prec-- // room for the sign
+		}
+	}
+	digits := strconv.AppendUint(nil, u, base)
+	if verb == 'X' {
+		for i, c := range digits {
+			if 'a' <= c && c <= 'f' {
+				digits[i] = c - 'a' + 'A'
+			}
+		}
+	}
+	var out []byte
+	switch {
+	case negative:
+		out = append(out, '-')
+	case s.plus:
+		out = append(out, '+')
+	case s.space:
+		out = append(out, ' ')
+	}
+	if s.sharp {
+		switch base {
+		case 2:
+			out = append(out, '0', 'b')
+		case 8:
+			if prec <= len(digits) && digits[0] != '0' {
+				out = append(out, '0')
+			}
+		case 16:
+			out = append(out, '0', byte(verb))
+		}
+	}
+	for n := len(digits); n < prec; n++ {
+		out = append(out, '0')
+	}
+	out = append(out, digits...)
+	s.zero = false // the zeros are already there
+	p.pad(out, s)
+	return true
+}
+
+func runeOf(u uint64, signed bool) rune {
+	if (signed && int64(u) != int64(int32(u))) || (!signed && u > utf8.MaxRune) {
+		return utf8.RuneError
+	}
+	return rune(u)
+}
+
+// pad writes b, padded to the width with spaces (or zeros under '0') on the
+// left, or with spaces on the right under '-'.
+func (p *printer) pad(b []byte, s spec) {
+	n := 0
+	if s.widPresent {
+		n = s.wid - utf8.RuneCount(b)
+	}
+	if n <= 0 {
+		p.buf = append(p.buf, b...)
+		return
+	}
+	fill := byte(' ')
+	if s.zero {
+		fill = '0'
+	}
+	if !s.minus {
+		for ; n > 0; n-- {
+			p.buf = append(p.buf, fill)
+		}
+	}
+	p.buf = append(p.buf, b...)
+	for ; n > 0; n-- {
+		p.buf = append(p.buf, ' ')
+	}
+}

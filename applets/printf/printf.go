@@ -1,0 +1,110 @@
+// Package printf formats text the way package fmt does, for the verbs, flags
+// and operand types this binary uses, without fmt's reflection-driven printer.
+//
+// fmt walks any value with reflect, sorts maps and prints floats; linked in, it
+// and what it pulls (most of reflect, internal/fmtsort, float formatting) cost
+// about 300 KB of a binary whose target is 2.6 MiB. Here an operand is an
+// error, a Stringer, a string, a byte slice, a bool, an integer or a slice of
+// these; named types of those kinds (type mode uint32) are read with the few
+// reflect calls that cost nothing much. Anything else prints as fmt prints a bad
+// verb, %!v(TYPE), so a mistake shows in the output instead of panicking.
+// TestCallsFormatOnlySupportedTypes checks every call in the binary's packages.
+//
+// Supported: verbs %v %s %q %d %x %X %o %c %w %%; flags - + # 0 and space;
+// width and precision given as numbers (not *).
+package printf
+
+import (
+	"io"
+	"os"
+)
+
+// Sprintf formats according to format and returns the result.
+func Sprintf(format string, a ...any) string {
+	var p printer
+	p.printf(format, a)
+	return string(p.buf)
+}
+
+// Sprint formats its operands as %v and concatenates them, adding a space
+// between operands when neither is a string, as fmt.Sprint does.
+func Sprint(a ...any) string {
+	var p printer
+	for i, arg := range a {
+		if i > 0 && !isString(arg) && !isString(a[i-1]) {
+			p.buf = append(p.buf, ' ')
+		}
+		p.value(arg, 'v', spec{})
+	}
+	return string(p.buf)
+}
+
+// Sprintln formats its operands as %v separated by spaces, with a newline.
+func Sprintln(a ...any) string {
+	var p printer
+	p.println(a)
+	return string(p.buf)
+}
+
+// Fprintf formats according to format and writes to w.
+func Fprintf(w io.Writer, format string, a ...any) (int, error) {
+	var p printer
+	p.printf(format, a)
+	return w.Write(p.buf)
+}
+
+// Fprintln formats its operands as %v separated by spaces, with a newline, and
+// writes to w.
+func Fprintln(w io.Writer, a ...any) (int, error) {
+	var p printer
+	p.println(a)
+	return w.Write(p.buf)
+}
+
+// Printf is Fprintf to standard output.
+func Printf(format string, a ...any) (int, error) { return Fprintf(os.Stdout, format, a...) }
+
+// Println is Fprintln to standard output.
+func Println(a ...any) (int, error) { return Fprintln(os.Stdout, a...) }
+
+// Errorf formats according to format and returns an error with that text.
+// Each %w operand (an error) is wrapped: errors.Is and errors.As see it, as
+// with fmt.Errorf. One %w gives Unwrap() error, several give Unwrap() []error.
+func Errorf(format string, a ...any) error {
+	var p printer
+	p.wrapping = true
+	p.printf(format, a)
+	msg := string(p.buf)
+	switch len(p.wrapped) {
+	case 0:
+		return &plainError{msg}
+	case 1:
+		return &wrapError{msg, p.wrapped[0]}
+	}
+	return &wrapErrors{msg, p.wrapped}
+}
+
+type plainError struct{ msg string }
+
+func (e *plainError) Error() string { return e.msg }
+
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
+type wrapErrors struct {
+	msg  string
+	errs []error
+}
+
+func (e *wrapErrors) Error() string   { return e.msg }
+func (e *wrapErrors) Unwrap() []error { return e.errs }
+
+func isString(a any) bool {
+	_, ok := a.(string)
+	return ok
+}
