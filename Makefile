@@ -12,7 +12,7 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 KERNEL     = $(shell scripts/fetch-kernel.sh)
 CROSS_ARCHES := arm arm64 mips mipsle riscv64
 # Packages whose unit tests also run on mipsle under qemu-mipsel-static.
-CROSS_TEST_PKGS := ./applets/oneit/ ./applets/internal/...
+CROSS_TEST_PKGS := ./applets/oneit/ ./applets/printf/ ./applets/internal/...
 
 .PHONY: all build deps test test-unit test-cross demo run bench lint install uninstall initramfs cross clean
 

@@ -131,8 +131,8 @@ func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 	br := bufio.NewReaderSize(r, MaxLine+1)
 	names := map[string]int{}
 	n := 0
-	bad := func(why string, args ...any) {
-		errs = append(errs, &Error{File: file, Line: n, Why: printf.Sprintf(why, args...)})
+	bad := func(format string, args ...any) {
+		errs = append(errs, &Error{File: file, Line: n, Why: printf.Sprintf(format, args...)})
 	}
 	for {
 		line, err := br.ReadSlice('\n')
