@@ -3,15 +3,15 @@ package kmodloader
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/modinfo"
-	"toybox-go/applets/printf"
 )
 
 func (s *System) flags(name, usage string) *getopt.Set {
@@ -265,28 +265,28 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 	if m.Builtin {
 		filename = "(builtin)"
 	}
-	line := func(k, v string) { printf.Fprintf(w, "%-16s%s\n", k+":", v) }
+	line := func(k, v string) { fmt.Fprintf(w, "%-16s%s\n", k+":", v) }
 	if field != "" {
 		switch field {
 		case "filename":
-			printf.Fprintln(w, filename)
+			fmt.Fprintln(w, filename)
 		case "parm":
 			for _, p := range params {
 				switch {
 				case p.hasDesc && p.typ != "":
-					printf.Fprintf(w, "%s:%s (%s)\n", p.name, p.desc, p.typ)
+					fmt.Fprintf(w, "%s:%s (%s)\n", p.name, p.desc, p.typ)
 				case p.hasDesc:
-					printf.Fprintf(w, "%s:%s\n", p.name, p.desc)
+					fmt.Fprintf(w, "%s:%s\n", p.name, p.desc)
 				default:
-					printf.Fprintf(w, "%s: (%s)\n", p.name, p.typ)
+					fmt.Fprintf(w, "%s: (%s)\n", p.name, p.typ)
 				}
 			}
 		default:
 			if field == "name" && m.Builtin {
-				printf.Fprintln(w, m.Name)
+				fmt.Fprintln(w, m.Name)
 			}
 			for _, v := range m.Values(field) {
-				printf.Fprintln(w, v)
+				fmt.Fprintln(w, v)
 			}
 		}
 		return
@@ -303,7 +303,7 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 	for _, p := range params {
 		switch {
 		case p.hasDesc && p.typ != "":
-			line("parm", printf.Sprintf("%s:%s (%s)", p.name, p.desc, p.typ))
+			line("parm", fmt.Sprintf("%s:%s (%s)", p.name, p.desc, p.typ))
 		case p.hasDesc:
 			line("parm", p.name+":"+p.desc)
 		default:
@@ -377,9 +377,9 @@ func (s *System) modprobe(args []string) int {
 		// kmod's lines: the install command as written, then the options.
 		l.verbose = func(m *modinfo.Module, cmd, opts string) {
 			if cmd != "" {
-				printf.Fprintf(s.Stdout, "install %s %s\n", cmd, opts)
+				fmt.Fprintf(s.Stdout, "install %s %s\n", cmd, opts)
 			} else {
-				printf.Fprintf(s.Stdout, "insmod %s %s\n", m.Path, opts)
+				fmt.Fprintf(s.Stdout, "insmod %s %s\n", m.Path, opts)
 			}
 		}
 	}
@@ -397,12 +397,12 @@ func (s *System) modprobe(args []string) int {
 			switch {
 			case conf.Blacklist[m.Name]:
 				if *verbose {
-					printf.Fprintf(s.Stdout, "module %s is blacklisted\n", m.Name)
+					fmt.Fprintf(s.Stdout, "module %s is blacklisted\n", m.Name)
 				}
 				continue
 			case m.Builtin:
 				if *showDeps && m.Name == modinfo.Normalize(name) {
-					printf.Fprintf(s.Stdout, "builtin %s\n", m.Name)
+					fmt.Fprintf(s.Stdout, "builtin %s\n", m.Name)
 				}
 				continue
 			case live[m.Name]:
@@ -443,7 +443,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 		if cmd, ok := conf.RemoveCommand(n); ok && !ignoreCmds {
 			cmd = strings.ReplaceAll(cmd, "$CMDLINE_OPTS", "")
 			if verbose {
-				printf.Fprintf(s.Stdout, "remove %s\n", cmd)
+				fmt.Fprintf(s.Stdout, "remove %s\n", cmd)
 			}
 			if !dry {
 				if err := s.runCommand("remove", n, cmd, ""); err != nil {
@@ -480,7 +480,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 
 func (s *System) removeOne(name string, verbose, dry bool) error {
 	if verbose {
-		printf.Fprintf(s.Stdout, "rmmod %s\n", name)
+		fmt.Fprintf(s.Stdout, "rmmod %s\n", name)
 	}
 	if dry {
 		return nil
@@ -515,19 +515,19 @@ func (s *System) removeUnused(ix *modinfo.Index, deps []string, verbose, dry boo
 // is an error.
 func (s *System) runCommand(kind, module, cmd, opts string) error {
 	cmd = strings.ReplaceAll(cmd, "$CMDLINE_OPTS", opts)
-	c := exec.Command("/bin/sh", "-c", cmd)
+	c := command.Command("/bin/sh", "-c", cmd)
 	c.Env = append(os.Environ(), "MODPROBE_MODULE="+module)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, s.Stdout, s.Stderr
 	err := c.Run()
-	var ee *exec.ExitError
+	var ee *command.ExitError
 	if errors.As(err, &ee) {
 		if ee.Exited() {
-			return printf.Errorf("%s command '%s' for module %s: exit status %d", kind, cmd, module, ee.ExitCode())
+			return fmt.Errorf("%s command '%s' for module %s: exit status %d", kind, cmd, module, ee.ExitCode())
 		}
-		return printf.Errorf("%s command '%s' for module %s: %v", kind, cmd, module, ee.ProcessState)
+		return fmt.Errorf("%s command '%s' for module %s: %v", kind, cmd, module, ee.ProcessState)
 	}
 	if err != nil {
-		return printf.Errorf("%s command '%s' for module %s: %w", kind, cmd, module, err)
+		return fmt.Errorf("%s command '%s' for module %s: %w", kind, cmd, module, err)
 	}
 	return nil
 }

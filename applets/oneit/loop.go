@@ -2,8 +2,8 @@ package oneit
 
 import (
 	"errors"
+	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"strconv"
@@ -14,8 +14,8 @@ import (
 	"github.com/pkg/term/termios"
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/kmsg"
-	"toybox-go/applets/printf"
 	"toybox-go/applets/selfexec"
 )
 
@@ -106,7 +106,7 @@ func (s *initState) run() int {
 	s.relaunch, s.execFail, s.hbTimer, s.shutdownTimer = stopped(), stopped(), stopped(), stopped()
 	if err := s.setupConsole(); err != nil {
 		if !s.pid1 {
-			printf.Fprintf(os.Stderr, "oneit: %v\n", err)
+			fmt.Fprintf(os.Stderr, "oneit: %v\n", err)
 			return 1
 		}
 		// PID 1 must not exit: keep the stdio the kernel gave us.
@@ -294,7 +294,7 @@ func (s *initState) lookPath(name string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	p, err := exec.LookPath(name)
+	p, err := command.LookPath(name)
 	if err == nil {
 		return p, nil
 	}
@@ -318,7 +318,7 @@ func (s *initState) forkExec(path string) (int, error) {
 	if s.o.heartbeat > 0 {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return 0, printf.Errorf("heartbeat pipe: %w", err)
+			return 0, fmt.Errorf("heartbeat pipe: %w", err)
 		}
 		hbWrite = w
 		defer hbWrite.Close()
@@ -433,7 +433,7 @@ func isTTY(fd uintptr) bool {
 func saneTTY(fd uintptr) error {
 	t, err := termios.Tcgetattr(fd)
 	if err != nil {
-		return printf.Errorf("tcgetattr: %w", err)
+		return fmt.Errorf("tcgetattr: %w", err)
 	}
 	t.Iflag &^= unix.IGNBRK | unix.INLCR | unix.IGNCR | unix.IXOFF | unix.IUCLC | unix.IXANY
 	t.Iflag |= unix.BRKINT | unix.ICRNL | unix.IXON | unix.IMAXBEL
@@ -450,7 +450,7 @@ func saneTTY(fd uintptr) error {
 	t.Cc[unix.VSTOP] = 19   // ^S
 	t.Cc[unix.VSUSP] = 26   // ^Z
 	if err := termios.Tcsetattr(fd, termios.TCSANOW, t); err != nil {
-		return printf.Errorf("tcsetattr: %w", err)
+		return fmt.Errorf("tcsetattr: %w", err)
 	}
 	return nil
 }

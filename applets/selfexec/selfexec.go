@@ -8,8 +8,9 @@ package selfexec
 
 import (
 	"os"
-	"os/exec"
 	"strings"
+
+	"toybox-go/applets/internal/command"
 )
 
 // Known reports whether name is an applet of this binary. The dispatcher in
@@ -31,7 +32,7 @@ func Exe() string {
 		if strings.Contains(os.Args[0], "/") {
 			return os.Args[0]
 		}
-		if p, err := exec.LookPath(os.Args[0]); err == nil {
+		if p, err := command.LookPath(os.Args[0]); err == nil {
 			return p
 		}
 	}
@@ -39,8 +40,8 @@ func Exe() string {
 }
 
 // Command returns a command that runs applet with args (argv[0] = applet).
-func Command(applet string, args ...string) *exec.Cmd {
-	cmd := exec.Command(Exe(), args...)
+func Command(applet string, args ...string) *command.Cmd {
+	cmd := command.Command(Exe(), args...)
 	cmd.Args = append([]string{applet}, args...)
 	return cmd
 }

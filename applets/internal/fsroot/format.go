@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 
-	"toybox-go/applets/printf"
+	"toybox-go/applets/internal/command"
 )
 
 // f2fsMinSize is fstools' threshold: an unformatted volume above it gets f2fs
@@ -40,7 +40,7 @@ func (s *System) FormatChoice(v *Volume) (fstype string, argv []string, ok bool)
 		if !known {
 			continue
 		}
-		if p, err := exec.LookPath(a[0]); err == nil {
+		if p, err := command.LookPath(a[0]); err == nil {
 			return fs, append([]string{p}, a[1:]...), true
 		}
 	}
@@ -57,12 +57,12 @@ func (s *System) Format(v *Volume) (string, error) {
 	}
 	fstype, argv, ok := s.FormatChoice(v)
 	if !ok {
-		return "", printf.Errorf("no mkfs.ext4 or mkfs.f2fs to format %s", v.Device)
+		return "", fmt.Errorf("no mkfs.ext4 or mkfs.f2fs to format %s", v.Device)
 	}
 	s.logf("overlay filesystem in %s has not been formatted yet: %v", v.Device, argv)
-	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	out, err := command.Command(argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
-		return "", printf.Errorf("%v: %w: %s", argv, err, bytes.TrimSpace(out))
+		return "", fmt.Errorf("%v: %w: %s", argv, err, bytes.TrimSpace(out))
 	}
 	f, err := os.Open(v.Probe)
 	if err == nil {
@@ -110,9 +110,9 @@ const maxBackup = 64 << 20
 // Whatever follows the stream on the volume is trailing garbage to gzip: GNU
 // gzip says so with exit status 2 (a warning), busybox stops quietly.
 func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
-	gz, err := exec.LookPath("gzip")
+	gz, err := command.LookPath("gzip")
 	if err != nil {
-		return 0, printf.Errorf("config backup found but no gzip to extract it: %w", err)
+		return 0, fmt.Errorf("config backup found but no gzip to extract it: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return 0, err
@@ -122,7 +122,7 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 		return 0, err
 	}
 	defer out.Close()
-	cmd := exec.Command(gz, "-cd")
+	cmd := command.Command(gz, "-cd")
 	cmd.Stdin = src
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
@@ -131,15 +131,15 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 		return 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, printf.Errorf("%s -cd: %w", gz, err)
+		return 0, fmt.Errorf("%s -cd: %w", gz, err)
 	}
 	n, copyErr := io.Copy(out, io.LimitReader(pipe, maxBackup))
 	if n == maxBackup {
 		_ = cmd.Process.Kill()
-		copyErr = printf.Errorf("config backup larger than %d bytes", maxBackup)
+		copyErr = fmt.Errorf("config backup larger than %d bytes", maxBackup)
 	}
 	err = cmd.Wait()
-	var exit *exec.ExitError
+	var exit *command.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 2 && n > 0 {
 		err = nil // "decompression OK, trailing garbage ignored"
 	}
@@ -147,7 +147,7 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 		err = copyErr
 	}
 	if err != nil {
-		return n, printf.Errorf("%s -cd: %w: %s", gz, err, bytes.TrimSpace(errOut.Bytes()))
+		return n, fmt.Errorf("%s -cd: %w: %s", gz, err, bytes.TrimSpace(errOut.Bytes()))
 	}
 	return n, out.Close()
 }

@@ -2,14 +2,14 @@ package hotplug
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 
-	"toybox-go/applets/printf"
+	"toybox-go/applets/internal/command"
 )
 
 // Caller runs the scripts of ETC/hotplug.d/SUBSYSTEM the way base-files'
@@ -41,7 +41,7 @@ var ErrBadSubsystem = errors.New("subsystem is not a plain name")
 // (and no error) when the directory does not exist.
 func (c *Caller) Scripts(subsystem string) ([]string, error) {
 	if subsystem == "" || subsystem == "." || subsystem == ".." || strings.ContainsAny(subsystem, "/\x00") {
-		return nil, printf.Errorf("%w: %q", ErrBadSubsystem, subsystem)
+		return nil, fmt.Errorf("%w: %q", ErrBadSubsystem, subsystem)
 	}
 	dir := filepath.Join(c.Etc, "hotplug.d", subsystem)
 	ents, err := os.ReadDir(dir) // sorted by name, byte order
@@ -68,13 +68,13 @@ func (c *Caller) Scripts(subsystem string) ([]string, error) {
 // Command returns the shell command that runs scripts for subsystem with env
 // (to which CallEnv's variables are added). Stdin, stdout and stderr are left
 // to the caller. It fails when the shell is missing.
-func (c *Caller) Command(subsystem string, scripts, env []string) (*exec.Cmd, error) {
+func (c *Caller) Command(subsystem string, scripts, env []string) (*command.Cmd, error) {
 	if fi, err := os.Stat(c.Shell); err != nil || fi.IsDir() {
-		return nil, printf.Errorf("no shell %s to run the %d scripts of %s: %w", c.Shell, len(scripts),
+		return nil, fmt.Errorf("no shell %s to run the %d scripts of %s: %w", c.Shell, len(scripts),
 			filepath.Join(c.Etc, "hotplug.d", subsystem), errNoShell(err))
 	}
 	args := append([]string{"-c", callScript, "/sbin/hotplug-call", c.Functions}, scripts...)
-	cmd := exec.Command(c.Shell, args...)
+	cmd := command.Command(c.Shell, args...)
 	cmd.Args[0] = "sh"
 	cmd.Env = CallEnv(env, subsystem)
 	return cmd, nil

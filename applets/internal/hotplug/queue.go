@@ -5,13 +5,13 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/uevent"
 )
 
@@ -216,14 +216,14 @@ func (p *Plug) runProgram(argv, env []string, what string) int {
 			return p.runCmd(cmd, "hotplug-call "+sub, what)
 		}
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := command.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	return p.runCmd(cmd, filepath.Base(argv[0]), what)
 }
 
 // runCmd starts cmd in its own process group with stdin /dev/null and its
 // output logged, waits at most ExecTimeout, and kills the group after that.
-func (p *Plug) runCmd(cmd *exec.Cmd, tag, what string) int {
+func (p *Plug) runCmd(cmd *command.Cmd, tag, what string) int {
 	r, w, err := os.Pipe()
 	if err != nil {
 		p.log.Errorf("%s (%s): %v", tag, what, err)

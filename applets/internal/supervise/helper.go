@@ -2,14 +2,14 @@ package supervise
 
 import (
 	"bufio"
+	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
-	"toybox-go/applets/printf"
+	"toybox-go/applets/internal/command"
 )
 
 // Every service and task is started through a small trampoline: pid2 forks its
@@ -47,7 +47,7 @@ func HelperMain(args []string) int {
 			tty = true
 		case "--":
 		default:
-			printf.Fprintf(os.Stderr, "pid2 %s: unknown flag %s\n", HelperArg, args[0])
+			fmt.Fprintf(os.Stderr, "pid2 %s: unknown flag %s\n", HelperArg, args[0])
 			return 127
 		}
 		if args[0] == "--" {
@@ -57,7 +57,7 @@ func HelperMain(args []string) int {
 		args = args[1:]
 	}
 	if len(args) < 2 {
-		printf.Fprintf(os.Stderr, "pid2 %s: want PATH ARGV0 [ARG...]\n", HelperArg)
+		fmt.Fprintf(os.Stderr, "pid2 %s: want PATH ARGV0 [ARG...]\n", HelperArg)
 		return 127
 	}
 	if sync {
@@ -81,11 +81,11 @@ func HelperMain(args []string) int {
 		unix.IoctlSetPointerInt(0, unix.TIOCSPGRP, unix.Getpid())
 	}
 	path := args[0]
-	if lp, err := exec.LookPath(path); err == nil {
+	if lp, err := command.LookPath(path); err == nil {
 		path = lp
 	}
 	err := syscall.Exec(path, args[1:], os.Environ())
-	printf.Fprintf(os.Stderr, "pid2: exec %s: %v\n", args[0], err)
+	fmt.Fprintf(os.Stderr, "pid2: exec %s: %v\n", args[0], err)
 	return 127
 }
 
