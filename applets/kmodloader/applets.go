@@ -3,7 +3,6 @@ package kmodloader
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/modinfo"
+	"toybox-go/applets/printf"
 )
 
 func (s *System) flags(name, usage string) *getopt.Set {
@@ -265,28 +265,28 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 	if m.Builtin {
 		filename = "(builtin)"
 	}
-	line := func(k, v string) { fmt.Fprintf(w, "%-16s%s\n", k+":", v) }
+	line := func(k, v string) { printf.Fprintf(w, "%-16s%s\n", k+":", v) }
 	if field != "" {
 		switch field {
 		case "filename":
-			fmt.Fprintln(w, filename)
+			printf.Fprintln(w, filename)
 		case "parm":
 			for _, p := range params {
 				switch {
 				case p.hasDesc && p.typ != "":
-					fmt.Fprintf(w, "%s:%s (%s)\n", p.name, p.desc, p.typ)
+					printf.Fprintf(w, "%s:%s (%s)\n", p.name, p.desc, p.typ)
 				case p.hasDesc:
-					fmt.Fprintf(w, "%s:%s\n", p.name, p.desc)
+					printf.Fprintf(w, "%s:%s\n", p.name, p.desc)
 				default:
-					fmt.Fprintf(w, "%s: (%s)\n", p.name, p.typ)
+					printf.Fprintf(w, "%s: (%s)\n", p.name, p.typ)
 				}
 			}
 		default:
 			if field == "name" && m.Builtin {
-				fmt.Fprintln(w, m.Name)
+				printf.Fprintln(w, m.Name)
 			}
 			for _, v := range m.Values(field) {
-				fmt.Fprintln(w, v)
+				printf.Fprintln(w, v)
 			}
 		}
 		return
@@ -303,7 +303,7 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 	for _, p := range params {
 		switch {
 		case p.hasDesc && p.typ != "":
-			line("parm", fmt.Sprintf("%s:%s (%s)", p.name, p.desc, p.typ))
+			line("parm", printf.Sprintf("%s:%s (%s)", p.name, p.desc, p.typ))
 		case p.hasDesc:
 			line("parm", p.name+":"+p.desc)
 		default:
@@ -377,9 +377,9 @@ func (s *System) modprobe(args []string) int {
 		// kmod's lines: the install command as written, then the options.
 		l.verbose = func(m *modinfo.Module, cmd, opts string) {
 			if cmd != "" {
-				fmt.Fprintf(s.Stdout, "install %s %s\n", cmd, opts)
+				printf.Fprintf(s.Stdout, "install %s %s\n", cmd, opts)
 			} else {
-				fmt.Fprintf(s.Stdout, "insmod %s %s\n", m.Path, opts)
+				printf.Fprintf(s.Stdout, "insmod %s %s\n", m.Path, opts)
 			}
 		}
 	}
@@ -397,12 +397,12 @@ func (s *System) modprobe(args []string) int {
 			switch {
 			case conf.Blacklist[m.Name]:
 				if *verbose {
-					fmt.Fprintf(s.Stdout, "module %s is blacklisted\n", m.Name)
+					printf.Fprintf(s.Stdout, "module %s is blacklisted\n", m.Name)
 				}
 				continue
 			case m.Builtin:
 				if *showDeps && m.Name == modinfo.Normalize(name) {
-					fmt.Fprintf(s.Stdout, "builtin %s\n", m.Name)
+					printf.Fprintf(s.Stdout, "builtin %s\n", m.Name)
 				}
 				continue
 			case live[m.Name]:
@@ -443,7 +443,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 		if cmd, ok := conf.RemoveCommand(n); ok && !ignoreCmds {
 			cmd = strings.ReplaceAll(cmd, "$CMDLINE_OPTS", "")
 			if verbose {
-				fmt.Fprintf(s.Stdout, "remove %s\n", cmd)
+				printf.Fprintf(s.Stdout, "remove %s\n", cmd)
 			}
 			if !dry {
 				if err := s.runCommand("remove", n, cmd, ""); err != nil {
@@ -480,7 +480,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 
 func (s *System) removeOne(name string, verbose, dry bool) error {
 	if verbose {
-		fmt.Fprintf(s.Stdout, "rmmod %s\n", name)
+		printf.Fprintf(s.Stdout, "rmmod %s\n", name)
 	}
 	if dry {
 		return nil
@@ -522,12 +522,12 @@ func (s *System) runCommand(kind, module, cmd, opts string) error {
 	var ee *command.ExitError
 	if errors.As(err, &ee) {
 		if ee.Exited() {
-			return fmt.Errorf("%s command '%s' for module %s: exit status %d", kind, cmd, module, ee.ExitCode())
+			return printf.Errorf("%s command '%s' for module %s: exit status %d", kind, cmd, module, ee.ExitCode())
 		}
-		return fmt.Errorf("%s command '%s' for module %s: %v", kind, cmd, module, ee.ProcessState)
+		return printf.Errorf("%s command '%s' for module %s: %v", kind, cmd, module, ee.ProcessState)
 	}
 	if err != nil {
-		return fmt.Errorf("%s command '%s' for module %s: %w", kind, cmd, module, err)
+		return printf.Errorf("%s command '%s' for module %s: %w", kind, cmd, module, err)
 	}
 	return nil
 }

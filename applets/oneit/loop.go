@@ -2,7 +2,6 @@ package oneit
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -16,6 +15,7 @@ import (
 
 	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/printf"
 	"toybox-go/applets/selfexec"
 )
 
@@ -106,7 +106,7 @@ func (s *initState) run() int {
 	s.relaunch, s.execFail, s.hbTimer, s.shutdownTimer = stopped(), stopped(), stopped(), stopped()
 	if err := s.setupConsole(); err != nil {
 		if !s.pid1 {
-			fmt.Fprintf(os.Stderr, "oneit: %v\n", err)
+			printf.Fprintf(os.Stderr, "oneit: %v\n", err)
 			return 1
 		}
 		// PID 1 must not exit: keep the stdio the kernel gave us.
@@ -318,7 +318,7 @@ func (s *initState) forkExec(path string) (int, error) {
 	if s.o.heartbeat > 0 {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return 0, fmt.Errorf("heartbeat pipe: %w", err)
+			return 0, printf.Errorf("heartbeat pipe: %w", err)
 		}
 		hbWrite = w
 		defer hbWrite.Close()
@@ -433,7 +433,7 @@ func isTTY(fd uintptr) bool {
 func saneTTY(fd uintptr) error {
 	t, err := termios.Tcgetattr(fd)
 	if err != nil {
-		return fmt.Errorf("tcgetattr: %w", err)
+		return printf.Errorf("tcgetattr: %w", err)
 	}
 	t.Iflag &^= unix.IGNBRK | unix.INLCR | unix.IGNCR | unix.IXOFF | unix.IUCLC | unix.IXANY
 	t.Iflag |= unix.BRKINT | unix.ICRNL | unix.IXON | unix.IMAXBEL
@@ -450,7 +450,7 @@ func saneTTY(fd uintptr) error {
 	t.Cc[unix.VSTOP] = 19   // ^S
 	t.Cc[unix.VSUSP] = 26   // ^Z
 	if err := termios.Tcsetattr(fd, termios.TCSANOW, t); err != nil {
-		return fmt.Errorf("tcsetattr: %w", err)
+		return printf.Errorf("tcsetattr: %w", err)
 	}
 	return nil
 }

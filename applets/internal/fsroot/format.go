@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"toybox-go/applets/internal/command"
+	"toybox-go/applets/printf"
 )
 
 // f2fsMinSize is fstools' threshold: an unformatted volume above it gets f2fs
@@ -57,12 +57,12 @@ func (s *System) Format(v *Volume) (string, error) {
 	}
 	fstype, argv, ok := s.FormatChoice(v)
 	if !ok {
-		return "", fmt.Errorf("no mkfs.ext4 or mkfs.f2fs to format %s", v.Device)
+		return "", printf.Errorf("no mkfs.ext4 or mkfs.f2fs to format %s", v.Device)
 	}
 	s.logf("overlay filesystem in %s has not been formatted yet: %v", v.Device, argv)
 	out, err := command.Command(argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%v: %w: %s", argv, err, bytes.TrimSpace(out))
+		return "", printf.Errorf("%v: %w: %s", argv, err, bytes.TrimSpace(out))
 	}
 	f, err := os.Open(v.Probe)
 	if err == nil {
@@ -112,7 +112,7 @@ const maxBackup = 64 << 20
 func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 	gz, err := command.LookPath("gzip")
 	if err != nil {
-		return 0, fmt.Errorf("config backup found but no gzip to extract it: %w", err)
+		return 0, printf.Errorf("config backup found but no gzip to extract it: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return 0, err
@@ -131,12 +131,12 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 		return 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("%s -cd: %w", gz, err)
+		return 0, printf.Errorf("%s -cd: %w", gz, err)
 	}
 	n, copyErr := io.Copy(out, io.LimitReader(pipe, maxBackup))
 	if n == maxBackup {
 		_ = cmd.Process.Kill()
-		copyErr = fmt.Errorf("config backup larger than %d bytes", maxBackup)
+		copyErr = printf.Errorf("config backup larger than %d bytes", maxBackup)
 	}
 	err = cmd.Wait()
 	var exit *command.ExitError
@@ -147,7 +147,7 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 		err = copyErr
 	}
 	if err != nil {
-		return n, fmt.Errorf("%s -cd: %w: %s", gz, err, bytes.TrimSpace(errOut.Bytes()))
+		return n, printf.Errorf("%s -cd: %w: %s", gz, err, bytes.TrimSpace(errOut.Bytes()))
 	}
 	return n, out.Close()
 }

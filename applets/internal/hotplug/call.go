@@ -2,7 +2,6 @@ package hotplug
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"syscall"
 
 	"toybox-go/applets/internal/command"
+	"toybox-go/applets/printf"
 )
 
 // Caller runs the scripts of ETC/hotplug.d/SUBSYSTEM the way base-files'
@@ -41,7 +41,7 @@ var ErrBadSubsystem = errors.New("subsystem is not a plain name")
 // (and no error) when the directory does not exist.
 func (c *Caller) Scripts(subsystem string) ([]string, error) {
 	if subsystem == "" || subsystem == "." || subsystem == ".." || strings.ContainsAny(subsystem, "/\x00") {
-		return nil, fmt.Errorf("%w: %q", ErrBadSubsystem, subsystem)
+		return nil, printf.Errorf("%w: %q", ErrBadSubsystem, subsystem)
 	}
 	dir := filepath.Join(c.Etc, "hotplug.d", subsystem)
 	ents, err := os.ReadDir(dir) // sorted by name, byte order
@@ -70,7 +70,7 @@ func (c *Caller) Scripts(subsystem string) ([]string, error) {
 // to the caller. It fails when the shell is missing.
 func (c *Caller) Command(subsystem string, scripts, env []string) (*command.Cmd, error) {
 	if fi, err := os.Stat(c.Shell); err != nil || fi.IsDir() {
-		return nil, fmt.Errorf("no shell %s to run the %d scripts of %s: %w", c.Shell, len(scripts),
+		return nil, printf.Errorf("no shell %s to run the %d scripts of %s: %w", c.Shell, len(scripts),
 			filepath.Join(c.Etc, "hotplug.d", subsystem), errNoShell(err))
 	}
 	args := append([]string{"-c", callScript, "/sbin/hotplug-call", c.Functions}, scripts...)

@@ -2,7 +2,6 @@ package supervise
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/command"
+	"toybox-go/applets/printf"
 )
 
 // Every service and task is started through a small trampoline: pid2 forks its
@@ -47,7 +47,7 @@ func HelperMain(args []string) int {
 			tty = true
 		case "--":
 		default:
-			fmt.Fprintf(os.Stderr, "pid2 %s: unknown flag %s\n", HelperArg, args[0])
+			printf.Fprintf(os.Stderr, "pid2 %s: unknown flag %s\n", HelperArg, args[0])
 			return 127
 		}
 		if args[0] == "--" {
@@ -57,7 +57,7 @@ func HelperMain(args []string) int {
 		args = args[1:]
 	}
 	if len(args) < 2 {
-		fmt.Fprintf(os.Stderr, "pid2 %s: want PATH ARGV0 [ARG...]\n", HelperArg)
+		printf.Fprintf(os.Stderr, "pid2 %s: want PATH ARGV0 [ARG...]\n", HelperArg)
 		return 127
 	}
 	if sync {
@@ -85,7 +85,7 @@ func HelperMain(args []string) int {
 		path = lp
 	}
 	err := syscall.Exec(path, args[1:], os.Environ())
-	fmt.Fprintf(os.Stderr, "pid2: exec %s: %v\n", args[0], err)
+	printf.Fprintf(os.Stderr, "pid2: exec %s: %v\n", args[0], err)
 	return 127
 }
 

@@ -15,7 +15,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,6 +28,7 @@ import (
 
 	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/kmsg"
+	"toybox-go/applets/printf"
 )
 
 // Policy numbers. Spacing and the kill delay come from runit/s6/busybox and
@@ -159,7 +159,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Log = kmsg.New("pid2")
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, taskDir), 0o700); err != nil {
-		return nil, fmt.Errorf("state dir: %w", err)
+		return nil, printf.Errorf("state dir: %w", err)
 	}
 	return &Manager{cfg: cfg, svcs: map[string]*service{}, tasks: map[int]*task{},
 		events: make(chan Event, 64), respawning: true, now: time.Now, epoch: time.Now().UnixNano()}, nil
@@ -421,14 +421,14 @@ func describe(ws unix.WaitStatus) string {
 	if ws.Signaled() {
 		return "signal " + strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG")
 	}
-	return fmt.Sprintf("exit %d", ws.ExitStatus())
+	return printf.Sprintf("exit %d", ws.ExitStatus())
 }
 
 // Start starts a service (now, or when its spacing allows) and keeps it running.
 func (m *Manager) Start(name string) error {
 	s := m.svcs[name]
 	if s == nil {
-		return fmt.Errorf("no service %q", name)
+		return printf.Errorf("no service %q", name)
 	}
 	s.want = true
 	s.forget = false
@@ -448,7 +448,7 @@ func (m *Manager) Start(name string) error {
 func (m *Manager) Stop(name string, forget bool) error {
 	s := m.svcs[name]
 	if s == nil {
-		return fmt.Errorf("no service %q", name)
+		return printf.Errorf("no service %q", name)
 	}
 	s.want = false
 	s.forget = s.forget || forget
@@ -460,7 +460,7 @@ func (m *Manager) Stop(name string, forget bool) error {
 func (m *Manager) Restart(name string) error {
 	s := m.svcs[name]
 	if s == nil {
-		return fmt.Errorf("no service %q", name)
+		return printf.Errorf("no service %q", name)
 	}
 	if s.pid == 0 {
 		return m.Start(name)
@@ -560,7 +560,7 @@ func (m *Manager) schedule(s *service, crashed bool) {
 		s.backoffs++
 		due = now.Add(d)
 		s.state = StateBackoff
-		s.note = fmt.Sprintf("crash loop: %d starts in %s, next start in %s", len(s.starts), now.Sub(s.starts[0]).Round(time.Second), d)
+		s.note = printf.Sprintf("crash loop: %d starts in %s, next start in %s", len(s.starts), now.Sub(s.starts[0]).Round(time.Second), d)
 		m.cfg.Log.Warnf("%s: %s", s.spec.Name, s.note)
 		s.due = due
 		return
@@ -695,7 +695,7 @@ func (m *Manager) spawnService(s *service) (int, error) {
 	if s.spec.TTY != "" {
 		f, err := os.OpenFile(m.ttyPath(s.spec.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %v", errNoTTY, err)
+			return 0, printf.Errorf("%w: %v", errNoTTY, err)
 		}
 		defer f.Close()
 		stdin, stdout = f, f
@@ -717,10 +717,10 @@ func (m *Manager) spawnService(s *service) (int, error) {
 		m.openLog(m.fifoPath(s.spec.Name), s.spec.Name, &s.ring, true)
 	}
 	m.seq++
-	token := fmt.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
+	token := printf.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
 	marker := m.startingPath(s.spec.Name)
 	if err := os.WriteFile(marker, []byte(token), 0o600); err != nil {
-		return 0, fmt.Errorf("writing %s: %w", marker, err)
+		return 0, printf.Errorf("writing %s: %w", marker, err)
 	}
 	env := append(os.Environ(), "PID2_SERVICE="+s.spec.Name, startEnv+token)
 	pid, err := m.fork(s.spec, []uintptr{stdin.Fd(), stdout.Fd(), stdout.Fd()}, tty, env, func(pid int) error {
@@ -750,7 +750,7 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, recor
 		if !strings.Contains(path, "/") {
 			lp, err := command.LookPath(path)
 			if err != nil {
-				return 0, fmt.Errorf("starting %s: %w", spec.Path, err)
+				return 0, printf.Errorf("starting %s: %w", spec.Path, err)
 			}
 			path = lp
 		}
@@ -761,13 +761,13 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, recor
 			Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: tty, Ctty: 0},
 		})
 		if err != nil {
-			return 0, fmt.Errorf("starting %s: %w", spec.Path, err)
+			return 0, printf.Errorf("starting %s: %w", spec.Path, err)
 		}
 		if err := record(pid); err != nil {
 			unix.Kill(pid, unix.SIGKILL)
 			var ws unix.WaitStatus
 			unix.Wait4(pid, &ws, 0, nil) // killed: not left a zombie nobody reaps
-			return 0, fmt.Errorf("recording pid %d: %w", pid, err)
+			return 0, printf.Errorf("recording pid %d: %w", pid, err)
 		}
 		return pid, nil
 	}
@@ -790,13 +790,13 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, recor
 	})
 	unix.Close(p[0])
 	if err != nil {
-		return 0, fmt.Errorf("starting %s: %w", spec.Path, err)
+		return 0, printf.Errorf("starting %s: %w", spec.Path, err)
 	}
 	if err := record(pid); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
-		return 0, fmt.Errorf("recording pid %d: %w", pid, err)
+		return 0, printf.Errorf("recording pid %d: %w", pid, err)
 	}
 	unix.Write(p[1], []byte{1})
 	return pid, nil
@@ -808,7 +808,7 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, recor
 // next pid2.
 func (m *Manager) logWriter(p string) (*os.File, error) {
 	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("mkfifo %s: %w", p, err)
+		return nil, printf.Errorf("mkfifo %s: %w", p, err)
 	}
 	return os.OpenFile(p, os.O_RDWR, 0)
 }
@@ -900,7 +900,7 @@ func (m *Manager) RunTask(t Task) error {
 	if t.TTY != "" {
 		f, err := os.OpenFile(m.ttyPath(t.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
 		if err != nil {
-			return fmt.Errorf("%s: %w: %v", t.Name, errNoTTY, err)
+			return printf.Errorf("%s: %w: %v", t.Name, errNoTTY, err)
 		}
 		defer f.Close()
 		_, terr := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
@@ -919,20 +919,20 @@ func (m *Manager) RunTask(t Task) error {
 		}
 		defer w.Close()
 		if out = m.taskOutput(fifo); out == nil {
-			return fmt.Errorf("%s: cannot read %s", t.Name, fifo)
+			return printf.Errorf("%s: cannot read %s", t.Name, fifo)
 		}
 		stdio = []uintptr{null.Fd(), w.Fd(), w.Fd()}
 	}
 	// Recorded like a service (token, then pid file) so that a pid2 killed
 	// meanwhile leaves its successor the task to adopt, not to run again.
 	m.seq++
-	token := fmt.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
+	token := printf.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
 	marker := m.taskPath(t.Name, ".starting")
 	if err := os.WriteFile(marker, []byte(token), 0o600); err != nil {
 		if out != nil {
 			out.Close()
 		}
-		return fmt.Errorf("writing %s: %w", marker, err)
+		return printf.Errorf("writing %s: %w", marker, err)
 	}
 	tk = &task{name: t.Name, done: t.Done, outEOF: out == nil, pidfd: -1}
 	pid, err := m.fork(t.Spec, stdio, tty, append(os.Environ(), startEnv+token), func(pid int) error {
@@ -1078,7 +1078,7 @@ func (m *Manager) Status(name string) ([]Status, error) {
 		out = append(out, st)
 	}
 	if name != "" && len(out) == 0 {
-		return nil, fmt.Errorf("no service %q", name)
+		return nil, printf.Errorf("no service %q", name)
 	}
 	return out, nil
 }
@@ -1091,7 +1091,7 @@ func (m *Manager) LogLines(name string) ([]string, error) {
 	}
 	s := m.svcs[name]
 	if s == nil {
-		return nil, fmt.Errorf("no service %q", name)
+		return nil, printf.Errorf("no service %q", name)
 	}
 	return s.ring.Lines(), nil
 }
