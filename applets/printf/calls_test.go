@@ -219,6 +219,9 @@ func supported(t types.Type, verb rune) bool {
 	if strings.ContainsRune("vsqxX", verb) && (types.Implements(t, errorType) || types.Implements(t, stringerType)) {
 		return true
 	}
+	if _, named := types.Unalias(t).(*types.Named); named {
+		return false // a named type without String or Error: printf prints %!v(?)
+	}
 	switch u := t.Underlying().(type) {
 	case *types.Basic:
 		switch {
@@ -231,21 +234,21 @@ func supported(t types.Type, verb rune) bool {
 		}
 	case *types.Interface:
 		// A dynamic value (recover's): errors, strings and integers print
-		// as in fmt, anything else as %!v(TYPE).
+		// as in fmt, anything else as %!v(?).
 		return u.Empty() && verb == 'v'
 	case *types.Slice:
-		return elemSupported(u.Elem(), verb)
-	case *types.Array:
-		return elemSupported(u.Elem(), verb)
+		// []byte and []string only, the slices printf's type switch knows.
+		switch e := types.Unalias(u.Elem()).(type) {
+		case *types.Basic:
+			switch e.Kind() {
+			case types.Uint8:
+				return strings.ContainsRune("vsqxXdocb", verb)
+			case types.String:
+				return strings.ContainsRune("vsqxX", verb)
+			}
+		}
 	}
 	return false
-}
-
-func elemSupported(elem types.Type, verb rune) bool {
-	if b, ok := elem.Underlying().(*types.Basic); ok && b.Kind() == types.Uint8 && strings.ContainsRune("sqxX", verb) {
-		return true
-	}
-	return supported(elem, verb)
 }
 
 func isStringType(t types.Type) bool {

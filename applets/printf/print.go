@@ -1,7 +1,6 @@
 package printf
 
 import (
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -124,13 +123,11 @@ func (p *printer) printf(format string, a []any) {
 			if i > 0 {
 				p.buf = append(p.buf, ", "...)
 			}
-			if arg == nil {
-				p.buf = append(p.buf, "<nil>"...)
-				continue
+			p.buf = append(p.buf, typeName(arg)...)
+			if arg != nil {
+				p.buf = append(p.buf, '=')
+				p.value(arg, 'v', spec{})
 			}
-			p.buf = append(p.buf, reflect.TypeOf(arg).String()...)
-			p.buf = append(p.buf, '=')
-			p.value(arg, 'v', spec{})
 		}
 		p.buf = append(p.buf, ')')
 	}
@@ -185,44 +182,77 @@ func (p *printer) value(arg any, verb rune, s spec) {
 		}
 		switch v := arg.(type) {
 		case error:
-			p.str(p.method(arg, v.Error, verb), verb, s)
+			p.str(p.method(v.Error, verb), verb, s)
 			return
 		case interface{ String() string }:
-			p.str(p.method(arg, v.String, verb), verb, s)
+			p.str(p.method(v.String, verb), verb, s)
 			return
 		}
 	}
-	var ok bool
-	switch v := arg.(type) {
-	case string:
-		ok = p.str(v, verb, s)
-	case bool:
-		ok = p.boolean(v, verb, s)
-	case int:
-		ok = p.integer(uint64(v), true, verb, s)
-	case int64:
-		ok = p.integer(uint64(v), true, verb, s)
-	case uint64:
-		ok = p.integer(v, false, verb, s)
-	case uint32:
-		ok = p.integer(uint64(v), false, verb, s)
-	default:
-		ok = p.reflected(reflect.ValueOf(arg), verb, s)
-	}
-	if !ok {
+	if !p.basic(arg, verb, s) {
 		p.badVerb(verb, arg, s)
 	}
 }
 
-// method calls arg's Error or String method; a panic in it is printed, as
-// fmt does, instead of unwinding through PID 1 (a nil pointer prints <nil>).
-func (p *printer) method(arg any, f func() string, verb rune) (out string) {
+// basic formats the operand types printf knows, reporting false, having
+// written nothing, when verb does not fit arg or arg is of another type.
+func (p *printer) basic(arg any, verb rune, s spec) bool {
+	switch v := arg.(type) {
+	case string:
+		return p.str(v, verb, s)
+	case []byte:
+		if strings.ContainsRune("sqxX", verb) {
+			return p.str(string(v), verb, s)
+		}
+		return list(p, v, verb, s)
+	case []string:
+		return list(p, v, verb, s)
+	case bool:
+		return p.boolean(v, verb, s)
+	case int:
+		return p.integer(uint64(v), true, verb, s)
+	case int8:
+		return p.integer(uint64(v), true, verb, s)
+	case int16:
+		return p.integer(uint64(v), true, verb, s)
+	case int32:
+		return p.integer(uint64(v), true, verb, s)
+	case int64:
+		return p.integer(uint64(v), true, verb, s)
+	case uint:
+		return p.integer(uint64(v), false, verb, s)
+	case uint8:
+		return p.integer(uint64(v), false, verb, s)
+	case uint16:
+		return p.integer(uint64(v), false, verb, s)
+	case uint32:
+		return p.integer(uint64(v), false, verb, s)
+	case uint64:
+		return p.integer(v, false, verb, s)
+	case uintptr:
+		return p.integer(uint64(v), false, verb, s)
+	}
+	return false
+}
+
+// list formats a slice as fmt does: [e1 e2], each element with verb.
+func list[E any](p *printer, l []E, verb rune, s spec) bool {
+	p.buf = append(p.buf, '[')
+	for i, e := range l {
+		if i > 0 {
+			p.buf = append(p.buf, ' ')
+		}
+		p.value(e, verb, s)
+	}
+	p.buf = append(p.buf, ']')
+	return true
+}
+
+// method calls arg's Error or String method; a panic in it (a nil pointer
+// receiver, say) is printed instead of unwinding through PID 1.
+func (p *printer) method(f func() string, verb rune) (out string) {
 	defer func() {
 		if r := recover(); r != nil {
-			if v := reflect.ValueOf(arg); v.Kind() == reflect.Pointer && v.IsNil() {
-				out = "<nil>"
-				return
-			}
 			out = "%!" + string(verb) + "(PANIC=" + panicText(r) + ")"
 		}
 	}()
@@ -239,77 +269,62 @@ func panicText(r any) string {
 	return "?"
 }
 
-// reflected formats named types of the supported kinds, and slices and
-// arrays of them (of bytes: as a string under %s %q %x %X). It reports false,
-// having written nothing, when verb does not fit v.
-func (p *printer) reflected(v reflect.Value, verb rune, s spec) bool {
-	switch v.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return p.integer(uint64(v.Int()), true, verb, s)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return p.integer(v.Uint(), false, verb, s)
-	case reflect.String:
-		return p.str(v.String(), verb, s)
-	case reflect.Bool:
-		return p.boolean(v.Bool(), verb, s)
-	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 && strings.ContainsRune("sqxX", verb) {
-			b := make([]byte, v.Len())
-			for i := range b {
-				b[i] = byte(v.Index(i).Uint())
-			}
-			return p.str(string(b), verb, s)
-		}
-		p.buf = append(p.buf, '[')
-		for i := 0; i < v.Len(); i++ {
-			if i > 0 {
-				p.buf = append(p.buf, ' ')
-			}
-			p.value(v.Index(i).Interface(), verb, s)
-		}
-		p.buf = append(p.buf, ']')
-		return true
-	case reflect.Pointer:
-		if v.IsNil() && verb == 'v' {
-			p.pad([]byte("<nil>"), s)
-			return true
-		}
-	}
-	return false
-}
-
-// badVerb prints %!verb(TYPE=VALUE) for an operand the verb does not fit, or
-// %!verb(TYPE) when the value itself cannot be printed here.
+// badVerb prints %!verb(TYPE=VALUE) for an operand the verb does not fit,
+// as fmt does, or %!verb(?) for an operand of a type printf does not know.
 func (p *printer) badVerb(verb rune, arg any, s spec) {
 	p.buf = append(p.buf, '%', '!')
 	p.buf = utf8.AppendRune(p.buf, verb)
 	p.buf = append(p.buf, '(')
-	if arg == nil {
-		p.buf = append(p.buf, "<nil>"...)
-	} else {
-		t := reflect.TypeOf(arg)
-		p.buf = append(p.buf, t.String()...)
-		if printable(t) {
-			p.buf = append(p.buf, '=')
-			p.erroring = true
-			p.value(arg, 'v', s)
-			p.erroring = false
-		}
+	switch name := typeName(arg); name {
+	case "?", "<nil>":
+		p.buf = append(p.buf, name...)
+	default:
+		p.buf = append(p.buf, name...)
+		p.buf = append(p.buf, '=')
+		p.erroring = true
+		p.basic(arg, 'v', s)
+		p.erroring = false
 	}
 	p.buf = append(p.buf, ')')
 }
 
-// printable reports whether %v of a t prints a value (not a bad verb).
-func printable(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.String, reflect.Bool:
-		return true
-	case reflect.Slice, reflect.Array:
-		return printable(t.Elem())
+// typeName names the types basic formats, as fmt names them.
+func typeName(arg any) string {
+	switch arg.(type) {
+	case nil:
+		return "<nil>"
+	case string:
+		return "string"
+	case []byte:
+		return "[]uint8"
+	case []string:
+		return "[]string"
+	case bool:
+		return "bool"
+	case int:
+		return "int"
+	case int8:
+		return "int8"
+	case int16:
+		return "int16"
+	case int32:
+		return "int32"
+	case int64:
+		return "int64"
+	case uint:
+		return "uint"
+	case uint8:
+		return "uint8"
+	case uint16:
+		return "uint16"
+	case uint32:
+		return "uint32"
+	case uint64:
+		return "uint64"
+	case uintptr:
+		return "uintptr"
 	}
-	return false
+	return "?"
 }
 
 func (p *printer) boolean(b bool, verb rune, s spec) bool {

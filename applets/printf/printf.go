@@ -1,17 +1,17 @@
 // Package printf formats text the way package fmt does, for the verbs, flags
-// and operand types this binary uses, without fmt's reflection-driven printer.
+// and operand types this binary uses, without reflection.
 //
 // fmt walks any value with reflect, sorts maps and prints floats; linked in, it
-// and what it pulls (most of reflect, internal/fmtsort, float formatting) cost
-// about 300 KB of a binary whose target is 2.6 MiB. Here an operand is an
-// error, a Stringer, a string, a byte slice, a bool, an integer or a slice of
-// these; named types of those kinds (type mode uint32) are read with the few
-// reflect calls that cost nothing much. Anything else prints as fmt prints a bad
-// verb, %!v(TYPE), so a mistake shows in the output instead of panicking.
-// TestCallsFormatOnlySupportedTypes checks every call in the binary's packages.
+// and what it pulls (reflect, internal/fmtsort) cost about 150 KB of a binary
+// whose size target is 2.6 MiB. Here an operand is an error or a Stringer
+// (under %v %s %q %x %X), a string, a bool, an integer of a predeclared type,
+// a []byte or a []string. Anything else, such as a named integer type without
+// a String method, prints as a bad verb, %!v(?), so a mistake shows in the
+// output and never panics; TestCallsFormatOnlySupportedTypes type-checks every
+// call in the binary so that none is left (convert: uint32(mode)).
 //
-// Supported: verbs %v %s %q %d %x %X %o %c %w %%; flags - + # 0 and space;
-// width and precision given as numbers (not *).
+// Verbs: %v %s %q %d %x %X %o %b %c %t %w %%; flags - + # 0 and space;
+// width and precision, as numbers or *.
 package printf
 
 import (

@@ -569,7 +569,7 @@ func (s *System) byRootdisk(devs []blockDev, name string) *Volume {
 		}
 		off := (inf.Size + rootdiskAlign - 1) / rootdiskAlign * rootdiskAlign
 		if d.size <= off {
-			s.logf("%s: no room after the %s image for %s", d.name, inf.Type, name)
+			s.logf("%s: no room after the %s image for %s", d.name, string(inf.Type), name)
 			return nil
 		}
 		loop, err := s.LoopRange(node, off, d.size-off)
