@@ -109,7 +109,7 @@ type Cmd struct {
 	Path string   // the program; Command resolves a name without a slash
 	Args []string // argv, including argv[0]; empty means {Path}
 	Env  []string // nil: this process's environment; a later KEY= wins
-	Dir  string   // working directory; empty: this process's
+	Dir  string   // working directory; empty: this process's (PWD is left as it is, unlike os/exec)
 
 	// nil: /dev/null. *os.File: given to the child. Anything else: through a
 	// pipe, copied by a goroutine that Wait waits for. When Stdout and
