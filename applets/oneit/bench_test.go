@@ -45,13 +45,21 @@ func BenchmarkReap10000Orphans(b *testing.B) {
 	con := benchConsole(b)
 	for name, argv := range pid1s(b, con) {
 		b.Run(name, func(b *testing.B) {
+			done := b.TempDir() + "/done"
 			for i := 0; i < b.N; i++ {
+				_ = os.Remove(done)
 				script := `base=$(ls -d /proc/[0-9]* | wc -l)
 					ONEIT_TEST_ROLE=orphans ONEIT_TEST_N=10000 ONEIT_TEST_DELAY_MS=0 ` + self(b) + ` >/dev/null
-					while [ $(ls -d /proc/[0-9]* | wc -l) -gt $base ]; do :; done`
+					while [ $(ls -d /proc/[0-9]* | wc -l) -gt $base ]; do :; done
+					: > ` + done
 				cmd := nstest.Command(b, append(append([]string{}, argv...), "sh", "-c", script)...)
-				if _, err := nstest.EndingOf(cmd.Run()); err != nil {
+				end, err := nstest.EndingOf(cmd.Run())
+				if err != nil {
 					b.Fatal(err)
+				}
+				// A PID 1 that did not start (a wrong path) must not pass for a fast one.
+				if _, err := os.Stat(done); err != nil {
+					b.Fatalf("%s ended (%+v) before its child finished: %v", argv[0], end, err)
 				}
 			}
 		})
