@@ -33,12 +33,13 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 		if len(words) == 0 {
 			continue
 		}
+		bad := "" // what is wrong with the line
 		switch words[0] {
 		case "config":
 			if len(words) < 2 || len(words) > 3 || words[1] == "" {
-				errs = append(errs, printf.Errorf("%s:%d: config needs a type and at most a name", file, line))
+				bad = "config needs a type and at most a name"
 				cur = nil
-				continue
+				break
 			}
 			secs = append(secs, Section{Type: words[1], Options: map[string]string{}})
 			cur = &secs[len(secs)-1]
@@ -47,12 +48,12 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 			}
 		case "option", "list":
 			if cur == nil {
-				errs = append(errs, printf.Errorf("%s:%d: %s outside a config section", file, line, words[0]))
-				continue
+				bad = words[0] + " outside a config section"
+				break
 			}
 			if len(words) != 3 {
-				errs = append(errs, printf.Errorf("%s:%d: %s needs a name and one value", file, line, words[0]))
-				continue
+				bad = words[0] + " needs a name and one value"
+				break
 			}
 			if old, ok := cur.Options[words[1]]; ok && words[0] == "list" {
 				cur.Options[words[1]] = old + " " + words[2]
@@ -61,7 +62,10 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 			}
 		case "package":
 		default:
-			errs = append(errs, printf.Errorf("%s:%d: unknown keyword %q", file, line, words[0]))
+			bad = "unknown keyword " + strconv.Quote(words[0])
+		}
+		if bad != "" {
+			errs = append(errs, printf.Errorf("%s:%d: %s", file, line, bad))
 		}
 	}
 	if err := sc.Err(); err != nil {

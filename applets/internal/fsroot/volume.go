@@ -16,7 +16,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -74,6 +73,11 @@ type Volume struct {
 	Probe  string // node to read the magic from (an MTD's character device)
 	Size   int64  // bytes, 0 if unknown
 	Info   superblock.Info
+}
+
+// volume is a Volume whose node is both mounted and probed.
+func volume(name, driver, node string, size int64) *Volume {
+	return &Volume{Name: name, Driver: driver, Device: node, Probe: node, Size: size}
 }
 
 func (v *Volume) String() string {
@@ -165,7 +169,7 @@ func (s *System) byFIT(name string) *Volume {
 		return nil
 	}
 	size := int64(readInt(filepath.Join(s.Sys, "class", "block", "fitrw", "size"))) * 512
-	return &Volume{Name: name, Driver: "fit", Device: n, Probe: n, Size: size}
+	return volume(name, "fit", n, size)
 }
 
 // blockDev is one entry of /sys/class/block.
@@ -206,8 +210,7 @@ func (s *System) blockDevices() []blockDev {
 		d.dev = readLine(filepath.Join(d.sysdir, "dev"))
 		out = append(out, d)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
+	return out // in name order: os.ReadDir sorts
 }
 
 // partnameScope is where fstools looks for a partition by name: with
@@ -279,7 +282,7 @@ func (s *System) byPartName(devs []blockDev, name string) *Volume {
 	for _, d := range devs {
 		if d.partition > 0 && d.partname == name {
 			n := s.node(d)
-			return &Volume{Name: name, Driver: "partname", Device: n, Probe: n, Size: d.size}
+			return volume(name, "partname", n, d.size)
 		}
 	}
 	return nil
@@ -323,7 +326,7 @@ func (s *System) gptMatch(devs []blockDev, name string, match func(gpt.Partition
 		for _, d := range partitionsOf(devs, disk) {
 			if d.partition == p.Number {
 				n := s.node(d)
-				return &Volume{Name: name, Driver: "gpt", Device: n, Probe: n, Size: d.size}
+				return volume(name, "gpt", n, d.size)
 			}
 		}
 		loop, err := s.LoopRange(node, int64(p.FirstLBA)*int64(tab.SectorSize), size)
@@ -332,7 +335,7 @@ func (s *System) gptMatch(devs []blockDev, name string, match func(gpt.Partition
 			continue
 		}
 		s.logf("%s: GPT partition %d (%s) has no kernel device: using %s", disk.name, p.Number, name, loop)
-		return &Volume{Name: name, Driver: "gpt", Device: loop, Probe: loop, Size: size}
+		return volume(name, "gpt", loop, size)
 	}
 	return nil
 }
@@ -379,7 +382,7 @@ func (s *System) probeMatch(devs []blockDev, name string, match func(superblock.
 			continue
 		}
 		n := s.node(d)
-		v, err := s.identify(&Volume{Name: name, Driver: "label", Device: n, Probe: n, Size: d.size})
+		v, err := s.identify(volume(name, "label", n, d.size))
 		if err != nil {
 			continue
 		}
@@ -412,7 +415,7 @@ func (s *System) FindDevice(spec string) (*Volume, error) {
 		for _, d := range devs {
 			if d.devname == name || d.name == name {
 				n := s.node(d)
-				v = &Volume{Name: spec, Driver: "name", Device: n, Probe: n, Size: d.size}
+				v = volume(spec, "name", n, d.size)
 				break
 			}
 		}
@@ -445,8 +448,7 @@ func (s *System) byUBI(name string) *Volume {
 		// A volume made or attached after /dev was populated (ubiattach,
 		// ubimkvol in preinit) has no node unless a hotplug daemon made one.
 		n := s.makeNode(filepath.Join(s.Dev, e.Name()), unix.S_IFCHR, readLine(filepath.Join(dir, e.Name(), "dev")))
-		return &Volume{Name: name, Driver: "ubi", Device: n, Probe: n,
-			Size: int64(readInt(filepath.Join(dir, e.Name(), "data_bytes")))}
+		return volume(name, "ubi", n, int64(readInt(filepath.Join(dir, e.Name(), "data_bytes"))))
 	}
 	return nil
 }
@@ -577,7 +579,7 @@ func (s *System) byRootdisk(devs []blockDev, name string) *Volume {
 			s.logf("%s: %v", d.name, err)
 			return nil
 		}
-		return &Volume{Name: name, Driver: "rootdisk", Device: loop, Probe: loop, Size: d.size - off}
+		return volume(name, "rootdisk", loop, d.size-off)
 	}
 	return nil
 }
