@@ -79,37 +79,28 @@ func (p *Plug) makedev(ev *uevent.Event, args []string) {
 
 // mknod makes the node rel below root: parents 0755, mode exactly as given
 // whatever the umask, group gid when >= 0. Symbolic links are followed only
-// while they stay below root (os.Root), so a DEVNAME that walks a link out of
-// /dev makes nothing. An existing name is an fs.ErrExist error.
+// while they stay below root (see beneath), so a DEVNAME that walks a link out
+// of /dev makes nothing. An existing name is an fs.ErrExist error.
 func mknod(root, rel string, mode uint32, dev uint64, gid int) error {
-	r, err := os.OpenRoot(root)
+	r, err := openBeneath(root)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	dir, base := filepath.Split(rel)
-	if dir != "" {
-		if err := r.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	} else {
-		dir = "."
-	}
-	d, err := r.Open(dir)
+	fd, base, err := r.parent(rel, true)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	fd := int(d.Fd())
+	defer unix.Close(fd)
 	if err := unix.Mknodat(fd, base, mode, int(dev)); err != nil {
-		return &fs.PathError{Op: "mknod", Path: filepath.Join(root, rel), Err: err}
+		return r.error("mknod", rel, err)
 	}
 	if err := unix.Fchmodat(fd, base, mode&0o7777, 0); err != nil {
-		return &fs.PathError{Op: "chmod", Path: filepath.Join(root, rel), Err: err}
+		return r.error("chmod", rel, err)
 	}
 	if gid >= 0 {
 		if err := unix.Fchownat(fd, base, 0, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return &fs.PathError{Op: "chown", Path: filepath.Join(root, rel), Err: err}
+			return r.error("chown", rel, err)
 		}
 	}
 	return nil
@@ -124,23 +115,29 @@ func (p *Plug) remove(ev *uevent.Event, args []string) {
 	if !ok {
 		return
 	}
-	r, err := os.OpenRoot(p.cfg.Dev)
+	r, err := openBeneath(p.cfg.Dev)
 	if err != nil {
 		p.log.Errorf("rm %q: %v", args[0], err)
 		return
 	}
 	defer r.Close()
-	fi, err := r.Lstat(rel)
+	fd, base, err := r.parent(rel, false)
 	if err != nil {
 		p.log.Debugf("rm %q: %v", args[0], err)
 		return
 	}
-	if fi.IsDir() {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		p.log.Debugf("rm %q: %v", args[0], r.error("lstat", rel, err))
+		return
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		p.log.Warnf("rm %q: a directory, left alone", args[0])
 		return
 	}
-	if err := r.Remove(rel); err != nil {
-		p.log.Errorf("rm %q: %v", args[0], err)
+	if err := unix.Unlinkat(fd, base, 0); err != nil {
+		p.log.Errorf("rm %q: %v", args[0], r.error("unlink", rel, err))
 	}
 }
 

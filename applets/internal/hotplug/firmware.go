@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"toybox-go/applets/internal/uevent"
 	"toybox-go/applets/printf"
 )
@@ -46,13 +48,13 @@ func copyFirmware(dir, name, sysdir string) (int64, error) {
 	if name == "" || !filepath.IsLocal(name) || strings.ContainsRune(name, 0) {
 		return 0, errUnsafeFirmware
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := openBeneath(dir)
 	if err != nil {
 		return 0, err
 	}
 	defer root.Close()
-	// os.Root refuses names and symbolic links that lead out of dir.
-	img, err := root.Open(name)
+	// Names and symbolic links that lead out of dir are refused.
+	img, err := root.openFile(name, unix.O_RDONLY)
 	if err != nil {
 		return 0, err
 	}

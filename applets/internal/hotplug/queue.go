@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/uevent"
 )
@@ -162,12 +164,20 @@ func devSymlinkArgs(argv []string) (target, name string, ok bool) {
 
 // symlinkInDev makes dev/name -> target, failing like ln -s when name exists.
 func symlinkInDev(dev, target, name string) error {
-	r, err := os.OpenRoot(dev)
+	r, err := openBeneath(dev)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	return r.Symlink(target, name)
+	dir, base, err := r.parent(name, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	if err := unix.Symlinkat(target, dir, base); err != nil {
+		return r.error("symlink", name, err)
+	}
+	return nil
 }
 
 // hotplugCallArg returns SUBSYSTEM when argv is [.../hotplug-call SUBSYSTEM].
