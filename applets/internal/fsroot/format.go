@@ -30,18 +30,19 @@ func (s *System) FormatChoice(v *Volume) (fstype string, argv []string, ok bool)
 			want = "f2fs"
 		}
 	}
-	tools := map[string][]string{
-		"f2fs": {"mkfs.f2fs", "-q", "-f", "-l", v.Name, v.Device},
-		"ext4": {"mkfs.ext4", "-q", "-F", "-L", v.Name, v.Device},
-	}
-	order := []string{want, "ext4", "f2fs"}
-	for _, fs := range order {
-		a, known := tools[fs]
-		if !known {
+	for _, fs := range []string{want, "ext4", "f2fs"} {
+		var a []string
+		switch fs {
+		case "f2fs":
+			a = []string{"mkfs.f2fs", "-q", "-f", "-l", v.Name, v.Device}
+		case "ext4":
+			a = []string{"mkfs.ext4", "-q", "-F", "-L", v.Name, v.Device}
+		default:
 			continue
 		}
 		if p, err := command.LookPath(a[0]); err == nil {
-			return fs, append([]string{p}, a[1:]...), true
+			a[0] = p
+			return fs, a, true
 		}
 	}
 	return "", nil, false

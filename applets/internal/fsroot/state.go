@@ -49,9 +49,15 @@ func WriteState(dir string, st State) error {
 	return nil
 }
 
-// keepOnWipe are the top-level entries a wipe leaves: the marker, a config
+// keepOnWipe tells the top-level entries a wipe leaves: the marker, a config
 // backup waiting to be restored, and ext4's lost+found.
-var keepOnWipe = map[string]bool{stateFile: true, "sysupgrade.tgz": true, "lost+found": true}
+func keepOnWipe(name string) bool {
+	switch name {
+	case stateFile, "sysupgrade.tgz", "lost+found":
+		return true
+	}
+	return false
+}
 
 // Wipe empties an overlay volume mounted at dir, keeping what keepOnWipe names.
 // It does not cross into other file systems.
@@ -67,7 +73,7 @@ func Wipe(dir string) error {
 	}
 	var firstErr error
 	for _, e := range ents {
-		if keepOnWipe[e.Name()] {
+		if keepOnWipe(e.Name()) {
 			continue
 		}
 		if err := removeSameFS(filepath.Join(dir, e.Name()), devOf(st0)); err != nil && firstErr == nil {
