@@ -3,7 +3,6 @@ package oneit
 import (
 	"errors"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,16 +20,23 @@ import (
 // halt or poweroff would become "Attempted to kill init" (Go cannot vfork).
 const rebootHelperFlag = "--reboot-helper"
 
-// rebootCmds are the reboot(2) magic numbers; uint32 because HALT and
-// POWER_OFF overflow a 32-bit int as constants.
-var rebootCmds = map[string]uint32{
-	"reboot":   unix.LINUX_REBOOT_CMD_RESTART,
-	"halt":     unix.LINUX_REBOOT_CMD_HALT,
-	"poweroff": unix.LINUX_REBOOT_CMD_POWER_OFF,
+// rebootCmd is the reboot(2) magic number of an action; uint32 because HALT
+// and POWER_OFF overflow a 32-bit int as constants. ok is false for an
+// unknown action.
+func rebootCmd(action string) (cmd uint32, ok bool) {
+	switch action {
+	case "reboot":
+		return unix.LINUX_REBOOT_CMD_RESTART, true
+	case "halt":
+		return unix.LINUX_REBOOT_CMD_HALT, true
+	case "poweroff":
+		return unix.LINUX_REBOOT_CMD_POWER_OFF, true
+	}
+	return 0, false
 }
 
 func rebootHelper(action string) int {
-	cmd, ok := rebootCmds[action]
+	cmd, ok := rebootCmd(action)
 	if !ok {
 		printf.Fprintf(os.Stderr, "oneit: unknown reboot action %q\n", action)
 		return 1
@@ -194,7 +200,8 @@ func (s *initState) runRebootHelper(action string) error {
 	if err != nil {
 		s.log.Warnf("starting the reboot helper: %v; calling reboot(2) directly", err)
 		if action == "reboot" || initialPIDNamespace() {
-			return reboot(rebootCmds[action])
+			cmd, _ := rebootCmd(action)
+			return reboot(cmd)
 		}
 		return printf.Errorf("starting the reboot helper: %w", err)
 	}
@@ -227,9 +234,8 @@ func unmountAll(warnf func(string, ...any)) {
 		}
 		return
 	}
-	slices.Reverse(mounts)
-	for _, m := range mounts {
-		mp := m.Target
+	for i := len(mounts) - 1; i >= 0; i-- { // deepest (mounted last) first
+		mp := mounts[i].Target
 		if keepMounted(mp) {
 			continue
 		}

@@ -32,18 +32,27 @@ type action struct {
 	cmd uint32 // the kernel's magic numbers do not fit an int on 32-bit targets
 }
 
-var actions = map[string]action{
-	"reboot":   {syscall.SIGTERM, unix.LINUX_REBOOT_CMD_RESTART},
-	"halt":     {syscall.SIGUSR1, unix.LINUX_REBOOT_CMD_HALT},
-	"poweroff": {syscall.SIGUSR2, unix.LINUX_REBOOT_CMD_POWER_OFF},
+// actionOf returns what the applet named name does; ok is false for a name
+// that is none of the three.
+func actionOf(name string) (a action, ok bool) {
+	switch name {
+	case "reboot":
+		return action{syscall.SIGTERM, unix.LINUX_REBOOT_CMD_RESTART}, true
+	case "halt":
+		return action{syscall.SIGUSR1, unix.LINUX_REBOOT_CMD_HALT}, true
+	case "poweroff":
+		return action{syscall.SIGUSR2, unix.LINUX_REBOOT_CMD_POWER_OFF}, true
+	}
+	return action{}, false
 }
 
 // Main runs reboot, halt or poweroff, chosen by the name it was invoked as.
 func Main(args []string) int {
 	name := filepath.Base(args[0])
-	a, ok := actions[name]
+	a, ok := actionOf(name)
 	if !ok {
-		name, a = "reboot", actions["reboot"]
+		name = "reboot"
+		a, _ = actionOf(name)
 	}
 	fs := getopt.New(name, Usage, os.Stderr)
 	var delay float64
