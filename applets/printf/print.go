@@ -204,48 +204,62 @@ func (p *printer) basic(arg any, verb rune, s spec) bool {
 		if strings.ContainsRune("sqxX", verb) {
 			return p.str(string(v), verb, s)
 		}
-		return list(p, v, verb, s)
+		p.buf = append(p.buf, '[')
+		for i, c := range v {
+			if i > 0 {
+				p.buf = append(p.buf, ' ')
+			}
+			p.value(c, verb, s)
+		}
+		p.buf = append(p.buf, ']')
+		return true
 	case []string:
-		return list(p, v, verb, s)
+		p.buf = append(p.buf, '[')
+		for i, e := range v {
+			if i > 0 {
+				p.buf = append(p.buf, ' ')
+			}
+			p.value(e, verb, s)
+		}
+		p.buf = append(p.buf, ']')
+		return true
 	case bool:
 		return p.boolean(v, verb, s)
-	case int:
-		return p.integer(uint64(v), true, verb, s)
-	case int8:
-		return p.integer(uint64(v), true, verb, s)
-	case int16:
-		return p.integer(uint64(v), true, verb, s)
-	case int32:
-		return p.integer(uint64(v), true, verb, s)
-	case int64:
-		return p.integer(uint64(v), true, verb, s)
-	case uint:
-		return p.integer(uint64(v), false, verb, s)
-	case uint8:
-		return p.integer(uint64(v), false, verb, s)
-	case uint16:
-		return p.integer(uint64(v), false, verb, s)
-	case uint32:
-		return p.integer(uint64(v), false, verb, s)
-	case uint64:
-		return p.integer(v, false, verb, s)
-	case uintptr:
-		return p.integer(uint64(v), false, verb, s)
+	}
+	if u, signed, _, ok := integer(arg); ok {
+		return p.integer(u, signed, verb, s)
 	}
 	return false
 }
 
-// list formats a slice as fmt does: [e1 e2], each element with verb.
-func list[E any](p *printer, l []E, verb rune, s spec) bool {
-	p.buf = append(p.buf, '[')
-	for i, e := range l {
-		if i > 0 {
-			p.buf = append(p.buf, ' ')
-		}
-		p.value(e, verb, s)
+// integer returns an integer operand's value (an int64's two's complement
+// when signed) and its type's name; ok is false for other operands.
+func integer(arg any) (u uint64, signed bool, name string, ok bool) {
+	switch v := arg.(type) {
+	case int:
+		return uint64(v), true, "int", true
+	case int8:
+		return uint64(v), true, "int8", true
+	case int16:
+		return uint64(v), true, "int16", true
+	case int32:
+		return uint64(v), true, "int32", true
+	case int64:
+		return uint64(v), true, "int64", true
+	case uint:
+		return uint64(v), false, "uint", true
+	case uint8:
+		return uint64(v), false, "uint8", true
+	case uint16:
+		return uint64(v), false, "uint16", true
+	case uint32:
+		return uint64(v), false, "uint32", true
+	case uint64:
+		return v, false, "uint64", true
+	case uintptr:
+		return uint64(v), false, "uintptr", true
 	}
-	p.buf = append(p.buf, ']')
-	return true
+	return 0, false, "", false
 }
 
 // method calls arg's Error or String method; a panic in it (a nil pointer
@@ -288,7 +302,7 @@ func (p *printer) badVerb(verb rune, arg any, s spec) {
 	p.buf = append(p.buf, ')')
 }
 
-// typeName names the types basic formats, as fmt names them.
+// typeName names the types basic formats, as fmt names them, and "?" others.
 func typeName(arg any) string {
 	switch arg.(type) {
 	case nil:
@@ -301,28 +315,9 @@ func typeName(arg any) string {
 		return "[]string"
 	case bool:
 		return "bool"
-	case int:
-		return "int"
-	case int8:
-		return "int8"
-	case int16:
-		return "int16"
-	case int32:
-		return "int32"
-	case int64:
-		return "int64"
-	case uint:
-		return "uint"
-	case uint8:
-		return "uint8"
-	case uint16:
-		return "uint16"
-	case uint32:
-		return "uint32"
-	case uint64:
-		return "uint64"
-	case uintptr:
-		return "uintptr"
+	}
+	if _, _, name, ok := integer(arg); ok {
+		return name
 	}
 	return "?"
 }
