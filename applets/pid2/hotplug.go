@@ -1,12 +1,8 @@
 package pid2
 
 import (
-	"context"
-	"errors"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"toybox-go/applets/internal/hotplug"
 	"toybox-go/applets/internal/kmsg"
@@ -50,10 +46,10 @@ func (d *daemon) startHotplug(relaunched bool, done func()) {
 		done()
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.hotplug = func() { cancel(); p.Close() }
+	stop := make(chan struct{})
+	d.hotplug = func() { close(stop); p.Close() }
 	go func() {
-		if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := p.Run(stop); err != nil {
 			d.log.Errorf("hotplug: listener: %v", err)
 		}
 	}()
@@ -62,7 +58,7 @@ func (d *daemon) startHotplug(relaunched bool, done func()) {
 		return
 	}
 	go func() {
-		if err := p.Coldplug(ctx); err != nil {
+		if err := p.Coldplug(stop); err != nil {
 			d.log.Errorf("coldplug: %v", err)
 		}
 		done()
@@ -73,9 +69,7 @@ func (d *daemon) startHotplug(relaunched bool, done func()) {
 // (procd -h), used by init during preinit.
 func hotplugOnly(o options) int {
 	log := kmsg.New("hotplug")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := hotplug.ServeContext(ctx, o.hotplugRules, log); err != nil && !errors.Is(err, context.Canceled) {
+	if err := hotplug.Serve(o.hotplugRules, log); err != nil {
 		log.Errorf("%v", err)
 		return 1
 	}

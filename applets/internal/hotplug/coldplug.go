@@ -1,7 +1,6 @@
 package hotplug
 
 import (
-	"context"
 	"errors"
 	"math"
 	"os"
@@ -20,8 +19,9 @@ import (
 // every existing device through the trigger, and returns once settled (see
 // the package doc) or after Config.SettleTimeout. Run must be dispatching
 // meanwhile. The error tells what failed; the rest was still done: a /dev that
-// cannot be remounted is populated in place.
-func (p *Plug) Coldplug(ctx context.Context) error {
+// cannot be remounted is populated in place. Closing stop ends the wait with
+// ErrStopped.
+func (p *Plug) Coldplug(stop <-chan struct{}) error {
 	var errs []error
 	start := time.Now()
 	if !p.cfg.KeepDev {
@@ -39,7 +39,7 @@ func (p *Plug) Coldplug(ctx context.Context) error {
 		errs = append(errs, printf.Errorf("trigger: %w", err))
 	}
 	triggered := time.Now()
-	if err := p.waitSettled(ctx); err != nil {
+	if err := p.waitSettled(stop); err != nil {
 		errs = append(errs, err)
 	} else {
 		ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
@@ -140,7 +140,7 @@ func (p *Plug) Retrigger() {
 // time.
 var ErrSettleTimeout = errors.New("coldplug did not settle")
 
-func (p *Plug) waitSettled(ctx context.Context) error {
+func (p *Plug) waitSettled(stop <-chan struct{}) error {
 	deadline := time.NewTimer(p.cfg.SettleTimeout)
 	defer deadline.Stop()
 	for {
@@ -169,9 +169,9 @@ func (p *Plug) waitSettled(ctx context.Context) error {
 		case <-deadline.C:
 			t.Stop()
 			return printf.Errorf("%w in %v: at event %d of %d, %d commands queued", ErrSettleTimeout, p.cfg.SettleTimeout, last, target, queued)
-		case <-ctx.Done():
+		case <-stop:
 			t.Stop()
-			return ctx.Err()
+			return ErrStopped
 		}
 		t.Stop()
 	}

@@ -67,7 +67,7 @@ func startRun(t *testing.T, p *Plug) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	go func() { done <- p.Run(ctx.Done()) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -87,7 +87,7 @@ func TestColdplugSettlesOnSeqnum(t *testing.T) {
 		Config{KeepDev: true, Trigger: k.trigger, Quiet: time.Hour})
 	k.src = src
 	startRun(t, p)
-	if err := p.Coldplug(context.Background()); err != nil {
+	if err := p.Coldplug(nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Count(readFile(t, out), "\n"); got != 10 {
@@ -106,7 +106,7 @@ func TestColdplugSettlesOnQuiet(t *testing.T) {
 	p, lb, src := newPlug(t, tr, emitter{}, Config{KeepDev: true, Trigger: k.trigger, Quiet: 100 * time.Millisecond})
 	k.src = src
 	startRun(t, p)
-	if err := p.Coldplug(context.Background()); err != nil {
+	if err := p.Coldplug(nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(lb.String(), "settled by 100ms of quiet at event 5 (kernel at 8") {
@@ -122,7 +122,7 @@ func TestColdplugTimeout(t *testing.T) {
 		Config{KeepDev: true, Trigger: k.trigger, SettleTimeout: 300 * time.Millisecond, ExecTimeout: 10 * time.Second})
 	k.src = src
 	startRun(t, p)
-	err := p.Coldplug(context.Background())
+	err := p.Coldplug(nil)
 	if !errors.Is(err, ErrSettleTimeout) {
 		t.Fatalf("got %v", err)
 	}
@@ -133,7 +133,7 @@ func TestColdplugWithoutRunTimesOut(t *testing.T) {
 	k := &kernelSim{seqfile: tr.write(t, "sys/kernel/uevent_seqnum", "0\n", 0o644), n: 1}
 	p, _, src := newPlug(t, tr, emitter{}, Config{KeepDev: true, Trigger: k.trigger, SettleTimeout: 200 * time.Millisecond, Quiet: time.Hour})
 	k.src = src
-	if err := p.Coldplug(context.Background()); !errors.Is(err, ErrSettleTimeout) {
+	if err := p.Coldplug(nil); !errors.Is(err, ErrSettleTimeout) {
 		t.Fatalf("got %v", err)
 	}
 }

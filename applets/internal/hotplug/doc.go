@@ -7,19 +7,19 @@
 // # API (for pid2)
 //
 //	p, err := hotplug.New(hotplug.Config{Rules: script})  // opens the netlink socket
-//	go p.Run(ctx)            // receive and dispatch until ctx is done
-//	err = p.Coldplug(ctx)    // fresh /dev, trigger, wait until settled
+//	go p.Run(stop)           // receive and dispatch until stop is closed
+//	err = p.Coldplug(stop)   // fresh /dev, trigger, wait until settled
 //	...
 //	p.Close()                // stop the queue, kill a running child
 //
 // New opens the socket at once, so events are buffered in the kernel from then
 // on: start Run before or right after Coldplug (Coldplug waits for events that
 // only Run dispatches; it returns with a timeout error if Run never runs).
-// Cancel Run's context before Close. Serve(rulesFile, log) is the whole
+// Close Run's stop channel before Close. Serve(rulesFile, log) is the whole
 // listener-only mode, `pid2 -h FILE` (procd -h): load the rules (warnings
 // logged with file:line), run until SIGTERM or SIGINT, no coldplug;
-// ServeContext is the same until a context ends. Also: WaitIdle (the queue has
-// drained), Retrigger (replay all devices), SourceStats (socket counters:
+// ServeUntil is the same until a channel is closed. Also: WaitIdle (the queue
+// has drained), Retrigger (replay all devices), SourceStats (socket counters:
 // accepted, foreign, malformed, overflows).
 //
 // # Commands

@@ -192,7 +192,7 @@ func waitIdle(t testing.TB, p *Plug) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := p.WaitIdle(ctx); err != nil {
+	if err := p.WaitIdle(ctx.Done()); err != nil {
 		t.Fatalf("queue not idle: %v", err)
 	}
 }

@@ -93,7 +93,7 @@ func runPlug(cfg Config) (p *Plug, stop func(), err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	go func() { done <- p.Run(ctx.Done()) }()
 	return p, func() { cancel(); <-done; p.Close() }, nil
 }
 
@@ -152,7 +152,7 @@ func testRealUevents(t *testing.T, inProcess bool) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := p.WaitIdle(ctx); err != nil {
+		if err := p.WaitIdle(ctx.Done()); err != nil {
 			return err
 		}
 		if s := p.SourceStats(); s.Foreign != 1 {
@@ -271,8 +271,8 @@ func coldplugHelper(args []string) int {
 	defer p.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go p.Run(ctx)
-	if err := p.Coldplug(ctx); err != nil {
+	go p.Run(ctx.Done())
+	if err := p.Coldplug(ctx.Done()); err != nil {
 		return fail("Coldplug: %v", err)
 	}
 	// Everything is done at return: no waiting here.

@@ -1,7 +1,6 @@
 package hotplug
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -96,10 +95,9 @@ type Plug struct {
 	retriggerStart time.Time
 	retriggerCount int
 
-	wake    chan struct{}   // a job was queued
-	stop    context.Context // cancelled by Close: kills the running child
-	cancel  func()          // of stop
-	done    chan struct{}   // the worker has exited
+	wake    chan struct{} // a job was queued
+	quit    chan struct{} // closed by Close: kills the running child
+	done    chan struct{} // the worker has exited
 	buttons map[string]*time.Timer
 }
 
@@ -150,6 +148,7 @@ func New(cfg Config) (*Plug, error) {
 		caller:  &Caller{Etc: cfg.Etc, Shell: cfg.Shell, Functions: cfg.Functions},
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 		buttons: make(map[string]*time.Timer),
 	}
@@ -166,7 +165,6 @@ func New(cfg Config) (*Plug, error) {
 		}
 		p.src = c
 	}
-	p.stop, p.cancel = context.WithCancel(context.Background())
 	go p.worker()
 	return p, nil
 }
@@ -185,26 +183,48 @@ func (p *Plug) Close() error {
 		t.Stop()
 	}
 	p.mu.Unlock()
-	p.cancel()
+	close(p.quit)
 	<-p.done
 	return p.src.Close()
 }
 
-// Run receives events and dispatches them until ctx is done (then it returns
-// nil) or the source fails. Lost events (ENOBUFS) are logged and replayed by
-// a new trigger.
-func (p *Plug) Run(ctx context.Context) error {
+// ErrStopped is returned by Coldplug and WaitIdle when their stop channel is
+// closed before they are done.
+var ErrStopped = errors.New("hotplug: stopped")
+
+// stopped reports whether stop is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run receives events and dispatches them until stop is closed (then it
+// returns nil) or the source fails. Lost events (ENOBUFS) are logged and
+// replayed by a new trigger.
+func (p *Plug) Run(stop <-chan struct{}) error {
 	if err := p.src.SetReadDeadline(time.Time{}); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = p.src.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
+	// Closing stop interrupts a Receive through a past read deadline.
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-stop:
+			_ = p.src.SetReadDeadline(time.Unix(1, 0))
+		case <-returned:
+		}
+	}()
 	for {
 		ev, err := p.src.Receive()
 		switch {
 		case err == nil:
 			p.Handle(ev)
-		case ctx.Err() != nil:
+		case stopped(stop):
 			return nil
 		case errors.Is(err, uevent.ErrOverflow):
 			p.log.Errorf("%v: triggering all devices again", err)
@@ -288,8 +308,8 @@ func (p *Plug) SourceStats() uevent.Stats {
 }
 
 // WaitIdle returns once no queued command is pending or running, or with
-// ctx's error.
-func (p *Plug) WaitIdle(ctx context.Context) error {
+// ErrStopped when stop is closed first.
+func (p *Plug) WaitIdle(stop <-chan struct{}) error {
 	for {
 		p.mu.Lock()
 		idle := len(p.jobs) == 0 && !p.busy
@@ -300,8 +320,8 @@ func (p *Plug) WaitIdle(ctx context.Context) error {
 		}
 		select {
 		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-stop:
+			return ErrStopped
 		}
 	}
 }

@@ -53,7 +53,7 @@ func (p *Plug) worker() {
 			p.mu.Unlock()
 			select {
 			case <-p.wake:
-			case <-p.stop.Done():
+			case <-p.quit:
 			}
 			p.mu.Lock()
 		}
@@ -262,7 +262,7 @@ func (p *Plug) runCmd(cmd *command.Cmd, tag, what string) int {
 	case err = <-waited:
 	case <-timer.C:
 		why = "still running after " + p.cfg.ExecTimeout.String()
-	case <-p.stop.Done():
+	case <-p.quit:
 		why = "stopping"
 	}
 	if why != "" {

@@ -1,7 +1,7 @@
 package hotplug
 
 import (
-	"context"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -10,13 +10,24 @@ import (
 )
 
 func serve(rulesFile string, log *kmsg.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	return ServeContext(ctx, rulesFile, log)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-sigs:
+			close(stop)
+		case <-returned:
+		}
+	}()
+	return ServeUntil(stop, rulesFile, log)
 }
 
-// ServeContext is Serve until ctx is done instead of a signal.
-func ServeContext(ctx context.Context, rulesFile string, log *kmsg.Logger) error {
+// ServeUntil is Serve until stop is closed instead of a signal.
+func ServeUntil(stop <-chan struct{}, rulesFile string, log *kmsg.Logger) error {
 	if log == nil {
 		log = kmsg.New("hotplug")
 	}
@@ -33,5 +44,5 @@ func ServeContext(ctx context.Context, rulesFile string, log *kmsg.Logger) error
 	}
 	defer p.Close()
 	log.Infof("listening for uevents with %s", rulesFile)
-	return p.Run(ctx)
+	return p.Run(stop)
 }

@@ -48,8 +48,8 @@ func TestServe(t *testing.T) {
 				return string(b) == "add s0\n"
 			})
 		})
-		if err := ServeContext(ctx, rulesFile, log); err != nil {
-			return fmt.Errorf("ServeContext: %w", err)
+		if err := ServeUntil(ctx.Done(), rulesFile, log); err != nil {
+			return fmt.Errorf("ServeUntil: %w", err)
 		}
 		return <-helper
 	})
@@ -62,7 +62,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestServeMissingRules(t *testing.T) {
-	err := ServeContext(context.Background(), filepath.Join(t.TempDir(), "none.json"), kmsg.NewWriter("hotplug", &logBuf{}))
+	err := ServeUntil(nil, filepath.Join(t.TempDir(), "none.json"), kmsg.NewWriter("hotplug", &logBuf{}))
 	if err == nil || !strings.Contains(err.Error(), "none.json") {
 		t.Errorf("got %v", err)
 	}

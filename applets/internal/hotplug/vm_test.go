@@ -86,9 +86,9 @@ func vmHelper() int {
 		return fail("%v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go p.Run(ctx)
+	go p.Run(ctx.Done())
 	start := time.Now()
-	err = p.Coldplug(ctx)
+	err = p.Coldplug(ctx.Done())
 	took := time.Since(start)
 	cancel()
 	if err != nil {
