@@ -87,8 +87,8 @@ func NewConf() *Conf {
 // link to /dev/null masks it). Paths that do not exist are fine.
 func LoadConf(paths ...string) *Conf {
 	c := NewConf()
-	var files, confs []string
-	seen := map[string]bool{}
+	var files, bases []string
+	confs := map[string]string{} // file name -> its first directory's path
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -100,14 +100,17 @@ func LoadConf(paths ...string) *Conf {
 		}
 		matches, _ := filepath.Glob(filepath.Join(p, "*.conf"))
 		for _, m := range matches {
-			if b := filepath.Base(m); !seen[b] {
-				seen[b] = true
-				confs = append(confs, m)
+			if b := filepath.Base(m); confs[b] == "" {
+				confs[b] = m
+				bases = append(bases, b)
 			}
 		}
 	}
-	sort.SliceStable(confs, func(i, j int) bool { return filepath.Base(confs[i]) < filepath.Base(confs[j]) })
-	for _, f := range append(files, confs...) {
+	sort.Strings(bases)
+	for _, b := range bases {
+		files = append(files, confs[b])
+	}
+	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			c.Problems = append(c.Problems, printf.Sprintf("%s: %v", f, err))
@@ -205,7 +208,7 @@ func (c *Conf) parseLine(name string, line int, raw string) {
 			bad("softdep %s: %q before pre: or post:", f[1], f[2])
 			return
 		}
-		c.fixSoft(m, f[2:])
+		c.addSoft(m, f[2:])
 	case "alias":
 		if len(f) != 3 {
 			bad("alias takes a pattern and a module name")
@@ -254,23 +257,9 @@ func commandLine(raw string) (mod, cmd string, ok bool) {
 	return mod, cmd, true
 }
 
-// fixSoft recomputes a softdep line's lists from its words; simpler and surer
-// than tracking slice aliasing in the loop above.
-func (c *Conf) fixSoft(m string, words []string) {
-	var pre, post []string
-	var cur *[]string
-	for _, w := range words {
-		switch w {
-		case "pre:":
-			cur = &pre
-		case "post:":
-			cur = &post
-		default:
-			if cur != nil {
-				*cur = append(*cur, w)
-			}
-		}
-	}
+// addSoft adds a softdep line's pre: and post: modules to m's.
+func (c *Conf) addSoft(m string, words []string) {
+	pre, post := softLists(words)
 	// Several softdep lines for one module add up: the kernel's
 	// MODULE_SOFTDEP makes one line each (btrfs has four), and depmod copies
 	// them so. (kmod 30 honours only the first: we honour them all.)

@@ -293,7 +293,17 @@ func readDirents(fd int, buf []byte) ([]dirent, error) {
 		}
 		out = parseDirents(buf[:n], out)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	// Sorted as "name NUL type" strings: a name holds no NUL, so that is
+	// the order of the names, and sort.Strings is in the binary anyway
+	// (sort.Slice would bring reflection's swapper and a sort of its own).
+	keys := make([]string, len(out))
+	for i, e := range out {
+		keys[i] = string(append(append([]byte(e.name), 0), e.typ))
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		out[i] = dirent{k[:len(k)-2], k[len(k)-1]}
+	}
 	return out, nil
 }
 
@@ -514,17 +524,17 @@ func (ix *Index) read(m *Module) {
 		case "alias":
 			m.Aliases = append(m.Aliases, f.Value)
 		case "softdep":
-			pre, post := parseSoftdep(f.Value)
+			pre, post := softLists(strings.Fields(f.Value))
 			m.SoftPre = append(m.SoftPre, pre...)
 			m.SoftPost = append(m.SoftPost, post...)
 		}
 	}
 }
 
-// parseSoftdep splits "pre: a b post: c" into its lists.
-func parseSoftdep(s string) (pre, post []string) {
+// softLists splits the words "pre: a b post: c" into their lists.
+func softLists(words []string) (pre, post []string) {
 	var cur *[]string
-	for _, w := range strings.Fields(s) {
+	for _, w := range words {
 		switch w {
 		case "pre:":
 			cur = &pre
