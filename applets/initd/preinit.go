@@ -102,23 +102,26 @@ func (in *Init) handOff() int {
 		in.wdt.stop() // the fd stays open across exec; pid2 pings it from now on
 	}
 	in.Log.Infof("handing over after %v: %s", time.Since(in.started).Round(time.Millisecond), strings.Join(argv, " "))
-	in.reaper.mu.Lock() // no reaping between here and the exec
-	err := unix.Exec(exe, argv, in.env)
-	in.reaper.mu.Unlock()
+	err := in.exec(exe, argv)
 	in.Log.Errorf("exec %s: %v", exe, err)
 	if self := selfexec.Exe(); exe != self {
 		// init.oneit= named nothing that runs: our own oneit then.
 		argv[0] = "oneit"
 		in.Log.Errorf("handing over to this binary's oneit instead: %s", strings.Join(argv, " "))
-		in.reaper.mu.Lock()
-		err = unix.Exec(self, argv, in.env)
-		in.reaper.mu.Unlock()
+		err = in.exec(self, argv)
 		in.Log.Errorf("exec %s: %v", self, err)
 	}
 	if in.PID1 {
 		in.idle()
 	}
 	return 1
+}
+
+// exec replaces init with path, which keeps PID 1; it returns only on failure.
+func (in *Init) exec(path string, argv []string) error {
+	in.reaper.mu.Lock() // no reaping between here and the exec
+	defer in.reaper.mu.Unlock()
+	return unix.Exec(path, argv, in.env)
 }
 
 // pid2Link serves a root holding only this binary (no applet symlinks): pid2

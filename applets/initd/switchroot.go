@@ -85,7 +85,7 @@ func (in *Init) switchRoot(spec string) error {
 	}
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run"} {
 		from := in.path(d)
-		if !isMountPoint(from) {
+		if !fsroot.IsMountPoint(from) {
 			continue
 		}
 		to := filepath.Join(newRoot, d)
@@ -114,9 +114,7 @@ func (in *Init) switchRoot(spec string) error {
 	}
 	_ = unix.Chdir("/")
 	in.Log.Infof("switched root to %s: exec %s", spec, initPath)
-	in.reaper.mu.Lock()
-	err = unix.Exec(initPath, []string{initPath}, in.env)
-	in.reaper.mu.Unlock()
+	err = in.exec(initPath, []string{initPath})
 	// The initramfs is gone: nothing to go back to. PID 1 idles.
 	in.Log.Errorf("exec %s on the new root: %v", initPath, err)
 	if in.PID1 {
@@ -134,13 +132,4 @@ func (in *Init) rootTypes(v *fsroot.Volume) []string {
 		return []string{t}
 	}
 	return nil
-}
-
-// isMountPoint reports whether dir is on another file system than its parent.
-func isMountPoint(dir string) bool {
-	var a, b unix.Stat_t
-	if unix.Stat(dir, &a) != nil || unix.Stat(filepath.Dir(dir), &b) != nil {
-		return false
-	}
-	return a.Dev != b.Dev
 }
