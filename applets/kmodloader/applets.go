@@ -35,22 +35,7 @@ func (s *System) insmod(args []string) int {
 	}
 	var m *modinfo.Module
 	if isFileArg(arg) {
-		fields, _, err := modinfo.ReadFile(arg)
-		if err != nil && !errors.Is(err, modinfo.ErrCompressed) {
-			s.errorf("insmod", "cannot insert %v", err) // err names the file
-			return 1
-		}
-		m = &modinfo.Module{Name: modinfo.Normalize(filepath.Base(arg)), Path: arg, Fields: fields}
-		if n := m.Values("name"); len(n) > 0 && n[0] != "" {
-			m.Name = modinfo.Normalize(n[0])
-		}
-		for _, d := range m.Values("depends") {
-			for _, x := range strings.Split(d, ",") {
-				if x != "" {
-					m.Depends = append(m.Depends, modinfo.Normalize(x))
-				}
-			}
-		}
+		m = modinfo.ReadModule(arg)
 	} else {
 		ix, err := s.openIndex(nil)
 		if err != nil {
@@ -65,10 +50,10 @@ func (s *System) insmod(args []string) int {
 			s.errorf("insmod", "module %s is built into the kernel", m.Name)
 			return 1
 		}
-		if m.Err != nil && !errors.Is(m.Err, modinfo.ErrCompressed) {
-			s.errorf("insmod", "cannot insert %v", m.Err)
-			return 1
-		}
+	}
+	if m.Err != nil && !errors.Is(m.Err, modinfo.ErrCompressed) {
+		s.errorf("insmod", "cannot insert %v", m.Err) // the error names the file
+		return 1
 	}
 	live := s.loadedSet()
 	if live[m.Name] {
@@ -148,16 +133,19 @@ func (s *System) modinfo(args []string) int {
 	rel := fs.String("k", "")
 	base := fs.String("b", "")
 	// kmod's shorthands for -F.
-	short := map[string]*bool{}
-	for flagName, f := range map[string]string{"a": "author", "d": "description", "l": "license", "n": "filename", "p": "parm"} {
-		short[f] = fs.Bool(flagName)
+	short := [...]struct{ flag, field string }{
+		{"a", "author"}, {"d", "description"}, {"l", "license"}, {"n", "filename"}, {"p", "parm"},
+	}
+	var set [len(short)]*bool
+	for i, x := range short {
+		set[i] = fs.Bool(x.flag)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}
-	for f, set := range short {
-		if *set {
-			*field = f
+	for i, x := range short {
+		if *set[i] {
+			*field = x.field
 		}
 	}
 	if fs.NArg() < 1 {
@@ -170,28 +158,23 @@ func (s *System) modinfo(args []string) int {
 	var ix *modinfo.Index
 	status := 0
 	for _, arg := range fs.Args() {
+		var mods []*modinfo.Module
 		if isFileArg(arg) {
-			fields, _, err := modinfo.ReadFile(arg)
-			if err != nil {
-				s.errorf("modinfo", "%v", err)
+			m := modinfo.ReadModule(arg)
+			m.Path, _ = filepath.Abs(arg)
+			mods = append(mods, m)
+		} else {
+			if ix == nil {
+				var err error
+				if ix, err = s.openIndex(s.conf()); err != nil {
+					s.errorf("modinfo", "%v", err)
+					return 1
+				}
+			}
+			if mods = ix.Lookup(arg); len(mods) == 0 {
+				s.errorf("modinfo", "module %s not found in %s", arg, ix.Dir)
 				status = 1
-				continue
 			}
-			abs, _ := filepath.Abs(arg)
-			printModinfo(w, &modinfo.Module{Path: abs, Fields: withSignature(fields, arg)}, *field)
-			continue
-		}
-		if ix == nil {
-			var err error
-			if ix, err = s.openIndex(s.conf()); err != nil {
-				s.errorf("modinfo", "%v", err)
-				return 1
-			}
-		}
-		mods := ix.Lookup(arg)
-		if len(mods) == 0 {
-			s.errorf("modinfo", "module %s not found in %s", arg, ix.Dir)
-			status = 1
 		}
 		for _, m := range mods {
 			if m.Err != nil {
@@ -272,14 +255,7 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 			printf.Fprintln(w, filename)
 		case "parm":
 			for _, p := range params {
-				switch {
-				case p.hasDesc && p.typ != "":
-					printf.Fprintf(w, "%s:%s (%s)\n", p.name, p.desc, p.typ)
-				case p.hasDesc:
-					printf.Fprintf(w, "%s:%s\n", p.name, p.desc)
-				default:
-					printf.Fprintf(w, "%s: (%s)\n", p.name, p.typ)
-				}
+				printf.Fprintln(w, p.text(true))
 			}
 		default:
 			if field == "name" && m.Builtin {
@@ -301,15 +277,19 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 		}
 	}
 	for _, p := range params {
-		switch {
-		case p.hasDesc && p.typ != "":
-			line("parm", printf.Sprintf("%s:%s (%s)", p.name, p.desc, p.typ))
-		case p.hasDesc:
-			line("parm", p.name+":"+p.desc)
-		default:
-			line("parm", p.name+":"+p.typ)
-		}
+		line("parm", p.text(false))
 	}
+}
+
+// text is a parameter as kmod's modinfo shows it: "name:desc (type)",
+// "name:desc" without a type; without a description, "name: (type)" for -F
+// parm (only) and "name:type" in the full listing.
+func (p *param) text(only bool) string {
+	s := p.name + ":" + p.desc // desc is "" without a description
+	if p.hasDesc && p.typ != "" || !p.hasDesc && only {
+		return s + " (" + p.typ + ")"
+	}
+	return s + p.typ // typ is "" here when there is a description
 }
 
 // modprobe [-arqvn] NAME|ALIAS [params]

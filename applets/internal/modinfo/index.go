@@ -507,13 +507,30 @@ func (ix *Index) read(m *Module) {
 	if m.read || m.depmod && ix.DependsOnly {
 		return
 	}
+	m.load()
+}
+
+// ReadModule reads a module file that no index holds (insmod FILE): named
+// by its .modinfo name, else by its file name. Err says why .modinfo could
+// not be read.
+func ReadModule(path string) *Module {
+	m := &Module{Name: Normalize(filepath.Base(path)), Path: path}
+	m.load()
+	if n := m.Values("name"); len(n) > 0 && n[0] != "" {
+		m.Name = Normalize(n[0])
+	}
+	return m
+}
+
+// load reads m's file: Fields, Machine and Err, and, unless depmod's files
+// gave them, Depends, Aliases and the soft dependencies.
+func (m *Module) load() {
 	m.read = true
-	fields, mach, err := ReadFile(m.Path)
-	m.Fields, m.Machine, m.Err = fields, mach, err
+	m.Fields, m.Machine, m.Err = ReadFile(m.Path)
 	if m.depmod {
 		return
 	}
-	for _, f := range fields {
+	for _, f := range m.Fields {
 		switch f.Key {
 		case "depends":
 			for _, d := range strings.Split(f.Value, ",") {
