@@ -76,12 +76,18 @@ type ctlReq struct {
 	reply chan reply
 }
 
-// commands maps each command to whether it takes a NAME: 'n' never, 'o'
-// optional, 'r' required.
-var commands = map[string]byte{
-	"status": 'o', "log": 'o',
-	"start": 'r', "stop": 'r', "restart": 'r',
-	"reload": 'n', "reboot": 'n', "halt": 'n', "poweroff": 'n',
+// arity says whether command cmd takes a NAME: 'n' never, 'o' optional, 'r'
+// required; 0 for an unknown command.
+func arity(cmd string) byte {
+	switch cmd {
+	case "status", "log":
+		return 'o'
+	case "start", "stop", "restart":
+		return 'r'
+	case "reload", "reboot", "halt", "poweroff":
+		return 'n'
+	}
+	return 0
 }
 
 // checkName refuses what cannot be an inittab name.
@@ -102,9 +108,9 @@ func checkName(name string) error {
 
 // checkRequest validates a request's command, option and name.
 func checkRequest(r request) error {
-	arity, ok := commands[r.Cmd]
+	arity := arity(r.Cmd)
 	switch {
-	case !ok:
+	case arity == 0:
 		return printf.Errorf("unknown command %q", r.Cmd)
 	case r.JSON && r.Cmd != "status":
 		return printf.Errorf("%s: -j is for status only", r.Cmd)
@@ -418,8 +424,8 @@ func call(stateDir string, r request) (reply, error) {
 func client(stateDir string, args []string, stdout, stderr io.Writer) int {
 	r := request{Cmd: args[0]}
 	rest := args[1:]
-	switch r.Cmd {
-	case "status", "log":
+	switch arity(r.Cmd) {
+	case 'o':
 		for _, a := range rest {
 			switch {
 			case r.Cmd == "status" && (a == "--json" || a == "-j"):
@@ -432,12 +438,12 @@ func client(stateDir string, args []string, stdout, stderr io.Writer) int {
 				r.Name = a
 			}
 		}
-	case "start", "stop", "restart":
+	case 'r':
 		if len(rest) != 1 {
 			return errorf(stderr, "usage: pid2 %s NAME", r.Cmd)
 		}
 		r.Name = rest[0]
-	case "reload", "reboot", "halt", "poweroff":
+	case 'n':
 		if len(rest) != 0 {
 			return errorf(stderr, "usage: pid2 %s", r.Cmd)
 		}

@@ -3,6 +3,7 @@ package pid2
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -52,10 +53,10 @@ type daemon struct {
 	m       *supervise.Manager
 	state   string
 	entries []inittab.Entry
-	current map[string]inittab.Entry // supervised entries by name
+	current map[string]*inittab.Entry // supervised entries by name
 
 	steps   []func() // INIT or SHUTDOWN work, one at a time
-	busy    bool     // a step is running
+	busy    bool     // a step waits: for a task's end, or for coldplug
 	records chan int
 	hb      *os.File
 	wd      *watchdog
@@ -78,7 +79,7 @@ func runDaemon(o options) (code int) {
 			code = 2
 		}
 	}()
-	d := &daemon{o: o, log: log, reqs: make(chan ctlReq, 16), current: map[string]inittab.Entry{},
+	d := &daemon{o: o, log: log, reqs: make(chan ctlReq, 16), current: map[string]*inittab.Entry{},
 		early: make(chan struct{}, 1), consoles: make(chan string, 16)}
 	return d.run()
 }
@@ -252,7 +253,7 @@ func (d *daemon) enterEarly() {
 	d.wd = takeWatchdog("/dev/watchdog", d.log)
 	d.busy = true
 	d.startHotplug(d.booted() != "", func() { d.early <- struct{}{} })
-	d.steps = append(d.steps, func() { d.enterInit(); d.stepDone() })
+	d.steps = append(d.steps, d.enterInit)
 }
 
 func (d *daemon) readInittab() []inittab.Entry {
@@ -262,7 +263,7 @@ func (d *daemon) readInittab() []inittab.Entry {
 		return d.defaultInittab()
 	}
 	for _, e := range errs {
-		d.log.Errorf("%s", strings.Replace(e.Error(), filepath.Base(d.o.inittab)+":", d.o.inittab+":", 1))
+		d.log.Errorf("%v", e)
 	}
 	return ents
 }
@@ -299,8 +300,8 @@ func (d *daemon) enterInit() {
 	if booted != "" {
 		d.log.Noticef("relaunched (booted: %s): adopting services", booted)
 	}
-	for _, e := range d.entries {
-		if e.Action.Supervised() {
+	for i := range d.entries {
+		if e := &d.entries[i]; e.Action.Supervised() {
 			d.m.Add(d.spec(e))
 			d.current[e.Name] = e
 			d.m.Adopt(e.Name)
@@ -317,25 +318,13 @@ func (d *daemon) enterInit() {
 		d.m.Stop(n, true)
 	}
 	if booted == "" {
-		for _, e := range d.entries {
-			if e.Action == inittab.SysInit {
-				d.queueEntry(e, 0)
-			}
-		}
-		d.steps = append(d.steps, func() { d.setBooted("sysinit"); d.stepDone() })
+		d.queueAll(inittab.SysInit, 0)
+		d.steps = append(d.steps, func() { d.setBooted("sysinit") })
 	}
 	if booted != "done" {
-		for _, e := range d.entries {
-			if e.Action == inittab.Wait {
-				d.queueEntry(e, 0)
-			}
-		}
-		for _, e := range d.entries {
-			if e.Action == inittab.Once {
-				d.steps = append(d.steps, func() { d.runOnce(e); d.stepDone() })
-			}
-		}
-		d.steps = append(d.steps, func() { d.setBooted("done"); d.stepDone() })
+		d.queueAll(inittab.Wait, 0)
+		d.queueAll(inittab.Once, 0)
+		d.steps = append(d.steps, func() { d.setBooted("done") })
 	}
 	d.steps = append(d.steps, func() {
 		d.startSupervised(inittab.Respawn, inittab.AskConsole, inittab.AskFirst)
@@ -343,12 +332,12 @@ func (d *daemon) enterInit() {
 		d.startSupervised(inittab.RespawnLate, inittab.AskConsoleLate)
 		// Boot is the peak of allocation; give it back to the system.
 		debug.FreeOSMemory()
-		d.stepDone()
 	})
 }
 
 func (d *daemon) startSupervised(actions ...inittab.Action) {
-	for _, e := range d.entries {
+	for i := range d.entries {
+		e := &d.entries[i]
 		for _, a := range actions {
 			if e.Action == a && d.m.Has(e.Name) {
 				d.m.Start(e.Name)
@@ -357,12 +346,11 @@ func (d *daemon) startSupervised(actions ...inittab.Action) {
 	}
 }
 
-// advance starts the next queued step when none is running.
+// advance runs the queued steps until one has to wait (busy) or none is left.
 func (d *daemon) advance() {
 	for !d.busy && len(d.steps) > 0 {
 		step := d.steps[0]
 		d.steps = d.steps[1:]
-		d.busy = true
 		step()
 	}
 }
@@ -389,9 +377,16 @@ func (d *daemon) consoleName() string {
 	return "console"
 }
 
+// taskSpec is the task that runs a sysinit, wait, once, ctrlaltdel or
+// shutdown entry.
+func taskSpec(e *inittab.Entry) supervise.Spec {
+	return supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY}
+}
+
 // spec turns a supervised entry into a service.
-func (d *daemon) spec(e inittab.Entry) supervise.Spec {
-	s := supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY, Ask: e.Action.Asks()}
+func (d *daemon) spec(e *inittab.Entry) supervise.Spec {
+	s := taskSpec(e)
+	s.Ask = e.Action.Asks()
 	switch e.Action {
 	case inittab.AskConsole, inittab.AskConsoleLate:
 		s.TTY = d.consoleName()
@@ -403,18 +398,20 @@ func (d *daemon) spec(e inittab.Entry) supervise.Spec {
 	return s
 }
 
-// queueEntry queues a waited entry: an rcS entry becomes its scripts, one at a
-// time; anything else runs as one task. bound > 0 applies the shutdown timeouts.
-func (d *daemon) queueEntry(e inittab.Entry, bound time.Duration) {
-	if e.RC != nil {
-		rc := *e.RC
-		d.steps = append(d.steps, func() { d.queueRC(rc, bound); d.stepDone() })
-		return
+// queueAll queues the entries with action a, in file order: an rcS entry
+// becomes its scripts, one at a time; anything else runs as one task, waited
+// for unless it is a once entry. bound > 0 applies the shutdown timeouts.
+func (d *daemon) queueAll(a inittab.Action, bound time.Duration) {
+	for i := range d.entries {
+		e := &d.entries[i] // reload replaces d.entries, never its elements
+		switch {
+		case e.Action != a:
+		case e.RC != nil:
+			d.steps = append(d.steps, func() { d.queueRC(*e.RC, bound) })
+		default:
+			d.steps = append(d.steps, func() { d.task(taskSpec(e), bound, a != inittab.Once) })
+		}
 	}
-	d.steps = append(d.steps, func() {
-		spec := supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY}
-		d.task(spec, bound)
-	})
 }
 
 // queueRC puts ETC/rc.d/PATTERN* PARAM at the front of the queue, in glob order.
@@ -429,17 +426,22 @@ func (d *daemon) queueRC(rc inittab.RC, bound time.Duration) {
 	}
 	var steps []func()
 	for _, sc := range scripts {
-		spec := supervise.Spec{Name: filepath.Base(sc), Kind: "rc", Path: sc, Argv: []string{sc, rc.Param}}
-		steps = append(steps, func() { d.task(spec, bound) })
+		steps = append(steps, func() {
+			d.task(supervise.Spec{Name: filepath.Base(sc), Kind: "rc", Path: sc, Argv: []string{sc, rc.Param}}, bound, true)
+		})
 	}
 	d.steps = append(steps, d.steps...)
 }
 
-// task runs spec to completion as the current step.
-func (d *daemon) task(spec supervise.Spec, bound time.Duration) {
+// task runs spec; with wait, the steps wait for its end (a once entry's do
+// not).
+func (d *daemon) task(spec supervise.Spec, bound time.Duration, wait bool) {
+	d.busy = wait // before RunTask: Done may come at once (a task that ran before)
 	t := supervise.Task{Spec: spec, Done: func(exit string) {
 		d.log.Infof("%s finished: %s", spec.Name, exit)
-		d.stepDone()
+		if wait {
+			d.stepDone()
+		}
 	}}
 	if bound > 0 {
 		t.TermAfter, t.KillAfter = bound, shutdownKill
@@ -447,15 +449,6 @@ func (d *daemon) task(spec supervise.Spec, bound time.Duration) {
 	if err := d.m.RunTask(t); err != nil {
 		d.log.Errorf("%s: %v", spec.Name, err)
 		d.stepDone()
-	}
-}
-
-// runOnce starts a once entry without waiting for it.
-func (d *daemon) runOnce(e inittab.Entry) {
-	spec := supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY}
-	t := supervise.Task{Spec: spec, Done: func(exit string) { d.log.Infof("%s finished: %s", e.Name, exit) }}
-	if err := d.m.RunTask(t); err != nil {
-		d.log.Errorf("%s: %v", e.Name, err)
 	}
 }
 
@@ -511,6 +504,16 @@ func (d *daemon) restart() {
 	}
 }
 
+// shutdowns are the signals that end pid2 and what each asks for; the first
+// signal of each is the one `pid2 reboot|halt|poweroff` sends.
+var shutdowns = []struct {
+	sig  syscall.Signal
+	what string
+}{
+	{syscall.SIGTERM, "reboot"}, {syscall.SIGINT, "reboot"}, {syscall.SIGUSR1, "halt"},
+	{syscall.SIGUSR2, "poweroff"}, {syscall.SIGPWR, "poweroff"},
+}
+
 // shutdown enters SHUTDOWN: ctrlaltdel entries (on INT), shutdown entries
 // (rcS K shutdown), each bounded; then every service TERM, KILL; then exit.
 func (d *daemon) shutdown(s syscall.Signal) {
@@ -518,8 +521,13 @@ func (d *daemon) shutdown(s syscall.Signal) {
 		return
 	}
 	d.signal = s
-	what := map[syscall.Signal]string{syscall.SIGTERM: "reboot", syscall.SIGINT: "reboot",
-		syscall.SIGUSR1: "halt", syscall.SIGUSR2: "poweroff", syscall.SIGPWR: "poweroff"}[s]
+	what := ""
+	for _, x := range shutdowns {
+		if x.sig == s {
+			what = x.what
+			break
+		}
+	}
 	d.enter(stateShutdown)
 	d.log.Noticef("%s requested (%s)", what, unix.SignalName(s))
 	d.steps = nil // abandon what INIT still had queued
@@ -529,22 +537,13 @@ func (d *daemon) shutdown(s syscall.Signal) {
 		d.hotplug = nil
 	}
 	if s == syscall.SIGINT {
-		for _, e := range d.entries {
-			if e.Action == inittab.CtrlAltDel {
-				d.queueEntry(e, shutdownTerm)
-			}
-		}
+		d.queueAll(inittab.CtrlAltDel, shutdownTerm)
 	}
-	for _, e := range d.entries {
-		if e.Action == inittab.Shutdown {
-			d.queueEntry(e, shutdownTerm)
-		}
-	}
+	d.queueAll(inittab.Shutdown, shutdownTerm)
 	d.steps = append(d.steps, func() {
 		d.log.Noticef("- stopping services -")
 		d.m.StopAll()
 		d.exiting = true
-		d.stepDone()
 	})
 	// Steps run after the current one (possibly an INIT task being stopped).
 }
@@ -556,17 +555,17 @@ func (d *daemon) reload() string {
 		return "shutting down: not reloaded"
 	}
 	ents := d.readInittab()
-	next := map[string]inittab.Entry{}
-	for _, e := range ents {
-		if e.Action.Supervised() {
+	next := map[string]*inittab.Entry{}
+	for i := range ents {
+		if e := &ents[i]; e.Action.Supervised() {
 			next[e.Name] = e
 		}
 	}
 	var added, removed, changed []string
 	for name, old := range d.current {
-		e, ok := next[name]
+		e := next[name]
 		switch {
-		case !ok:
+		case e == nil:
 			d.m.Stop(name, true)
 			removed = append(removed, name)
 		case !old.Same(e):
@@ -576,14 +575,13 @@ func (d *daemon) reload() string {
 			changed = append(changed, name)
 		}
 	}
-	late := d.state == stateRunning
 	for name, e := range next {
-		if _, ok := d.current[name]; ok {
+		if d.current[name] != nil {
 			continue
 		}
 		d.m.Add(d.spec(e))
-		isLate := e.Action == inittab.RespawnLate || e.Action == inittab.AskConsoleLate
-		if d.state != stateInit || !isLate || late {
+		// During INIT, the late entries wait for RUNNING, as at boot.
+		if d.state != stateInit || (e.Action != inittab.RespawnLate && e.Action != inittab.AskConsoleLate) {
 			d.m.Start(name)
 		}
 		added = append(added, name)
@@ -599,68 +597,73 @@ func (d *daemon) reload() string {
 
 // control answers one control-socket request.
 func (d *daemon) control(r request) reply {
+	var out string
+	var err error
 	switch r.Cmd {
 	case "status":
-		st, err := d.m.Status(r.Name)
-		if err != nil {
-			return reply{Err: err.Error()}
+		var st []supervise.Status
+		if st, err = d.m.Status(r.Name); err == nil && r.JSON {
+			out = string(statusJSON(st)) + "\n"
+		} else if err == nil {
+			out = statusText(st)
 		}
-		if r.JSON {
-			return reply{OK: true, Out: string(statusJSON(st)) + "\n"}
-		}
-		var b strings.Builder
-		for _, s := range st {
-			pid := "-"
-			if s.Pid != 0 {
-				pid = printf.Sprint(s.Pid)
-			}
-			printf.Fprintf(&b, "%-20s %-9s pid=%-7s restarts=%-3d last=%s", s.Name, s.State, pid, s.Restarts, strings.ReplaceAll(s.LastExit, " ", "_"))
-			if s.Note != "" {
-				printf.Fprintf(&b, " (%s)", s.Note)
-			}
-			b.WriteByte('\n')
-		}
-		return reply{OK: true, Out: b.String()}
 	case "log":
-		lines, err := d.m.LogLines(r.Name)
-		if err != nil {
-			return reply{Err: err.Error()}
-		}
-		out := strings.Join(lines, "\n")
-		if out != "" {
+		var lines []string
+		lines, err = d.m.LogLines(r.Name)
+		if out = strings.Join(lines, "\n"); out != "" {
 			out += "\n"
 		}
-		return reply{OK: true, Out: out}
 	case "start", "stop", "restart":
-		if d.state == stateShutdown {
-			return reply{Err: "shutting down"}
-		}
-		var err error
-		switch r.Cmd {
-		case "start":
+		switch {
+		case d.state == stateShutdown:
+			err = errors.New("shutting down")
+		case r.Cmd == "start":
 			err = d.m.Start(r.Name)
-		case "stop":
+		case r.Cmd == "stop":
 			err = d.m.Stop(r.Name, false)
 		default:
 			err = d.m.Restart(r.Name)
 		}
-		if err != nil {
-			return reply{Err: err.Error()}
-		}
-		return reply{OK: true}
 	case "reload":
-		return reply{OK: true, Out: d.reload() + "\n"}
+		out = d.reload() + "\n"
 	case "reboot", "halt", "poweroff":
-		sig := map[string]syscall.Signal{"reboot": syscall.SIGTERM, "halt": syscall.SIGUSR1, "poweroff": syscall.SIGUSR2}[r.Cmd]
+		var sig syscall.Signal
+		for _, x := range shutdowns {
+			if x.what == r.Cmd {
+				sig = x.sig
+				break
+			}
+		}
 		if os.Getppid() == 1 {
 			// Under oneit: PID 1 decides, and forwards the signal back to us.
-			if err := unix.Kill(1, sig); err != nil {
-				return reply{Err: printf.Sprintf("signalling PID 1: %v", err)}
+			if err = unix.Kill(1, sig); err != nil {
+				err = printf.Errorf("signalling PID 1: %w", err)
 			}
 		} else {
 			d.shutdown(sig)
 		}
-		return reply{OK: true}
+	default:
+		err = printf.Errorf("unknown command %q", r.Cmd)
 	}
-	return reply{Err: printf.Sprintf("unknown command %q", r.Cmd)}
+	if err != nil {
+		return reply{Err: err.Error()}
+	}
+	return reply{OK: true, Out: out}
+}
+
+// statusText is `pid2 status`: one line a service.
+func statusText(st []supervise.Status) string {
+	var b strings.Builder
+	for _, s := range st {
+		pid := "-"
+		if s.Pid != 0 {
+			pid = strconv.Itoa(s.Pid)
+		}
+		printf.Fprintf(&b, "%-20s %-9s pid=%-7s restarts=%-3d last=%s", s.Name, s.State, pid, s.Restarts, strings.ReplaceAll(s.LastExit, " ", "_"))
+		if s.Note != "" {
+			printf.Fprintf(&b, " (%s)", s.Note)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -100,7 +100,7 @@ type Entry struct {
 }
 
 // Same reports whether two entries describe the same service (reload keeps it).
-func (e Entry) Same(o Entry) bool {
+func (e *Entry) Same(o *Entry) bool {
 	return e.Name == o.Name && e.TTY == o.TTY && e.Action == o.Action && e.Command == o.Command
 }
 
@@ -113,14 +113,14 @@ type Error struct {
 
 func (e *Error) Error() string { return printf.Sprintf("%s:%d: %s", e.File, e.Line, e.Why) }
 
-// ReadFile parses the file at path; errors name it by its base name.
+// ReadFile parses the file at path; errors name it as given.
 func ReadFile(path string) ([]Entry, []error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	ents, errs := Parse(f, filepath.Base(path))
+	ents, errs := Parse(f, path)
 	return ents, errs, nil
 }
 

@@ -88,7 +88,7 @@ func TestDerivedNamesStable(t *testing.T) {
 	if len(a) != 3 || len(b) != 1 {
 		t.Fatal(a, b)
 	}
-	if a[0].Name != b[0].Name || !a[0].Same(b[0]) {
+	if a[0].Name != b[0].Name || !a[0].Same(&b[0]) {
 		t.Errorf("same line, different key: %q %q", a[0].Name, b[0].Name)
 	}
 	if a[0].Name == a[1].Name || a[0].Name == a[2].Name || !strings.HasPrefix(a[0].Name, "sleep-") {
