@@ -8,7 +8,6 @@ package gpt
 import (
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"strings"
 	"unicode/utf16"
@@ -100,7 +99,7 @@ func readAt(r io.ReaderAt, ss int, lba uint64) (*Table, error) {
 	want := binary.LittleEndian.Uint32(hdr[16:])
 	h := append([]byte(nil), hdr[:hsize]...)
 	binary.LittleEndian.PutUint32(h[16:], 0)
-	if got := crc32.ChecksumIEEE(h); got != want {
+	if got := checksum(h); got != want {
 		return nil, printf.Errorf("%w: header CRC %08x, want %08x", ErrNoGPT, got, want)
 	}
 	if my := binary.LittleEndian.Uint64(hdr[24:]); my != lba {
@@ -119,7 +118,7 @@ func readAt(r io.ReaderAt, ss int, lba uint64) (*Table, error) {
 	if _, err := r.ReadAt(arr, int64(entriesLBA)*int64(ss)); err != nil {
 		return nil, printf.Errorf("%w: reading %d entries at LBA %d: %w", ErrNoGPT, n, entriesLBA, err)
 	}
-	if got, want := crc32.ChecksumIEEE(arr), binary.LittleEndian.Uint32(hdr[88:]); got != want {
+	if got, want := checksum(arr), binary.LittleEndian.Uint32(hdr[88:]); got != want {
 		return nil, printf.Errorf("%w: partition array CRC %08x, want %08x", ErrNoGPT, got, want)
 	}
 	t := &Table{SectorSize: ss, DiskGUID: guid(hdr[56:72])}
@@ -158,6 +157,24 @@ func guid(b []byte) string {
 	return printf.Sprintf("%08x-%04x-%04x-%x-%x",
 		binary.LittleEndian.Uint32(b[0:]), binary.LittleEndian.Uint16(b[4:]),
 		binary.LittleEndian.Uint16(b[6:]), b[8:10], b[10:16])
+}
+
+// checksum is the CRC-32 GPT uses (IEEE, as zlib's), computed bit by bit:
+// hash/crc32's tables and assembly cost the binary some 5 KB for the two
+// checksums of a few KiB that one table takes.
+func checksum(b []byte) uint32 {
+	c := ^uint32(0)
+	for _, x := range b {
+		c ^= uint32(x)
+		for range 8 {
+			if c&1 != 0 {
+				c = c>>1 ^ 0xedb88320 // the IEEE polynomial, bit-reversed
+			} else {
+				c >>= 1
+			}
+		}
+	}
+	return ^c
 }
 
 func allZero(b []byte) bool {
