@@ -26,10 +26,11 @@ func Mount(source, target, fstype, data string, flags uintptr, before ...func() 
 		}
 	}
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+		opts := FlagString(flags)
 		if data != "" {
-			return printf.Errorf("mount %s on %s (type %s, flags %s, data %s): %w", source, target, fstype, FlagString(flags), data, err)
+			opts += ", data " + data
 		}
-		return printf.Errorf("mount %s on %s (type %s, flags %s): %w", source, target, fstype, FlagString(flags), err)
+		return printf.Errorf("mount %s on %s (type %s, flags %s): %w", source, target, fstype, opts, err)
 	}
 	return nil
 }
