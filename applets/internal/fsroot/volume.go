@@ -12,7 +12,6 @@
 package fsroot
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
@@ -193,8 +192,9 @@ func (s *System) blockDevices() []blockDev {
 	var out []blockDev
 	for _, e := range ents {
 		d := blockDev{name: e.Name(), sysdir: filepath.Join(dir, e.Name())}
-		for k, v := range readUevent(filepath.Join(d.sysdir, "uevent")) {
-			switch k {
+		uevent, _ := os.ReadFile(filepath.Join(d.sysdir, "uevent"))
+		for _, line := range strings.Split(string(uevent), "\n") {
+			switch k, v, _ := strings.Cut(line, "="); k {
 			case "DEVNAME":
 				d.devname = v
 			case "PARTNAME":
@@ -488,14 +488,13 @@ func (s *System) ubiOfMTD(mtd string) string {
 
 // byMTD finds the /proc/mtd line `mtdN: SIZE ERASESIZE "name"`.
 func (s *System) byMTD(name string) *Volume {
-	f, err := os.Open(filepath.Join(s.Proc, "mtd"))
+	b, err := os.ReadFile(filepath.Join(s.Proc, "mtd"))
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		dev, rest, ok := strings.Cut(sc.Text(), ":")
+	for i, text := range strings.Split(string(b), "\n") {
+		line := i + 1
+		dev, rest, ok := strings.Cut(text, ":")
 		if !ok || !strings.HasPrefix(dev, "mtd") {
 			continue
 		}
@@ -509,7 +508,7 @@ func (s *System) byMTD(name string) *Volume {
 			continue
 		}
 		size, _ := strconv.ParseInt(fields[0], 16, 64)
-		chr, blk := printf.Sprintf("mtd%d", idx), printf.Sprintf("mtdblock%d", idx)
+		chr, blk := "mtd"+strconv.Itoa(idx), "mtdblock"+strconv.Itoa(idx)
 		probe := filepath.Join(s.Dev, chr)
 		if _, err := os.Stat(probe); err != nil {
 			if alt := filepath.Join(s.Dev, "mtd", strconv.Itoa(idx)); exists(alt) {
@@ -602,20 +601,6 @@ func (s *System) HasFilesystem(fstype string) bool {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-func readUevent(path string) map[string]string {
-	m := map[string]string{}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return m
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
 }
 
 func readLine(path string) string {
