@@ -187,8 +187,12 @@ func (r *jsonReader) value() (*value, error) {
 		for r.pos < len(r.data) && (r.data[r.pos] >= 'a' && r.data[r.pos] <= 'z' || r.data[r.pos] >= 'A' && r.data[r.pos] <= 'Z') {
 			r.pos++
 		}
-		word := strings.ToLower(string(r.data[start:r.pos]))
-		switch word {
+		// The word is ASCII letters only: setting bit 5 lowers each one.
+		word := make([]byte, r.pos-start)
+		for i, c := range r.data[start:r.pos] {
+			word[i] = c | 0x20
+		}
+		switch string(word) {
 		case "true", "false":
 			return &value{kind: kBool, line: r.line}, nil
 		case "null":
