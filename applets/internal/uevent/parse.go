@@ -18,7 +18,7 @@ package uevent
 import (
 	"bytes"
 	"errors"
-	"path"
+	"path/filepath"
 	"strconv"
 
 	"toybox-go/applets/printf"
@@ -170,7 +170,7 @@ func Parse(msg []byte) (*Event, error) {
 // sent: absolute, clean (no "..", ".", empty component or trailing slash) and
 // without NUL, so that "/sys" + p stays below /sys.
 func CleanDevPath(p string) bool {
-	return len(p) > 1 && p[0] == '/' && path.Clean(p) == p && !containsNUL(p)
+	return len(p) > 1 && p[0] == '/' && filepath.Clean(p) == p && !containsNUL(p)
 }
 
 func containsNUL(s string) bool {
