@@ -130,7 +130,7 @@ func formatMismatch(path string) string {
 	if err != nil {
 		return err.Error()
 	}
-	if want, ok := hostMachine[runtime.GOARCH]; ok && mach != want {
+	if want := hostMachine(); want != 0 && mach != want {
 		return printf.Sprintf("built for %v, this machine is %s", mach, runtime.GOARCH)
 	}
 	var u unix.Utsname
@@ -147,10 +147,30 @@ func formatMismatch(path string) string {
 	return "see dmesg (symbol versions or a vermagic mismatch)"
 }
 
-var hostMachine = map[string]elfsect.Machine{
-	"amd64": elfsect.EM_X86_64, "386": elfsect.EM_386, "arm": elfsect.EM_ARM, "arm64": elfsect.EM_AARCH64,
-	"mips": elfsect.EM_MIPS, "mipsle": elfsect.EM_MIPS, "mips64": elfsect.EM_MIPS, "mips64le": elfsect.EM_MIPS,
-	"riscv64": elfsect.EM_RISCV, "ppc64le": elfsect.EM_PPC64, "s390x": elfsect.EM_S390, "loong64": elfsect.EM_LOONGARCH,
+// hostMachine is the ELF machine of this binary's architecture, 0 when
+// unknown. runtime.GOARCH is a constant: the switch folds away.
+func hostMachine() elfsect.Machine {
+	switch runtime.GOARCH {
+	case "amd64":
+		return elfsect.EM_X86_64
+	case "386":
+		return elfsect.EM_386
+	case "arm":
+		return elfsect.EM_ARM
+	case "arm64":
+		return elfsect.EM_AARCH64
+	case "mips", "mipsle", "mips64", "mips64le":
+		return elfsect.EM_MIPS
+	case "riscv64":
+		return elfsect.EM_RISCV
+	case "ppc64le":
+		return elfsect.EM_PPC64
+	case "s390x":
+		return elfsect.EM_S390
+	case "loong64":
+		return elfsect.EM_LOONGARCH
+	}
+	return 0
 }
 
 // kmsgWatch reads what the kernel logs while a module loads: /dev/kmsg, opened

@@ -59,16 +59,29 @@ const (
 	EM_LOONGARCH Machine = 258
 )
 
-var machineNames = map[Machine]string{
-	EM_386: "EM_386", EM_MIPS: "EM_MIPS", EM_PPC: "EM_PPC", EM_PPC64: "EM_PPC64",
-	EM_S390: "EM_S390", EM_ARM: "EM_ARM", EM_X86_64: "EM_X86_64",
-	EM_AARCH64: "EM_AARCH64", EM_RISCV: "EM_RISCV", EM_LOONGARCH: "EM_LOONGARCH",
-}
-
 // String gives the constant's name, as debug/elf does, or the number.
 func (m Machine) String() string {
-	if s, ok := machineNames[m]; ok {
-		return s
+	switch m {
+	case EM_386:
+		return "EM_386"
+	case EM_MIPS:
+		return "EM_MIPS"
+	case EM_PPC:
+		return "EM_PPC"
+	case EM_PPC64:
+		return "EM_PPC64"
+	case EM_S390:
+		return "EM_S390"
+	case EM_ARM:
+		return "EM_ARM"
+	case EM_X86_64:
+		return "EM_X86_64"
+	case EM_AARCH64:
+		return "EM_AARCH64"
+	case EM_RISCV:
+		return "EM_RISCV"
+	case EM_LOONGARCH:
+		return "EM_LOONGARCH"
 	}
 	return "EM_" + strconv.Itoa(int(m))
 }
@@ -145,16 +158,17 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 	if size < 0 {
 		return nil, malformed("negative size")
 	}
-	var ident [16]byte
-	if err := readFull(r, ident[:4], 0); err != nil || string(ident[:4]) != "\x7fELF" {
+	var hdr [ehdr64Size]byte
+	if err := readFull(r, hdr[:4], 0); err != nil || string(hdr[:4]) != "\x7fELF" {
 		return nil, ErrNotELF
 	}
 	if size < ehdr32Size {
 		return nil, malformed("file of %d bytes too short for an ELF header", size)
 	}
-	if err := readFull(r, ident[:], 0); err != nil {
+	if err := readFull(r, hdr[:ehdr32Size], 0); err != nil {
 		return nil, malformed("reading the ELF header: %v", err)
 	}
+	ident := hdr[:16]
 	f := &File{Class: Class(ident[4]), r: r, size: uint64(size)}
 	switch ident[5] {
 	case 1:
@@ -164,29 +178,28 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 	default:
 		return nil, malformed("unknown data encoding %d", ident[5])
 	}
-	var hdr [ehdr64Size]byte
-	var shoff uint64
-	var shentsize, shnum, shstrndx uint16
-	bo := f.ByteOrder
+	// The two headers differ in e_shoff's width and, after it, in where the
+	// section table fields sit: the last three halfwords of either header.
+	ehdrSize, min := ehdr32Size, shdr32Size
 	switch f.Class {
 	case Class32:
-		if err := readFull(r, hdr[:ehdr32Size], 0); err != nil {
-			return nil, malformed("reading the ELF header: %v", err)
-		}
-		shoff = uint64(bo.Uint32(hdr[32:]))
-		shentsize, shnum, shstrndx = bo.Uint16(hdr[46:]), bo.Uint16(hdr[48:]), bo.Uint16(hdr[50:])
 	case Class64:
+		ehdrSize, min = ehdr64Size, shdr64Size
 		if size < ehdr64Size {
 			return nil, malformed("file of %d bytes too short for an ELF64 header", size)
 		}
-		if err := readFull(r, hdr[:ehdr64Size], 0); err != nil {
+		if err := readFull(r, hdr[ehdr32Size:ehdr64Size], ehdr32Size); err != nil {
 			return nil, malformed("reading the ELF header: %v", err)
 		}
-		shoff = bo.Uint64(hdr[40:])
-		shentsize, shnum, shstrndx = bo.Uint16(hdr[58:]), bo.Uint16(hdr[60:]), bo.Uint16(hdr[62:])
 	default:
 		return nil, malformed("unknown class %d", ident[4])
 	}
+	bo := f.ByteOrder
+	shoff := uint64(bo.Uint32(hdr[32:]))
+	if f.Class == Class64 {
+		shoff = bo.Uint64(hdr[40:])
+	}
+	shentsize, shnum, shstrndx := bo.Uint16(hdr[ehdrSize-6:]), bo.Uint16(hdr[ehdrSize-4:]), bo.Uint16(hdr[ehdrSize-2:])
 	f.Type, f.Machine = bo.Uint16(hdr[16:]), Machine(bo.Uint16(hdr[18:]))
 
 	if shoff == 0 {
@@ -196,10 +209,6 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 			return nil, malformed("%d sections but no section header table", shnum)
 		}
 		return f, nil
-	}
-	min := shdr32Size
-	if f.Class == Class64 {
-		min = shdr64Size
 	}
 	if int(shentsize) < min {
 		return nil, malformed("section header size %d, want at least %d", shentsize, min)
@@ -264,19 +273,23 @@ func (f *File) header(i int) Section {
 	return s
 }
 
+// shdr64Wide marks the section header fields that ELF64 widens to 8 bytes
+// (ELF32 has 4 bytes each): name, type, flags, addr, offset, size, link,
+// info, addralign, entsize.
+var shdr64Wide = [10]bool{false, false, true, true, true, true, false, false, true, true}
+
 func (f *File) decode(b []byte) Section {
-	bo := f.ByteOrder
-	if f.Class == Class32 {
-		return Section{
-			NameOff: bo.Uint32(b[0:]), Type: bo.Uint32(b[4:]), Flags: uint64(bo.Uint32(b[8:])),
-			Addr: uint64(bo.Uint32(b[12:])), Offset: uint64(bo.Uint32(b[16:])), Size: uint64(bo.Uint32(b[20:])),
-			Link: bo.Uint32(b[24:]), Info: bo.Uint32(b[28:]), Addralign: uint64(bo.Uint32(b[32:])), Entsize: uint64(bo.Uint32(b[36:])),
+	var v [10]uint64
+	for i, wide := range shdr64Wide {
+		if wide && f.Class == Class64 {
+			v[i], b = f.ByteOrder.Uint64(b), b[8:]
+		} else {
+			v[i], b = uint64(f.ByteOrder.Uint32(b)), b[4:]
 		}
 	}
 	return Section{
-		NameOff: bo.Uint32(b[0:]), Type: bo.Uint32(b[4:]), Flags: bo.Uint64(b[8:]),
-		Addr: bo.Uint64(b[16:]), Offset: bo.Uint64(b[24:]), Size: bo.Uint64(b[32:]),
-		Link: bo.Uint32(b[40:]), Info: bo.Uint32(b[44:]), Addralign: bo.Uint64(b[48:]), Entsize: bo.Uint64(b[56:]),
+		NameOff: uint32(v[0]), Type: uint32(v[1]), Flags: v[2], Addr: v[3], Offset: v[4], Size: v[5],
+		Link: uint32(v[6]), Info: uint32(v[7]), Addralign: v[8], Entsize: v[9],
 	}
 }
 
