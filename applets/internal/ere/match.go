@@ -84,11 +84,12 @@ func (c *compiler) emit(n *node) bool {
 	}
 	switch n.kind {
 	case nSet:
-		c.prog = append(c.prog, inst{op: opByte, arg: c.set(&n.set)})
+		i := c.inst(opByte)
+		c.prog[i].arg = c.set(&n.set)
 	case nBOL:
-		c.prog = append(c.prog, inst{op: opBOL})
+		c.inst(opBOL)
 	case nEOL:
-		c.prog = append(c.prog, inst{op: opEOL})
+		c.inst(opEOL)
 	case nCat:
 		for _, s := range n.sub {
 			if !c.emit(s) {
@@ -127,7 +128,8 @@ func (c *compiler) emit(n *node) bool {
 			if !c.emit(sub) {
 				return false
 			}
-			c.prog = append(c.prog, inst{op: opJmp, arg: uint32(loop)})
+			jmp := c.inst(opJmp)
+			c.prog[jmp].arg = uint32(loop)
 			c.prog[loop].arg = uint32(len(c.prog))
 			break
 		}
@@ -146,6 +148,7 @@ func (c *compiler) emit(n *node) bool {
 	return len(c.prog) <= maxInsts
 }
 
+// inst appends an instruction and returns its index, to set its arg.
 func (c *compiler) inst(op opcode) int {
 	c.prog = append(c.prog, inst{op: op})
 	return len(c.prog) - 1
