@@ -211,8 +211,7 @@ func (p *Plug) runProgram(argv, env []string, what string) int {
 	if sub, ok := hotplugCallArg(argv); ok {
 		scripts, err := p.caller.Scripts(sub)
 		if err != nil {
-			p.log.Errorf("%s %s (%s): %v", argv[0], sub, what, err)
-			return -1
+			return p.failed(argv[0]+" "+sub, what, err)
 		}
 		if len(scripts) == 0 {
 			return 0 // no process for an event nobody listens to
@@ -220,8 +219,7 @@ func (p *Plug) runProgram(argv, env []string, what string) int {
 		if p.isSelf(argv[0]) {
 			cmd, err := p.caller.Command(sub, scripts, env)
 			if err != nil {
-				p.log.Errorf("%s %s (%s): %v", argv[0], sub, what, err)
-				return -1
+				return p.failed(argv[0]+" "+sub, what, err)
 			}
 			return p.runCmd(cmd, "hotplug-call "+sub, what)
 		}
@@ -231,13 +229,19 @@ func (p *Plug) runProgram(argv, env []string, what string) int {
 	return p.runCmd(cmd, filepath.Base(argv[0]), what)
 }
 
+// failed logs that the command tag (run for what) could not start, and
+// returns runProgram's code for it.
+func (p *Plug) failed(tag, what string, err error) int {
+	p.log.Errorf("%s (%s): %v", tag, what, err)
+	return -1
+}
+
 // runCmd starts cmd in its own process group with stdin /dev/null and its
 // output logged, waits at most ExecTimeout, and kills the group after that.
 func (p *Plug) runCmd(cmd *command.Cmd, tag, what string) int {
 	r, w, err := os.Pipe()
 	if err != nil {
-		p.log.Errorf("%s (%s): %v", tag, what, err)
-		return -1
+		return p.failed(tag, what, err)
 	}
 	// An *os.File is handed to the child as is: Wait does not wait for the
 	// pipe, so a daemon a script leaves behind cannot stall the queue.
@@ -248,8 +252,7 @@ func (p *Plug) runCmd(cmd *command.Cmd, tag, what string) int {
 	w.Close()
 	if err != nil {
 		r.Close()
-		p.log.Errorf("%s (%s): %v", tag, what, err)
-		return -1
+		return p.failed(tag, what, err)
 	}
 	go p.logLines(r, tag)
 
