@@ -130,44 +130,31 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 	if len(found) == 0 {
 		return nil, printf.Errorf("module folder: %w", firstErr)
 	}
-	if len(found) == 1 {
-		return open(found[0], conf)
-	}
 	ix := &Index{Dir: found[0], Conf: conf, mods: map[string]*Module{}, aliasExact: map[string][]string{}}
-	w := walker{ix: ix, seen: map[[2]uint64]bool{}}
+	// depmod's files describe one folder: only then is modules.dep read, if
+	// it is not older than the newest module.
+	var depInfo os.FileInfo
+	if len(found) == 1 {
+		if st, err := os.Stat(filepath.Join(found[0], "modules.dep")); err == nil {
+			depInfo = st
+		}
+	}
+	w := walker{ix: ix, stamp: depInfo != nil, seen: map[[2]uint64]bool{}}
 	for _, d := range found {
 		w.walk(filepath.Clean(d), "", false)
 	}
-	for _, d := range found {
-		ix.loadBuiltins(d)
-	}
-	return ix, nil
-}
-
-func open(dir string, conf *Conf) (*Index, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, printf.Errorf("module folder: %w", err)
-	}
-	if !st.IsDir() {
-		return nil, printf.Errorf("module folder %s: not a directory", dir)
-	}
-	ix := &Index{Dir: dir, Conf: conf, mods: map[string]*Module{}, aliasExact: map[string][]string{}}
-	depInfo, depErr := os.Stat(filepath.Join(dir, "modules.dep"))
-	haveDep := depErr == nil
-	w := walker{ix: ix, stamp: haveDep, seen: map[[2]uint64]bool{}}
-	w.walk(filepath.Clean(dir), "", false)
-	newest := w.newest
-	if haveDep {
-		if !depInfo.ModTime().Before(newest) {
+	if depInfo != nil {
+		if !depInfo.ModTime().Before(w.newest) {
 			if err := ix.loadDepmod(); err != nil {
 				ix.Problems = append(ix.Problems, err.Error())
 			}
 		} else {
-			ix.Problems = append(ix.Problems, printf.Sprintf("%s: older than the modules, reading .modinfo instead", filepath.Join(dir, "modules.dep")))
+			ix.Problems = append(ix.Problems, printf.Sprintf("%s: older than the modules, reading .modinfo instead", filepath.Join(ix.Dir, "modules.dep")))
 		}
 	}
-	ix.loadBuiltins(dir)
+	for _, d := range found {
+		ix.loadBuiltins(d)
+	}
 	return ix, nil
 }
 
@@ -186,7 +173,7 @@ type walker struct {
 // same work as os.ReadDir, in fewer system calls: it is most of an index
 // build). quiet drops the errors of a symlink that is no directory.
 func (w *walker) walk(path, rel string, quiet bool) {
-	fd, err := openDir(path)
+	fd, err := openFile(path, unix.O_DIRECTORY)
 	if err != nil {
 		if !quiet {
 			w.ix.Problems = append(w.ix.Problems, err.Error())
@@ -245,19 +232,6 @@ func joinName(dir, name string) string {
 		return "/" + name
 	}
 	return dir + "/" + name
-}
-
-func openDir(path string) (int, error) {
-	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-		return fd, nil
-	}
 }
 
 func dtype(mode uint32) uint8 {

@@ -90,7 +90,7 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 	// Plain system calls: os.Open would also try to register the file with
 	// the poller and undo it (three more calls per module), which shows in a
 	// loader under emulation.
-	fd, err := openRead(path)
+	fd, err := openFile(path, 0)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -111,11 +111,11 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 	return fields, machine, nil
 }
 
-// openRead opens a file for reading with open(2), retrying on EINTR; errors
-// read as os.Open's.
-func openRead(path string) (int, error) {
+// openFile opens a file (or, with unix.O_DIRECTORY, a directory) for
+// reading with open(2), retrying on EINTR; errors read as os.Open's.
+func openFile(path string, flags int) (int, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
 		if err == unix.EINTR {
 			continue
 		}
