@@ -48,13 +48,9 @@ func (t *Trigger) Devices() ([]string, error) {
 	if _, err := os.Stat(sys); err != nil {
 		return nil, printf.Errorf("sysfs root: %w", err)
 	}
-	var dirs []string // directories whose entries are devices
-	for _, bus := range t.names(filepath.Join(sys, "bus")) {
-		dirs = append(dirs, filepath.Join(sys, "bus", bus, "devices"))
-	}
-	for _, class := range t.names(filepath.Join(sys, "class")) {
-		dirs = append(dirs, filepath.Join(sys, "class", class))
-	}
+	// directories whose entries are devices
+	dirs := t.subsystems(nil, filepath.Join(sys, "bus"), "devices")
+	dirs = t.subsystems(dirs, filepath.Join(sys, "class"), "")
 	if _, err := os.Stat(filepath.Join(sys, "class", "block")); errors.Is(err, fs.ErrNotExist) && t.wanted("block") {
 		dirs = append(dirs, filepath.Join(sys, "block"))
 	}
@@ -67,10 +63,11 @@ func (t *Trigger) Devices() ([]string, error) {
 			continue
 		}
 		for _, e := range ents {
-			if e.Name()[0] == '.' {
+			name := e.Name()
+			if name[0] == '.' {
 				continue
 			}
-			dev := filepath.Join(dir, e.Name())
+			dev := filepath.Join(dir, name)
 			if e.Type()&fs.ModeSymlink != 0 {
 				// sysfs links are relative and point into the real devices
 				// tree, so resolving them lexically is exact, and costs one
@@ -104,19 +101,19 @@ func (t *Trigger) Devices() ([]string, error) {
 	return out, nil
 }
 
-// names lists the subdirectories of dir that pass the subsystem filter.
-func (t *Trigger) names(dir string) []string {
+// subsystems appends dir/NAME/sub to dirs for each entry NAME of dir that
+// passes the subsystem filter.
+func (t *Trigger) subsystems(dirs []string, dir, sub string) []string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return dirs
 	}
-	var n []string
 	for _, e := range ents {
-		if e.Name()[0] != '.' && t.wanted(e.Name()) {
-			n = append(n, e.Name())
+		if name := e.Name(); name[0] != '.' && t.wanted(name) {
+			dirs = append(dirs, filepath.Join(dir, name, sub))
 		}
 	}
-	return n
+	return dirs
 }
 
 func (t *Trigger) wanted(subsystem string) bool {
