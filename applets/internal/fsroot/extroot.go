@@ -102,8 +102,7 @@ func (s *System) Extroot(prefix string) (bool, error) {
 		undo()
 		return false, printf.Errorf("extroot: moving %s to /mnt: %w", dir, err)
 	}
-	if err := s.Pivot("/mnt", "/rom"); err != nil {
-		_ = unix.Unmount(s.Path("/mnt"), unix.MNT_DETACH)
+	if err := s.pivotMnt("/rom"); err != nil {
 		return false, err
 	}
 	return true, nil

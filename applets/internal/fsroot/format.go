@@ -65,11 +65,7 @@ func (s *System) Format(v *Volume) (string, error) {
 	if err != nil {
 		return "", printf.Errorf("%v: %w: %s", argv, err, bytes.TrimSpace(out))
 	}
-	f, err := os.Open(v.Probe)
-	if err == nil {
-		v.Info, err = probeFile(f)
-		f.Close()
-	}
+	v.Info, err = probePath(v.Probe)
 	return fstype, err
 }
 

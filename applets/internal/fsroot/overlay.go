@@ -163,8 +163,14 @@ func (s *System) FOPivot(rw, ro string) error {
 	if err := mnt.Mount("overlayfs:"+rw, newRoot, "overlay", data, unix.MS_NOATIME); err != nil {
 		return printf.Errorf("mounting overlay (%s) on %s: %w", data, newRoot, err)
 	}
-	if err := s.Pivot("/mnt", ro); err != nil {
-		_ = unix.Unmount(newRoot, unix.MNT_DETACH)
+	return s.pivotMnt(ro)
+}
+
+// pivotMnt pivots to the mount on Root/mnt, the old root landing on putOld,
+// and takes that mount away again when the pivot fails.
+func (s *System) pivotMnt(putOld string) error {
+	if err := s.Pivot("/mnt", putOld); err != nil {
+		_ = unix.Unmount(s.Path("/mnt"), unix.MNT_DETACH)
 		return err
 	}
 	return nil

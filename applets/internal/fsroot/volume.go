@@ -145,16 +145,21 @@ func (s *System) identify(v *Volume) (*Volume, error) {
 		v.Info = superblock.Info{Type: superblock.UBIFS} // as fstools: always ubifs
 		return v, nil
 	}
-	f, err := os.Open(v.Probe)
-	if err != nil {
-		return v, printf.Errorf("identifying %s: %w", v.Probe, err)
-	}
-	defer f.Close()
-	v.Info, err = superblock.Probe(f)
-	if err != nil {
+	var err error
+	if v.Info, err = probePath(v.Probe); err != nil {
 		return v, printf.Errorf("identifying %s: %w", v.Probe, err)
 	}
 	return v, nil
+}
+
+// probePath identifies what the device or file p holds.
+func probePath(p string) (superblock.Info, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return superblock.Info{}, err
+	}
+	defer f.Close()
+	return superblock.Probe(f)
 }
 
 // byFIT is fstools' fit driver: boards booting a FIT image with the uImage.FIT
@@ -559,12 +564,7 @@ func (s *System) byRootdisk(devs []blockDev, name string) *Volume {
 			continue
 		}
 		node := s.node(d)
-		f, err := os.Open(node)
-		if err != nil {
-			return nil
-		}
-		inf, err := superblock.Probe(f)
-		f.Close()
+		inf, err := probePath(node)
 		if err != nil || (inf.Type != superblock.Squashfs && inf.Type != superblock.EROFS) || inf.Size <= 0 {
 			return nil
 		}
@@ -624,5 +624,3 @@ func ParseDev(s string) (maj, min uint32, ok bool) {
 	}
 	return uint32(x), uint32(y), true
 }
-
-func probeFile(f *os.File) (superblock.Info, error) { return superblock.Probe(f) }
