@@ -138,7 +138,9 @@ func (c *Conf) Parse(name string, r io.Reader) {
 		var raw string
 		line := next
 		raw, data, next = logicalLine(data, next)
-		c.parseLine(name, line, raw)
+		if problem := c.parseLine(raw); problem != "" {
+			c.Problems = append(c.Problems, printf.Sprintf("%s:%d: %s", name, line, problem))
+		}
 	}
 }
 
@@ -169,50 +171,43 @@ func logicalLine(data []byte, line int) (text string, rest []byte, next int) {
 	return string(b), nil, line + 1
 }
 
-func (c *Conf) parseLine(name string, line int, raw string) {
-	bad := func(format string, args ...any) {
-		c.Problems = append(c.Problems, printf.Sprintf("%s:%d: %s", name, line, printf.Sprintf(format, args...)))
-	}
+// parseLine applies one logical line; it returns what is wrong with it, or "".
+func (c *Conf) parseLine(raw string) string {
 	text := raw
 	if i := strings.IndexByte(text, '#'); i >= 0 {
 		text = text[:i]
 	}
 	f := strings.Fields(text)
 	if len(f) == 0 {
-		return
+		return ""
 	}
 	switch f[0] {
 	case "blacklist":
 		if len(f) != 2 {
-			bad("blacklist takes one module name")
-			return
+			return "blacklist takes one module name"
 		}
 		c.Blacklist[Normalize(f[1])] = true
 	case "options":
 		if len(f) < 2 {
-			bad("options needs a module name")
-			return
+			return "options needs a module name"
 		}
 		if len(f) == 2 {
-			return
+			return ""
 		}
 		m := Normalize(f[1])
 		c.Options[m] = joinParams(c.Options[m], strings.Join(f[2:], " "))
 	case "softdep":
 		if len(f) < 3 {
-			bad("softdep needs a module name and pre: or post: modules")
-			return
+			return "softdep needs a module name and pre: or post: modules"
 		}
 		m := Normalize(f[1])
 		if f[2] != "pre:" && f[2] != "post:" {
-			bad("softdep %s: %q before pre: or post:", f[1], f[2])
-			return
+			return printf.Sprintf("softdep %s: %q before pre: or post:", f[1], f[2])
 		}
 		c.addSoft(m, f[2:])
 	case "alias":
 		if len(f) != 3 {
-			bad("alias takes a pattern and a module name")
-			return
+			return "alias takes a pattern and a module name"
 		}
 		c.Aliases = append(c.Aliases, ConfAlias{normalizeAlias(f[1]), Normalize(f[2])})
 	case "install", "remove":
@@ -220,8 +215,7 @@ func (c *Conf) parseLine(name string, line int, raw string) {
 		// hands it to the shell as it stands.
 		mod, cmd, ok := commandLine(raw)
 		if !ok {
-			bad("%s needs a module name and a command", f[0])
-			return
+			return f[0] + " needs a module name and a command"
 		}
 		x := ConfCommand{normalizeAlias(mod), cmd}
 		if f[0] == "install" {
@@ -230,8 +224,9 @@ func (c *Conf) parseLine(name string, line int, raw string) {
 			c.Remove = append(c.Remove, x)
 		}
 	default:
-		bad("unknown keyword %q", f[0])
+		return printf.Sprintf("unknown keyword %q", f[0])
 	}
+	return ""
 }
 
 // commandLine splits "install MODULE COMMAND..." as kmod does: words end at a
