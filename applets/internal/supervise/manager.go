@@ -245,28 +245,7 @@ func (m *Manager) Adopt(name string) bool {
 	if s.pid != 0 {
 		return true
 	}
-	p, err := ReadPidFile(m.pidPath(name))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		m.cfg.Log.Warnf("%v: removed", err)
-		os.Remove(m.pidPath(name))
-	}
-	if err == nil && !Alive(m.cfg.ProcDir, p) {
-		os.Remove(m.pidPath(name))
-		err = os.ErrNotExist
-	}
-	if token, terr := os.ReadFile(m.startingPath(name)); terr == nil {
-		// The previous pid2 died while starting this service: find the
-		// process by the token in its environment.
-		if err != nil && len(token) > 0 {
-			if found, ok := m.findStarted(string(token)); ok {
-				m.cfg.Log.Warnf("%s: found pid %d started by the previous pid2 without a pid file", name, found.Pid)
-				if WriteFileAtomic(m.pidPath(name), []byte(found.String())) == nil {
-					p, err = found, nil
-				}
-			}
-		}
-		os.Remove(m.startingPath(name))
-	}
+	p, err := m.readRecord(filepath.Join(m.cfg.StateDir, name), true)
 	if err != nil {
 		return false
 	}
@@ -279,6 +258,37 @@ func (m *Manager) Adopt(name string) bool {
 	}
 	m.cfg.Log.Infof("adopted %s (pid %d)", name, p.Pid)
 	return true
+}
+
+// readRecord returns the process a previous pid2 recorded in BASE.pid (see
+// spawn); a bad pid file is removed, and so is a dead process's with live.
+// Without a pid file, a start token in BASE.starting means that pid2 died
+// while starting it: the process is found by the token in its environment
+// (and its pid file written).
+func (m *Manager) readRecord(base string, live bool) (PidFile, error) {
+	pidFile := base + ".pid"
+	p, err := ReadPidFile(pidFile)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		m.cfg.Log.Warnf("%v: removed", err)
+		os.Remove(pidFile)
+	}
+	if live && err == nil && !Alive(m.cfg.ProcDir, p) {
+		os.Remove(pidFile)
+		err = os.ErrNotExist
+	}
+	if token, terr := os.ReadFile(base + ".starting"); terr == nil {
+		if err != nil && len(token) > 0 {
+			if found, ok := m.findStarted(string(token)); ok {
+				m.cfg.Log.Warnf("%s: found pid %d started by the previous pid2 without a pid file", filepath.Base(base), found.Pid)
+				p, err = found, nil
+				if werr := WriteFileAtomic(pidFile, []byte(found.String())); werr != nil {
+					m.cfg.Log.Warnf("%v", werr)
+				}
+			}
+		}
+		os.Remove(base + ".starting")
+	}
+	return p, err
 }
 
 // Leftovers returns the names of pid files whose service is not known (a
@@ -684,18 +694,35 @@ func (m *Manager) ttyPath(name string) string {
 	return filepath.Join(m.cfg.DevDir, name)
 }
 
-// spawnService forks the trampoline for s, writes the pid file, then lets it exec.
+// spawnService starts s (see spawn) with PID2_SERVICE=NAME in its environment,
+// its output read into its ring and the log.
 func (m *Manager) spawnService(s *service) (int, error) {
-	var stdin, stdout *os.File
-	var err error
-	tty := false
 	if s.spec.NoTTY {
 		return 0, errNoTTY
 	}
-	if s.spec.TTY != "" {
-		f, err := os.OpenFile(m.ttyPath(s.spec.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
+	name := s.spec.Name
+	pid, start, err := m.spawn(s.spec, filepath.Join(m.cfg.StateDir, name), append(os.Environ(), "PID2_SERVICE="+name),
+		func(fifo string) error {
+			m.openLog(fifo, name, &s.ring, true)
+			return nil
+		})
+	s.start = start
+	return pid, err
+}
+
+// spawn starts spec with its stdio on spec.TTY, or with stdin on /dev/null and
+// its output into the log FIFO BASE.out, whose reading side read opens first.
+// BASE is STATEDIR/NAME for a service, in the task directory for a task. The
+// process is recorded so that a pid2 killed at any point leaves its successor
+// a way to find it: BASE.starting holds the token of this start (also put in
+// the process's environment) until BASE.pid holds its PID and start time.
+func (m *Manager) spawn(spec Spec, base string, env []string, read func(fifo string) error) (pid int, start uint64, err error) {
+	var stdin, stdout *os.File
+	tty := false
+	if spec.TTY != "" {
+		f, err := os.OpenFile(m.ttyPath(spec.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
 		if err != nil {
-			return 0, printf.Errorf("%w: %v", errNoTTY, err)
+			return 0, 0, printf.Errorf("%w: %v", errNoTTY, err)
 		}
 		defer f.Close()
 		stdin, stdout = f, f
@@ -704,102 +731,86 @@ func (m *Manager) spawnService(s *service) (int, error) {
 	} else {
 		null, err := os.Open(os.DevNull)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer null.Close()
-		stdin = null
-		w, err := m.logWriter(m.fifoPath(s.spec.Name))
+		w, err := m.logWriter(base + ".out")
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer w.Close()
-		stdout = w
-		m.openLog(m.fifoPath(s.spec.Name), s.spec.Name, &s.ring, true)
+		if err := read(base + ".out"); err != nil {
+			return 0, 0, err
+		}
+		stdin, stdout = null, w
 	}
 	m.seq++
 	token := printf.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
-	marker := m.startingPath(s.spec.Name)
+	marker := base + ".starting"
 	if err := os.WriteFile(marker, []byte(token), 0o600); err != nil {
-		return 0, printf.Errorf("writing %s: %w", marker, err)
+		return 0, 0, printf.Errorf("writing %s: %w", marker, err)
 	}
-	env := append(os.Environ(), "PID2_SERVICE="+s.spec.Name, startEnv+token)
-	pid, err := m.fork(s.spec, []uintptr{stdin.Fd(), stdout.Fd(), stdout.Fd()}, tty, env, func(pid int) error {
-		_, start, err := ProcState(m.cfg.ProcDir, pid)
-		if err != nil {
-			return err
-		}
-		s.start = start
-		return WriteFileAtomic(m.pidPath(s.spec.Name), []byte(PidFile{pid, start}.String()))
-	})
+	pid, start, err = m.fork(spec, []uintptr{stdin.Fd(), stdout.Fd(), stdout.Fd()}, tty, append(env, startEnv+token), base+".pid")
 	os.Remove(marker)
-	return pid, err
+	return pid, start, err
 }
 
-// fork starts spec with stdio in a new session and runs record(pid) before
-// the process can do anything that matters.
+// fork starts spec with stdio in a new session and writes its pid file
+// before the process can do anything that matters; it returns the PID and
+// start time.
 //
 // Entries that ask first go through the trampoline (see helper.go), which waits
-// for record to finish. Everything else is exec'd directly, which is several
+// for the pid file. Everything else is exec'd directly, which is several
 // milliseconds faster (no Go runtime start-up in between): the service then
-// carries PID2_SERVICE=NAME and PID2_START=TOKEN in its environment, and
-// NAME.starting holds TOKEN until the pid file is written, so a pid2 killed in
-// between leaves its successor a way to find the process (see Adopt).
-func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, record func(int) error) (int, error) {
+// carries PID2_START=TOKEN in its environment, and BASE.starting holds TOKEN
+// until the pid file is written, so a pid2 killed in between leaves its
+// successor a way to find the process (see readRecord).
+func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, pidFile string) (int, uint64, error) {
+	path, argv := spec.Path, spec.Argv
+	sys := &syscall.SysProcAttr{Setsid: true, Setctty: tty && !spec.Ask}
+	sync := -1 // the trampoline's fd 3: one byte once the pid file is written
 	if !spec.Ask {
-		path := spec.Path
 		if !strings.Contains(path, "/") {
 			lp, err := command.LookPath(path)
 			if err != nil {
-				return 0, printf.Errorf("starting %s: %w", spec.Path, err)
+				return 0, 0, printf.Errorf("starting %s: %w", spec.Path, err)
 			}
 			path = lp
 		}
-		pid, err := syscall.ForkExec(path, spec.Argv, &syscall.ProcAttr{
-			Dir:   "/",
-			Env:   env,
-			Files: stdio,
-			Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: tty, Ctty: 0},
-		})
-		if err != nil {
-			return 0, printf.Errorf("starting %s: %w", spec.Path, err)
+	} else {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return 0, 0, err
 		}
-		if err := record(pid); err != nil {
-			unix.Kill(pid, unix.SIGKILL)
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, 0, nil) // killed: not left a zombie nobody reaps
-			return 0, printf.Errorf("recording pid %d: %w", pid, err)
+		defer unix.Close(p[0])
+		defer unix.Close(p[1])
+		sync = p[1]
+		path = m.cfg.Self
+		argv = []string{"pid2", HelperArg, "-s", "-a"}
+		if tty {
+			argv = append(argv, "-t")
 		}
-		return pid, nil
+		argv = append(append(argv, "--", spec.Path), spec.Argv...)
+		stdio = append(stdio, uintptr(p[0]))
 	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return 0, err
-	}
-	defer unix.Close(p[1])
-	argv := []string{"pid2", HelperArg, "-s", "-a"}
-	if tty {
-		argv = append(argv, "-t")
-	}
-	argv = append(argv, "--", spec.Path)
-	argv = append(argv, spec.Argv...)
-	pid, err := syscall.ForkExec(m.cfg.Self, argv, &syscall.ProcAttr{
-		Dir:   "/",
-		Env:   env,
-		Files: append(stdio, uintptr(p[0])),
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
-	unix.Close(p[0])
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: "/", Env: env, Files: stdio, Sys: sys})
 	if err != nil {
-		return 0, printf.Errorf("starting %s: %w", spec.Path, err)
+		return 0, 0, printf.Errorf("starting %s: %w", spec.Path, err)
 	}
-	if err := record(pid); err != nil {
+	_, start, err := ProcState(m.cfg.ProcDir, pid)
+	if err == nil {
+		err = WriteFileAtomic(pidFile, []byte(PidFile{pid, start}.String()))
+	}
+	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil)
-		return 0, printf.Errorf("recording pid %d: %w", pid, err)
+		unix.Wait4(pid, &ws, 0, nil) // killed: not left a zombie nobody reaps
+		return 0, 0, printf.Errorf("recording pid %d: %w", pid, err)
 	}
-	unix.Write(p[1], []byte{1})
-	return pid, nil
+	if sync >= 0 {
+		unix.Write(sync, []byte{1})
+	}
+	return pid, start, nil
 }
 
 // logWriter returns the write side of the log FIFO p of a service or task. It
@@ -894,63 +905,23 @@ func (m *Manager) RunTask(t Task) error {
 		m.boundTask(tk, t)
 		return nil
 	}
-	var stdio []uintptr
 	var out *os.File
-	tty := false
-	if t.TTY != "" {
-		f, err := os.OpenFile(m.ttyPath(t.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
-		if err != nil {
-			return printf.Errorf("%s: %w: %v", t.Name, errNoTTY, err)
-		}
-		defer f.Close()
-		_, terr := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		tty = terr == nil
-		stdio = []uintptr{f.Fd(), f.Fd(), f.Fd()}
-	} else {
-		null, err := os.Open(os.DevNull)
-		if err != nil {
-			return err
-		}
-		defer null.Close()
-		fifo := m.taskPath(t.Name, ".out")
-		w, err := m.logWriter(fifo)
-		if err != nil {
-			return err
-		}
-		defer w.Close()
+	pid, start, err := m.spawn(t.Spec, m.taskPath(t.Name, ""), os.Environ(), func(fifo string) error {
 		if out = m.taskOutput(fifo); out == nil {
 			return printf.Errorf("%s: cannot read %s", t.Name, fifo)
 		}
-		stdio = []uintptr{null.Fd(), w.Fd(), w.Fd()}
-	}
-	// Recorded like a service (token, then pid file) so that a pid2 killed
-	// meanwhile leaves its successor the task to adopt, not to run again.
-	m.seq++
-	token := printf.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
-	marker := m.taskPath(t.Name, ".starting")
-	if err := os.WriteFile(marker, []byte(token), 0o600); err != nil {
-		if out != nil {
-			out.Close()
-		}
-		return printf.Errorf("writing %s: %w", marker, err)
-	}
-	tk = &task{name: t.Name, done: t.Done, outEOF: out == nil, pidfd: -1}
-	pid, err := m.fork(t.Spec, stdio, tty, append(os.Environ(), startEnv+token), func(pid int) error {
-		_, start, err := ProcState(m.cfg.ProcDir, pid)
-		if err != nil {
-			return err
-		}
-		tk.start = start
-		return WriteFileAtomic(m.taskPath(t.Name, ".pid"), []byte(PidFile{pid, start}.String()))
+		return nil
 	})
-	os.Remove(marker)
 	if err != nil {
 		if out != nil {
 			out.Close()
 		}
+		if errors.Is(err, errNoTTY) {
+			err = printf.Errorf("%s: %w", t.Name, err)
+		}
 		return err
 	}
-	tk.pid = pid
+	tk = &task{name: t.Name, pid: pid, start: start, done: t.Done, outEOF: out == nil, pidfd: -1}
 	if out != nil {
 		m.readTaskOutput(out, tk)
 	}
@@ -993,20 +964,18 @@ func (m *Manager) readTaskOutput(out *os.File, tk *task) {
 // for adopted services. Call it before running tasks: once entries are not
 // run again after a relaunch, so only this finds them.
 func (m *Manager) AdoptTasks() {
-	seen := map[string]bool{}
 	var names []string
 	for _, ext := range []string{".pid", ".starting"} {
-		files, _ := filepath.Glob(filepath.Join(m.cfg.StateDir, taskDir, "*"+ext))
+		files, _ := filepath.Glob(m.taskPath("*", ext))
 		for _, f := range files {
-			n := strings.TrimSuffix(filepath.Base(f), ext)
-			if !seen[n] {
-				seen[n] = true
-				names = append(names, n)
-			}
+			names = append(names, strings.TrimSuffix(filepath.Base(f), ext))
 		}
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	for i, n := range names {
+		if i > 0 && n == names[i-1] {
+			continue // both a pid file and a start token
+		}
 		if _, err := os.Stat(m.taskPath(n, ".done")); err == nil {
 			os.Remove(m.taskPath(n, ".pid"))
 			os.Remove(m.taskPath(n, ".starting"))
@@ -1020,21 +989,10 @@ func (m *Manager) AdoptTasks() {
 // nil when there is none. One that ended while no pid2 watched is recorded
 // as done (and done is called): it ran, so it must not run again.
 func (m *Manager) adoptTask(name string, done func(string)) *task {
-	p, err := ReadPidFile(m.taskPath(name, ".pid"))
-	if token, terr := os.ReadFile(m.taskPath(name, ".starting")); terr == nil {
-		if err != nil && len(token) > 0 {
-			if found, ok := m.findStarted(string(token)); ok {
-				p, err = found, nil
-				WriteFileAtomic(m.taskPath(name, ".pid"), []byte(found.String()))
-			}
-		}
-		os.Remove(m.taskPath(name, ".starting"))
-	}
+	// A task that ended while no pid2 watched must be recorded as done: not
+	// live, so its pid file is kept until then.
+	p, err := m.readRecord(m.taskPath(name, ""), false)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			m.cfg.Log.Warnf("%v: removed", err)
-			os.Remove(m.taskPath(name, ".pid"))
-		}
 		return nil
 	}
 	tk := &task{name: name, pid: p.Pid, start: p.StartTime, adopted: true, pidfd: -1, done: done}
