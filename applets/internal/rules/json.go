@@ -218,13 +218,11 @@ func (r *jsonReader) array() (*value, error) {
 	}
 	r.pos++ // [
 	for {
-		if err := r.skipSpace(); err != nil {
+		c, err := r.next(v)
+		if err != nil {
 			return nil, err
 		}
-		if r.pos >= len(r.data) {
-			return nil, r.fail("unterminated array (opened on line %d)", v.line)
-		}
-		if r.data[r.pos] == ']' {
+		if c == ']' {
 			// Reached directly after '[' or after a trailing comma:
 			// json-c's non-strict mode accepts both.
 			r.pos++
@@ -236,23 +234,44 @@ func (r *jsonReader) array() (*value, error) {
 			return nil, err
 		}
 		v.elems = append(v.elems, e)
-		if err := r.skipSpace(); err != nil {
+		closed, err := r.endOf(v, "]")
+		if err != nil {
 			return nil, err
 		}
-		if r.pos >= len(r.data) {
-			return nil, r.fail("unterminated array (opened on line %d)", v.line)
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case ']':
-			r.pos++
-			r.depth--
+		if closed {
 			return v, nil
-		default:
-			return nil, r.fail("expected ',' or ']' in array, found %q", string(r.data[r.pos:r.pos+1]))
 		}
 	}
+}
+
+// next skips the blanks inside the array or object v and returns the byte
+// that follows them: the end of the data there is an error.
+func (r *jsonReader) next(v *value) (byte, error) {
+	if err := r.skipSpace(); err != nil {
+		return 0, err
+	}
+	if r.pos >= len(r.data) {
+		return 0, r.fail("unterminated %s (opened on line %d)", v.kind, v.line)
+	}
+	return r.data[r.pos], nil
+}
+
+// endOf reads what follows an element or a member of v: a comma (false:
+// more may follow) or the closing bracket or brace (true: v is done).
+func (r *jsonReader) endOf(v *value, closing string) (bool, error) {
+	c, err := r.next(v)
+	if err != nil {
+		return false, err
+	}
+	if c != ',' && c != closing[0] {
+		return false, r.fail("expected ',' or '%s' in %s, found %q", closing, v.kind, string(r.data[r.pos:r.pos+1]))
+	}
+	r.pos++
+	if c == ',' {
+		return false, nil
+	}
+	r.depth--
+	return true, nil
 }
 
 func (r *jsonReader) object() (*value, error) {
@@ -262,13 +281,10 @@ func (r *jsonReader) object() (*value, error) {
 	}
 	r.pos++ // {
 	for {
-		if err := r.skipSpace(); err != nil {
+		c, err := r.next(v)
+		if err != nil {
 			return nil, err
 		}
-		if r.pos >= len(r.data) {
-			return nil, r.fail("unterminated object (opened on line %d)", v.line)
-		}
-		c := r.data[r.pos]
 		if c == '}' {
 			r.pos++
 			r.depth--
@@ -310,21 +326,12 @@ func (r *jsonReader) object() (*value, error) {
 			v.keys = append(v.keys, key)
 			v.elems = append(v.elems, e)
 		}
-		if err := r.skipSpace(); err != nil {
+		closed, err := r.endOf(v, "}")
+		if err != nil {
 			return nil, err
 		}
-		if r.pos >= len(r.data) {
-			return nil, r.fail("unterminated object (opened on line %d)", v.line)
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case '}':
-			r.pos++
-			r.depth--
+		if closed {
 			return v, nil
-		default:
-			return nil, r.fail("expected ',' or '}' in object, found %q", string(r.data[r.pos:r.pos+1]))
 		}
 	}
 }
