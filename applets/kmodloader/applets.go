@@ -30,7 +30,7 @@ func (s *System) insmod(args []string) int {
 	}
 	arg, params := fs.Arg(0), strings.Join(fs.Args()[1:], " ")
 	if err := s.mayLoad(); err != nil {
-		s.errorf("insmod", "%v", err)
+		s.fail("insmod", err)
 		return 1
 	}
 	var m *modinfo.Module
@@ -39,7 +39,7 @@ func (s *System) insmod(args []string) int {
 	} else {
 		ix, err := s.openIndex(nil)
 		if err != nil {
-			s.errorf("insmod", "%v", err)
+			s.fail("insmod", err)
 			return 1
 		}
 		if m = ix.Get(arg); m == nil {
@@ -93,7 +93,7 @@ func (s *System) rmmod(args []string) int {
 		return 1
 	}
 	if err := s.mayLoad(); err != nil {
-		s.errorf("rmmod", "%v", err)
+		s.fail("rmmod", err)
 		return 1
 	}
 	live := s.loadedSet()
@@ -110,7 +110,7 @@ func (s *System) rmmod(args []string) int {
 			continue
 		}
 		if err := s.Remove(name, *force); err != nil {
-			s.errorf("rmmod", "%v", err)
+			s.fail("rmmod", err)
 			status = 1
 		}
 	}
@@ -167,7 +167,7 @@ func (s *System) modinfo(args []string) int {
 			if ix == nil {
 				var err error
 				if ix, err = s.openIndex(s.conf()); err != nil {
-					s.errorf("modinfo", "%v", err)
+					s.fail("modinfo", err)
 					return 1
 				}
 			}
@@ -178,7 +178,7 @@ func (s *System) modinfo(args []string) int {
 		}
 		for _, m := range mods {
 			if m.Err != nil {
-				s.errorf("modinfo", "%v", m.Err)
+				s.fail("modinfo", m.Err)
 				status = 1
 				continue
 			}
@@ -321,14 +321,14 @@ func (s *System) modprobe(args []string) int {
 	}
 	if !*dry {
 		if err := s.mayLoad(); err != nil {
-			s.errorf("modprobe", "%v", err)
+			s.fail("modprobe", err)
 			return 1
 		}
 	}
 	conf := s.conf()
 	ix, err := s.openIndex(conf)
 	if err != nil {
-		s.errorf("modprobe", "%v", err)
+		s.fail("modprobe", err)
 		return 1
 	}
 	ix.DependsOnly = true // the files themselves go to the kernel
@@ -427,7 +427,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 			}
 			if !dry {
 				if err := s.runCommand("remove", n, cmd, ""); err != nil {
-					s.errorf("modprobe", "%v", err)
+					s.fail("modprobe", err)
 					status = 1
 				}
 			}
@@ -447,7 +447,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 			continue
 		}
 		if err := s.removeOne(n, verbose, dry); err != nil {
-			s.errorf("modprobe", "%v", err)
+			s.fail("modprobe", err)
 			status = 1
 			continue
 		}

@@ -188,6 +188,11 @@ func (s *System) errorf(name, format string, args ...any) {
 	printf.Fprintf(s.Stderr, "%s: %s\n", name, printf.Sprintf(format, args...))
 }
 
+// fail prints "name: err" on stderr.
+func (s *System) fail(name string, err error) {
+	printf.Fprintf(s.Stderr, "%s: %v\n", name, err)
+}
+
 // openIndex indexes the module folders: $LD_LIBRARY_PATH's, then
 // /lib/modules/RELEASE.
 func (s *System) openIndex(conf *modinfo.Conf) (*modinfo.Index, error) {
