@@ -13,11 +13,11 @@ package supervise
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,7 +191,7 @@ const startEnv = "PID2_START="
 // findStarted looks for the process started with token (a previous pid2 died
 // between fork and pid file) and returns its pid file content.
 func (m *Manager) findStarted(token string) (PidFile, bool) {
-	want := []byte(startEnv + token + "\x00")
+	want := startEnv + token
 	ents, _ := os.ReadDir(m.cfg.ProcDir)
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -199,7 +199,7 @@ func (m *Manager) findStarted(token string) (PidFile, bool) {
 			continue
 		}
 		env, err := os.ReadFile(filepath.Join(m.cfg.ProcDir, e.Name(), "environ"))
-		if err != nil || !bytes.Contains(env, want) {
+		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), want) {
 			continue
 		}
 		st, start, err := ProcState(m.cfg.ProcDir, pid)
