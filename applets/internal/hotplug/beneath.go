@@ -18,11 +18,15 @@ var errEscapes = errors.New("path escapes from its directory")
 // directory and symbolic links that lead out of it (absolute ones included),
 // RESOLVE_NO_MAGICLINKS refuses /proc's magic links. That is the guarantee
 // os.Root gives, for a fraction of its code; the *at calls below then work on
-// a parent directory opened that way. Needs openat2 (Linux 5.6).
+// a parent directory opened that way. Without openat2 (Linux before 5.6, or a
+// seccomp filter refusing it) see walk.
 type beneath struct {
 	path string
 	fd   int // O_PATH
 }
+
+// openat2 is a variable so that tests can take it away.
+var openat2 = unix.Openat2
 
 func openBeneath(path string) (*beneath, error) {
 	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -45,7 +49,7 @@ func (b *beneath) error(op, name string, err error) error {
 // open opens name below the directory; flags get O_CLOEXEC.
 func (b *beneath) open(name string, flags int) (int, error) {
 	for {
-		fd, err := unix.Openat2(b.fd, name, &unix.OpenHow{
+		fd, err := openat2(b.fd, name, &unix.OpenHow{
 			Flags:   uint64(flags | unix.O_CLOEXEC),
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
 		})
@@ -53,11 +57,42 @@ func (b *beneath) open(name string, flags int) (int, error) {
 			// EAGAIN: a rename raced with ".." resolution; try again.
 			continue
 		}
+		if err == unix.ENOSYS || err == unix.EPERM {
+			fd, err = b.walk(name, flags)
+		}
 		if err != nil {
 			return -1, b.error("open", name, err)
 		}
 		return fd, nil
 	}
+}
+
+// walk is open for kernels without openat2: one component at a time, never
+// "..", never following a symbolic link, so that nothing leads out, at the
+// price of refusing the links that stay inside too.
+func (b *beneath) walk(name string, flags int) (int, error) {
+	if strings.HasPrefix(name, "/") {
+		return -1, unix.EXDEV
+	}
+	parts := strings.Split(name, "/")
+	fd, err := unix.Openat(b.fd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	for i, part := range parts {
+		if err != nil {
+			break
+		}
+		if part == ".." {
+			unix.Close(fd)
+			return -1, unix.EXDEV
+		}
+		next := unix.O_PATH | unix.O_DIRECTORY
+		if i == len(parts)-1 {
+			next = flags
+		}
+		dir := fd
+		fd, err = unix.Openat(dir, part, next|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(dir)
+	}
+	return fd, err
 }
 
 // openFile is open as an *os.File.

@@ -141,3 +141,44 @@ func TestSymlinkInDevStaysInside(t *testing.T) {
 		t.Errorf("a link was made outside")
 	}
 }
+
+// TestBeneathWalk checks the fallback for kernels without openat2: plain
+// names open, nothing leads out, and links are refused even inside.
+func TestBeneathWalk(t *testing.T) {
+	in, _ := beneathTree(t)
+	b, err := openBeneath(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, name := range []string{"sub/file", ".", "sub"} {
+		fd, err := b.walk(name, unix.O_RDONLY)
+		if err != nil {
+			t.Errorf("walk %s: %v", name, err)
+			continue
+		}
+		unix.Close(fd)
+	}
+	for _, name := range []string{"../out/file", "/etc/passwd", "up/out/file", "abs/file", "outfile",
+		"sub/twice/file", "sub/../../out/file", "sub/back/file", "sub/../sub/file"} {
+		if fd, err := b.walk(name, unix.O_RDONLY); err == nil {
+			unix.Close(fd)
+			t.Errorf("walk %s: opened", name)
+		}
+	}
+	if fd, err := b.walk("sub/back", unix.O_PATH|unix.O_DIRECTORY); err == nil {
+		unix.Close(fd)
+		t.Errorf("walk sub/back as a directory: followed the link")
+	}
+}
+
+// TestMakedevWithoutOpenat2 runs the makedev tests on the walk fallback, as
+// on a kernel without openat2.
+func TestMakedevWithoutOpenat2(t *testing.T) {
+	saved := openat2
+	openat2 = func(int, string, *unix.OpenHow) (int, error) { return -1, unix.ENOSYS }
+	defer func() { openat2 = saved }()
+	t.Run("rules", TestMakedevWithOpenWrtRules)
+	t.Run("refusals", TestMakedevRefusals)
+	t.Run("links", TestNullLinksInProcess)
+}
