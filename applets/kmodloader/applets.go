@@ -356,11 +356,11 @@ func (s *System) modprobe(args []string) int {
 	if *verbose {
 		// kmod's lines: the install command as written, then the options.
 		l.verbose = func(m *modinfo.Module, cmd, opts string) {
+			what, arg := "insmod", m.Path
 			if cmd != "" {
-				printf.Fprintf(s.Stdout, "install %s %s\n", cmd, opts)
-			} else {
-				printf.Fprintf(s.Stdout, "insmod %s %s\n", m.Path, opts)
+				what, arg = "install", cmd
 			}
+			printf.Fprintf(s.Stdout, "%s %s %s\n", what, arg, opts)
 		}
 	}
 	status := 0
@@ -499,17 +499,15 @@ func (s *System) runCommand(kind, module, cmd, opts string) error {
 	c.Env = append(os.Environ(), "MODPROBE_MODULE="+module)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, s.Stdout, s.Stderr
 	err := c.Run()
+	if err == nil {
+		return nil
+	}
 	var ee *command.ExitError
 	if errors.As(err, &ee) {
-		if ee.Exited() {
-			return printf.Errorf("%s command '%s' for module %s: exit status %d", kind, cmd, module, ee.ExitCode())
-		}
-		return printf.Errorf("%s command '%s' for module %s: %v", kind, cmd, module, ee.ProcessState)
+		// "exit status N", or the signal that killed it.
+		err = errors.New(ee.ProcessState.String())
 	}
-	if err != nil {
-		return printf.Errorf("%s command '%s' for module %s: %w", kind, cmd, module, err)
-	}
-	return nil
+	return printf.Errorf("%s command '%s' for module %s: %w", kind, cmd, module, err)
 }
 
 // joinParams joins the command line's PARAM=VALUE words as kmod does:

@@ -82,15 +82,11 @@ func (s *System) lsmod(args []string) int {
 	w := bufio.NewWriter(s.Stdout)
 	printf.Fprintln(w, "Module                  Size  Used by")
 	for _, m := range mods {
-		printf.Fprintf(w, "%-19s %8s  %s", m.Name, m.Size, m.Refs)
-		for i, h := range m.Holders {
-			sep := ","
-			if i == 0 {
-				sep = " "
-			}
-			printf.Fprintf(w, "%s%s", sep, h)
+		holders := ""
+		if len(m.Holders) > 0 {
+			holders = " " + strings.Join(m.Holders, ",")
 		}
-		printf.Fprintln(w)
+		printf.Fprintf(w, "%-19s %8s  %s%s\n", m.Name, m.Size, m.Refs, holders)
 	}
 	if err := w.Flush(); err != nil {
 		return 1
