@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/command"
 	"toybox-go/applets/printf"
@@ -63,7 +66,7 @@ func (s *System) Format(v *Volume) (string, error) {
 	s.logf("overlay filesystem in %s has not been formatted yet: %v", v.Device, argv)
 	out, err := command.Command(argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
-		return "", printf.Errorf("%v: %w: %s", argv, err, bytes.TrimSpace(out))
+		return "", printf.Errorf("%v: %w: %s", argv, err, strings.TrimSpace(string(out)))
 	}
 	v.Info, err = probePath(v.Probe)
 	return fstype, err
@@ -92,7 +95,8 @@ func (s *System) SaveBackup(v *Volume) (int64, error) {
 		if blk[0] != 0x1f || blk[1] != 0x8b || blk[2] != 0x08 {
 			return 0, nil
 		}
-		if _, err := f.Seek(i*512, io.SeekStart); err != nil {
+		// gzip reads from this offset of the shared open file.
+		if _, err := unix.Seek(int(f.Fd()), i*512, io.SeekStart); err != nil {
 			return 0, err
 		}
 		return s.gunzipTo(f, s.Path("/tmp/sysupgrade.tar"))
@@ -132,7 +136,8 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 	}
 	n, copyErr := io.Copy(out, io.LimitReader(pipe, maxBackup))
 	if n == maxBackup {
-		_ = cmd.Process.Kill()
+		// Not waited for yet, so the PID is still gzip's.
+		_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)
 		copyErr = printf.Errorf("config backup larger than %d bytes", maxBackup)
 	}
 	err = cmd.Wait()
@@ -144,7 +149,7 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 		err = copyErr
 	}
 	if err != nil {
-		return n, printf.Errorf("%s -cd: %w: %s", gz, err, bytes.TrimSpace(errOut.Bytes()))
+		return n, printf.Errorf("%s -cd: %w: %s", gz, err, strings.TrimSpace(errOut.String()))
 	}
 	return n, out.Close()
 }

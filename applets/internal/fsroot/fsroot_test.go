@@ -485,3 +485,15 @@ func TestFindFITFirst(t *testing.T) {
 		t.Fatal("fitrw used for another name")
 	}
 }
+
+// TestLowerASCIIMatchesLikeEqualFold: root=UUID= and PARTUUID= values are
+// compared, lower-cased, with the lower-case hex we read; that must match
+// exactly what strings.EqualFold did.
+func TestLowerASCIIMatchesLikeEqualFold(t *testing.T) {
+	ours := "0fc63daf-8483-4772-8e79-3d69d8477de4"
+	for _, spec := range []string{ours, strings.ToUpper(ours), "0FC63DAF-8483-4772-8e79-3D69D8477DE4", "0fc63daf", "", "0fc63daf-8483-4772-8e79-3d69d8477de\u212a"} {
+		if got, want := lowerASCII(spec) == ours, strings.EqualFold(ours, spec); got != want {
+			t.Errorf("%q: matched %v, EqualFold says %v", spec, got, want)
+		}
+	}
+}

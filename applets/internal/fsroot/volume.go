@@ -414,13 +414,15 @@ func (s *System) FindDevice(spec string) (*Volume, error) {
 	case "LABEL":
 		return s.byLabel(devs, val), nil
 	case "UUID":
-		return s.probeMatch(devs, spec, func(inf superblock.Info) bool { return strings.EqualFold(inf.UUID, val) }), nil
+		val = lowerASCII(val) // the UUIDs and GUIDs we read are lower-case hex
+		return s.probeMatch(devs, spec, func(inf superblock.Info) bool { return inf.UUID == val }), nil
 	case "PARTLABEL":
 		if v = s.byPartName(devs, val); v == nil {
 			v = s.byGPT(devs, val)
 		}
 	case "PARTUUID":
-		v = s.gptMatch(devs, spec, func(p gpt.Partition) bool { return strings.EqualFold(p.GUID, val) })
+		val = lowerASCII(val)
+		v = s.gptMatch(devs, spec, func(p gpt.Partition) bool { return p.GUID == val })
 	default:
 		name := strings.TrimPrefix(spec, "/dev/")
 		for _, d := range devs {
@@ -607,6 +609,18 @@ func (s *System) HasFilesystem(fstype string) bool {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// lowerASCII maps A-Z to a-z: for hex text, what strings.EqualFold would
+// match, without its Unicode folding tables.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func readLine(path string) string {
