@@ -583,21 +583,22 @@ func (ix *Index) scanAllLocked() {
 		}
 	} else {
 		ch := make(chan *Module)
-		var wg sync.WaitGroup
+		done := make(chan bool) // one value per worker that has finished
 		for range workers {
-			wg.Add(1)
 			go func() {
-				defer wg.Done()
 				for m := range ch {
 					ix.read(m) // each module is owned by one worker
 				}
+				done <- true
 			}()
 		}
 		for _, m := range todo {
 			ch <- m
 		}
 		close(ch)
-		wg.Wait()
+		for range workers {
+			<-done
+		}
 	}
 	names := make([]string, 0, len(ix.mods))
 	for n := range ix.mods {
