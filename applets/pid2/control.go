@@ -305,7 +305,7 @@ func listen(stateDir string, reqs chan<- ctlReq) (*os.File, error) {
 			var nfd int
 			var aerr error
 			err := rc.Read(func(fd uintptr) bool {
-				nfd, aerr = accept(int(fd))
+				nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
 				return aerr != unix.EAGAIN
 			})
 			switch {
@@ -319,18 +319,6 @@ func listen(stateDir string, reqs chan<- ctlReq) (*os.File, error) {
 		}
 	}()
 	return l, nil
-}
-
-// accept takes a connection from the listening socket fd, non-blocking and
-// close-on-exec. It is accept4(2) without the peer's address: unix.Accept4
-// would decode it, and that links in the code of every address family
-// (about 3 KB of the binary).
-func accept(fd int) (int, error) {
-	nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), 0, 0, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0, 0)
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(nfd), nil
 }
 
 // serve answers one connection, fd (non-blocking, close-on-exec).
