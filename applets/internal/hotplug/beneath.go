@@ -18,8 +18,7 @@ var errEscapes = errors.New("path escapes from its directory")
 // directory and symbolic links that lead out of it (absolute ones included),
 // RESOLVE_NO_MAGICLINKS refuses /proc's magic links. That is the guarantee
 // os.Root gives, for a fraction of its code; the *at calls below then work on
-// a parent directory opened that way. Without openat2 (Linux before 5.6, or a
-// seccomp filter refusing it) see walk.
+// a parent directory opened that way. Without openat2, walk does the same.
 type beneath struct {
 	path string
 	fd   int // O_PATH
@@ -67,32 +66,69 @@ func (b *beneath) open(name string, flags int) (int, error) {
 	}
 }
 
-// walk is open for kernels without openat2: one component at a time, never
-// "..", never following a symbolic link, so that nothing leads out, at the
-// price of refusing the links that stay inside too.
+// walk is open for kernels without openat2 (before 5.6, qemu-user, a seccomp
+// filter refusing it), with the same result: one component at a time, each
+// opened with O_NOFOLLOW after readlinkat has told whether it is a symbolic
+// link. A link's relative target is walked in its place, ".." goes back up
+// the directories walked, and an absolute target or a ".." above the top is
+// refused (EXDEV). The kernel never follows a link here, so /proc's magic
+// links lead nowhere; a link swapped in between the readlinkat and the open
+// is refused by O_NOFOLLOW.
 func (b *beneath) walk(name string, flags int) (int, error) {
 	if strings.HasPrefix(name, "/") {
 		return -1, unix.EXDEV
 	}
-	parts := strings.Split(name, "/")
-	fd, err := unix.Openat(b.fd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	for i, part := range parts {
-		if err != nil {
-			break
-		}
-		if part == ".." {
-			unix.Close(fd)
-			return -1, unix.EXDEV
-		}
-		next := unix.O_PATH | unix.O_DIRECTORY
-		if i == len(parts)-1 {
-			next = flags
-		}
-		dir := fd
-		fd, err = unix.Openat(dir, part, next|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		unix.Close(dir)
+	top, err := unix.Openat(b.fd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
 	}
-	return fd, err
+	dirs := []int{top} // the directories walked, top first
+	defer func() {
+		for _, d := range dirs {
+			unix.Close(d)
+		}
+	}()
+	todo := strings.Split(name, "/")
+	buf := make([]byte, unix.PathMax)
+	for links := 0; ; {
+		part := todo[0]
+		todo = todo[1:]
+		last := len(todo) == 0
+		if part == ".." {
+			if len(dirs) == 1 {
+				return -1, unix.EXDEV
+			}
+			unix.Close(dirs[len(dirs)-1])
+			dirs = dirs[:len(dirs)-1]
+			part = "."
+		}
+		if part == "" || part == "." {
+			if !last {
+				continue
+			}
+			part = "."
+		}
+		dir := dirs[len(dirs)-1]
+		if n, err := unix.Readlinkat(dir, part, buf); err == nil {
+			if links++; links > 40 || n == len(buf) {
+				return -1, unix.ELOOP
+			}
+			if buf[0] == '/' {
+				return -1, unix.EXDEV
+			}
+			todo = append(strings.Split(string(buf[:n]), "/"), todo...)
+			continue
+		}
+		open := unix.O_PATH | unix.O_DIRECTORY
+		if last {
+			open = flags
+		}
+		fd, err := unix.Openat(dir, part, open|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil || last {
+			return fd, err
+		}
+		dirs = append(dirs, fd)
+	}
 }
 
 // openFile is open as an *os.File.

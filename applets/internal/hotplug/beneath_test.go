@@ -142,43 +142,18 @@ func TestSymlinkInDevStaysInside(t *testing.T) {
 	}
 }
 
-// TestBeneathWalk checks the fallback for kernels without openat2: plain
-// names open, nothing leads out, and links are refused even inside.
-func TestBeneathWalk(t *testing.T) {
-	in, _ := beneathTree(t)
-	b, err := openBeneath(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	for _, name := range []string{"sub/file", ".", "sub"} {
-		fd, err := b.walk(name, unix.O_RDONLY)
-		if err != nil {
-			t.Errorf("walk %s: %v", name, err)
-			continue
-		}
-		unix.Close(fd)
-	}
-	for _, name := range []string{"../out/file", "/etc/passwd", "up/out/file", "abs/file", "outfile",
-		"sub/twice/file", "sub/../../out/file", "sub/back/file", "sub/../sub/file"} {
-		if fd, err := b.walk(name, unix.O_RDONLY); err == nil {
-			unix.Close(fd)
-			t.Errorf("walk %s: opened", name)
-		}
-	}
-	if fd, err := b.walk("sub/back", unix.O_PATH|unix.O_DIRECTORY); err == nil {
-		unix.Close(fd)
-		t.Errorf("walk sub/back as a directory: followed the link")
-	}
-}
-
-// TestMakedevWithoutOpenat2 runs the makedev tests on the walk fallback, as
-// on a kernel without openat2.
-func TestMakedevWithoutOpenat2(t *testing.T) {
+// TestBeneathWithoutOpenat2 runs the tests of names below a directory on
+// walk, as on a kernel without openat2.
+func TestBeneathWithoutOpenat2(t *testing.T) {
 	saved := openat2
 	openat2 = func(int, string, *unix.OpenHow) (int, error) { return -1, unix.ENOSYS }
 	defer func() { openat2 = saved }()
-	t.Run("rules", TestMakedevWithOpenWrtRules)
-	t.Run("refusals", TestMakedevRefusals)
-	t.Run("links", TestNullLinksInProcess)
+	t.Run("open", TestBeneathOpen)
+	t.Run("magic links", TestBeneathRefusesMagicLinks)
+	t.Run("parent", TestBeneathParentMkdir)
+	t.Run("symlink", TestSymlinkInDevStaysInside)
+	t.Run("makedev", TestMakedevWithOpenWrtRules)
+	t.Run("makedev refusals", TestMakedevRefusals)
+	t.Run("ln -s", TestNullLinksInProcess)
+	t.Run("firmware", TestLoadFirmware)
 }
