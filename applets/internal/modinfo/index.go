@@ -187,7 +187,7 @@ func (w *walker) walk(path, rel string, quiet bool) {
 		return
 	}
 	key := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
-	if w.seen[key] {
+	if _, seen := w.seen[key]; seen {
 		return
 	}
 	w.seen[key] = true
@@ -324,12 +324,19 @@ func (w *walker) add(dirfd int, path, rel, base string) {
 	ix.mods[name] = &Module{Name: name, Path: path}
 }
 
+// relTo is path relative to dir when path lies below it, as the walk builds
+// them (the clean dir, a slash, the rest), or path itself: another module
+// folder's file is below none of dir's subdirectories either way.
+// (filepath.Rel, for this, would bring 2 KB of code used nowhere else.)
 func relTo(dir, path string) string {
-	r, err := filepath.Rel(dir, path)
-	if err != nil {
-		return path
+	dir = filepath.Clean(dir)
+	if dir != "/" {
+		dir += "/"
 	}
-	return r
+	if r, ok := strings.CutPrefix(path, dir); ok {
+		return r
+	}
+	return path
 }
 
 // loadDepmod applies modules.dep, modules.alias and modules.softdep, unless

@@ -205,3 +205,19 @@ func TestWalkPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestRelTo(t *testing.T) {
+	for _, c := range []struct{ dir, path, want string }{
+		{"/lib/modules/6.1", "/lib/modules/6.1/updates/x.ko", "updates/x.ko"},
+		{"/lib/modules/6.1/", "/lib/modules/6.1/kernel/x.ko", "kernel/x.ko"},
+		{"/lib/modules/6.1", "/lib/modules/6.10/kernel/x.ko", "/lib/modules/6.10/kernel/x.ko"},
+		{"/lib/modules/6.1", "/overlay/modules/6.1/updates/x.ko", "/overlay/modules/6.1/updates/x.ko"},
+		{"./m", "m/kernel/x.ko", "kernel/x.ko"},
+		{".", "kernel/x.ko", "kernel/x.ko"},
+		{"/", "/x.ko", "x.ko"},
+	} {
+		if got := relTo(c.dir, c.path); got != c.want {
+			t.Errorf("relTo(%q, %q) = %q, want %q", c.dir, c.path, got, c.want)
+		}
+	}
+}
