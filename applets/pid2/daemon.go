@@ -139,7 +139,7 @@ func (d *daemon) run() int {
 			}
 		}
 	}
-	os.Chdir("/")
+	unix.Chdir("/")
 	sigc := make(chan os.Signal, 32)
 	signal.Notify(sigc, syscall.SIGCHLD, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT,
 		syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR)
@@ -157,7 +157,7 @@ func (d *daemon) run() int {
 		d.log.Errorf("%v", err)
 		return 1
 	}
-	os.Chmod(d.o.stateDir, 0o700)
+	unix.Chmod(d.o.stateDir, 0o700)
 	l, err := listen(d.o.stateDir, d.reqs)
 	if err != nil {
 		d.log.Errorf("%v (continuing without control)", err)
@@ -285,7 +285,7 @@ func (d *daemon) booted() string {
 }
 
 func (d *daemon) setBooted(stage string) {
-	if err := supervise.WriteFileAtomic(filepath.Join(d.o.stateDir, bootedFile), []byte(stage+"\n")); err != nil {
+	if err := supervise.WriteFileAtomic(filepath.Join(d.o.stateDir, bootedFile), stage+"\n"); err != nil {
 		d.log.Errorf("%v", err)
 	}
 }

@@ -184,13 +184,19 @@ func parseLine(s string, n int) (*Entry, string) {
 	if s == "" || s[0] == '#' {
 		return nil, ""
 	}
-	if !utf8.ValidString(s) {
-		return nil, "not text (invalid UTF-8)"
-	}
-	for _, c := range s {
-		if (c < 0x20 && c != '\t') || c == 0x7f {
-			return nil, printf.Sprintf("not text (control character %#02x)", c)
+	ctl := rune(-1) // the first control character
+	for i, c := range s {
+		// range yields RuneError for each byte that is not UTF-8; a U+FFFD
+		// written in the file is the three bytes of its encoding.
+		if c == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)) {
+			return nil, "not text (invalid UTF-8)"
 		}
+		if ctl < 0 && ((c < 0x20 && c != '\t') || c == 0x7f) {
+			ctl = c
+		}
+	}
+	if ctl >= 0 {
+		return nil, printf.Sprintf("not text (control character %#02x)", ctl)
 	}
 	f := strings.SplitN(s, ":", 4)
 	if len(f) != 4 {
@@ -269,18 +275,17 @@ func derivedName(e *Entry) string {
 	if e.RC != nil {
 		base = "rc" + e.RC.Pattern
 	}
-	var b strings.Builder
-	for _, c := range filepath.Base(base) {
-		if b.Len() >= 24 {
+	var b []byte
+	for _, c := range []byte(filepath.Base(base)) {
+		if len(b) >= 24 {
 			break
 		}
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
-			b.WriteRune(c)
+			b = append(b, c)
 		}
 	}
-	if b.Len() == 0 || b.String()[0] == '-' {
-		b.Reset()
-		b.WriteString("entry")
+	if len(b) == 0 || b[0] == '-' {
+		b = []byte("entry")
 	}
-	return printf.Sprintf("%s-%08x", b.String(), h.Sum32())
+	return printf.Sprintf("%s-%08x", string(b), h.Sum32())
 }

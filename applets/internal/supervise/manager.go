@@ -281,7 +281,7 @@ func (m *Manager) readRecord(base string, live bool) (PidFile, error) {
 			if found, ok := m.findStarted(string(token)); ok {
 				m.cfg.Log.Warnf("%s: found pid %d started by the previous pid2 without a pid file", filepath.Base(base), found.Pid)
 				p, err = found, nil
-				if werr := WriteFileAtomic(pidFile, []byte(found.String())); werr != nil {
+				if werr := WriteFileAtomic(pidFile, found.String()); werr != nil {
 					m.cfg.Log.Warnf("%v", werr)
 				}
 			}
@@ -351,7 +351,7 @@ func (m *Manager) finishTask(t *task) {
 		t.pidfd = -1
 	}
 	// Done before the pid file goes: a pid2 dying in between finds one or both.
-	if err := WriteFileAtomic(m.taskPath(t.name, ".done"), []byte(t.exit+"\n")); err != nil {
+	if err := WriteFileAtomic(m.taskPath(t.name, ".done"), t.exit+"\n"); err != nil {
 		m.cfg.Log.Warnf("%s: %v", t.name, err)
 	}
 	os.Remove(m.taskPath(t.name, ".pid"))
@@ -799,7 +799,7 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, pidFi
 	}
 	_, start, err := ProcState(m.cfg.ProcDir, pid)
 	if err == nil {
-		err = WriteFileAtomic(pidFile, []byte(PidFile{pid, start}.String()))
+		err = WriteFileAtomic(pidFile, PidFile{pid, start}.String())
 	}
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)

@@ -52,7 +52,7 @@ func strangerAt(t *testing.T, path string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFileAtomic(path, []byte(PidFile{cmd.Process.Pid, start}.String())); err != nil {
+	if err := WriteFileAtomic(path, PidFile{cmd.Process.Pid, start}.String()); err != nil {
 		t.Fatal(err)
 	}
 	return cmd
@@ -145,7 +145,7 @@ func TestStaleAndStrangerPidFiles(t *testing.T) {
 	m.Add(Spec{Name: "garbage", Path: "/bin/true", Argv: []string{"true"}})
 	_, start, _ := ProcState("/proc", os.Getpid())
 	// Our own PID, alive, but with another start time: a reused PID.
-	WriteFileAtomic(m.pidPath("reused"), []byte(PidFile{os.Getpid(), start + 7}.String()))
+	WriteFileAtomic(m.pidPath("reused"), PidFile{os.Getpid(), start + 7}.String())
 	os.WriteFile(m.pidPath("garbage"), []byte("not a pid file"), 0o600)
 	for _, n := range []string{"reused", "garbage"} {
 		if m.Adopt(n) {
@@ -231,12 +231,12 @@ func TestTaskNotRunTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := WriteFileAtomic(m.taskPath("old", ".done"), []byte("exit 3\n")); err != nil {
+	if err := WriteFileAtomic(m.taskPath("old", ".done"), "exit 3\n"); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	run("old", func(exit string) { got = append(got, "old "+exit) })
-	if err := WriteFileAtomic(m.taskPath("gone", ".pid"), []byte("4000000 5\n")); err != nil {
+	if err := WriteFileAtomic(m.taskPath("gone", ".pid"), "4000000 5\n"); err != nil {
 		t.Fatal(err)
 	}
 	run("gone", func(exit string) { got = append(got, "gone "+exit) })

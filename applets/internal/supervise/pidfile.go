@@ -57,13 +57,13 @@ func ReadPidFile(path string) (PidFile, error) {
 
 // WriteFileAtomic writes data to path through a temporary file and a rename, so
 // a reader (or a relaunched pid2) sees the old content or the new, never a part.
-func WriteFileAtomic(path string, data []byte) error {
+func WriteFileAtomic(path, data string) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	_, err = f.WriteString(data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

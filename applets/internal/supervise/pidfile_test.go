@@ -46,7 +46,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.pid")
 	for _, c := range []string{"1 2\n", "3 4\n"} {
-		if err := WriteFileAtomic(p, []byte(c)); err != nil {
+		if err := WriteFileAtomic(p, c); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := os.ReadFile(p); string(b) != c {
