@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 
@@ -81,8 +80,9 @@ func (m *matcher) match(s string) bool {
 // regexWhy is what a load warning says about a pattern that does not
 // compile; the warning quotes the (clipped) pattern itself.
 func regexWhy(err error) string {
-	var e *ere.Error
-	if errors.As(err, &e) {
+	// ere.Compile returns its *ere.Error as is: a type assertion does,
+	// without errors.As's reflection.
+	if e, ok := err.(*ere.Error); ok {
 		return e.Msg + " at offset " + strconv.Itoa(e.Offset)
 	}
 	return err.Error()

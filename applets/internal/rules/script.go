@@ -137,8 +137,9 @@ func (l *loader) compile(path string, data []byte) (*file, error) {
 	warn := func(line int, msg string) { l.warn(path, line, msg) }
 	v, err := parseJSON(data, warn)
 	if err != nil {
-		var se *syntaxError
-		if errors.As(err, &se) {
+		// parseJSON returns its *syntaxError as is: a type assertion does,
+		// without errors.As's reflection.
+		if se, ok := err.(*syntaxError); ok {
 			return nil, &Error{File: path, Line: se.line, Msg: "not valid JSON: " + se.msg}
 		}
 		return nil, &Error{File: path, Msg: "not valid JSON", Err: err}
