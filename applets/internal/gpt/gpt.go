@@ -9,9 +9,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"strings"
-	"unicode/utf16"
 
+	"toybox-go/applets/internal/utf16le"
 	"toybox-go/applets/printf"
 )
 
@@ -138,23 +137,10 @@ func readAt(r io.ReaderAt, ss int, lba uint64) (*Table, error) {
 			GUID:     guid(e[16:32]),
 			FirstLBA: binary.LittleEndian.Uint64(e[32:]),
 			LastLBA:  binary.LittleEndian.Uint64(e[40:]),
-			Name:     name(e[56:128]),
+			Name:     utf16le.Name(e[56:128]), // at most 36 units
 		})
 	}
 	return t, nil
-}
-
-// name decodes a NUL-terminated UTF-16LE name of at most 36 units.
-func name(b []byte) string {
-	units := make([]uint16, 0, len(b)/2)
-	for i := 0; i+1 < len(b); i += 2 {
-		u := binary.LittleEndian.Uint16(b[i:])
-		if u == 0 {
-			break
-		}
-		units = append(units, u)
-	}
-	return strings.ToValidUTF8(string(utf16.Decode(units)), "\uFFFD")
 }
 
 // guid formats a mixed-endian on-disk GUID the way sgdisk and blkid print it.

@@ -14,8 +14,8 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"unicode/utf16"
 
+	"toybox-go/applets/internal/utf16le"
 	"toybox-go/applets/printf"
 )
 
@@ -192,16 +192,7 @@ func f2fs(b []byte) Info {
 	}
 	end := min(len(b), f2fsLabelOff+1024)
 	if end > f2fsLabelOff {
-		raw := b[f2fsLabelOff:end]
-		units := make([]uint16, 0, len(raw)/2)
-		for i := 0; i+1 < len(raw); i += 2 {
-			u := binary.LittleEndian.Uint16(raw[i:])
-			if u == 0 {
-				break
-			}
-			units = append(units, u)
-		}
-		inf.Label = string(utf16.Decode(units))
+		inf.Label = utf16le.Name(b[f2fsLabelOff:end])
 	}
 	return inf
 }
