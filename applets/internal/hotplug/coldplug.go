@@ -46,8 +46,25 @@ func (p *Plug) Coldplug(stop <-chan struct{}) error {
 		p.log.Infof("coldplug settled in %v (fresh /dev %v, trigger %v, the rest %v)", ms(time.Since(start)),
 			ms(remounted.Sub(start)), ms(triggered.Sub(remounted)), ms(time.Since(triggered)))
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return coldplugErrors(errs)
 }
+
+// coldplugErrors is what went wrong in Coldplug, one error a line: what
+// errors.Join gives, without bringing its code in for this one use.
+type coldplugErrors []error
+
+func (e coldplugErrors) Error() string {
+	s := e[0].Error()
+	for _, err := range e[1:] {
+		s += "\n" + err.Error()
+	}
+	return s
+}
+
+func (e coldplugErrors) Unwrap() []error { return e }
 
 func (p *Plug) beginTrigger() {
 	p.mu.Lock()
