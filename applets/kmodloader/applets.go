@@ -1,7 +1,7 @@
 package kmodloader
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -153,8 +153,8 @@ func (s *System) modinfo(args []string) int {
 		return 1
 	}
 	s.applyRoot(*base, *rel)
-	w := bufio.NewWriter(s.Stdout)
-	defer w.Flush()
+	w := new(bytes.Buffer)
+	defer s.flush(w)
 	var ix *modinfo.Index
 	status := 0
 	for _, arg := range fs.Args() {

@@ -2,6 +2,7 @@ package kmodloader
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -79,7 +80,7 @@ func (s *System) lsmod(args []string) int {
 		s.errorf("lsmod", "%v (a kernel without module support?)", err)
 		return 1
 	}
-	w := bufio.NewWriter(s.Stdout)
+	w := new(bytes.Buffer)
 	printf.Fprintln(w, "Module                  Size  Used by")
 	for _, m := range mods {
 		holders := ""
@@ -88,10 +89,17 @@ func (s *System) lsmod(args []string) int {
 		}
 		printf.Fprintf(w, "%-19s %8s  %s%s\n", m.Name, m.Size, m.Refs, holders)
 	}
-	if err := w.Flush(); err != nil {
+	if err := s.flush(w); err != nil {
 		return 1
 	}
 	return 0
+}
+
+// flush writes what an applet gathered to its standard output (in one
+// write, where stdio would flush every 4 KiB).
+func (s *System) flush(b *bytes.Buffer) error {
+	_, err := s.Stdout.Write(b.Bytes())
+	return err
 }
 
 // capSysModule is the capability bit that init_module and delete_module check.
