@@ -125,7 +125,7 @@ func New(cfg Config) (*Plug, error) {
 	if cfg.Env == nil {
 		cfg.Env = os.Environ()
 	}
-	if !slices.ContainsFunc(cfg.Env, func(e string) bool { return strings.HasPrefix(e, "PATH=") }) {
+	if !hasPath(cfg.Env) {
 		// The kernel starts init without PATH; children need one.
 		cfg.Env = append(slices.Clip(cfg.Env), "PATH="+CallPath)
 	}
@@ -167,6 +167,16 @@ func New(cfg Config) (*Plug, error) {
 	}
 	go p.worker()
 	return p, nil
+}
+
+// hasPath reports whether env sets PATH.
+func hasPath(env []string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			return true
+		}
+	}
+	return false
 }
 
 // Close stops the worker (killing a running child, dropping what is queued),
