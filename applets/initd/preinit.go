@@ -120,8 +120,9 @@ func (in *Init) handOff() int {
 // exec replaces init with path, which keeps PID 1; it returns only on failure.
 func (in *Init) exec(path string, argv []string) error {
 	in.reaper.mu.Lock() // no reaping between here and the exec
-	defer in.reaper.mu.Unlock()
-	return unix.Exec(path, argv, in.env)
+	err := unix.Exec(path, argv, in.env)
+	in.reaper.mu.Unlock()
+	return err
 }
 
 // pid2Link serves a root holding only this binary (no applet symlinks): pid2
