@@ -246,15 +246,16 @@ func removeKernel(name string, force bool) error {
 		flags |= unix.O_TRUNC
 	}
 	err := unix.DeleteModule(name, flags)
+	why := ""
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EWOULDBLOCK), errors.Is(err, unix.EBUSY):
-		return printf.Errorf("%s: %w (in use)", name, err)
+		why = " (in use)"
 	case errors.Is(err, unix.ENOENT):
-		return printf.Errorf("%s: %w (not loaded)", name, err)
+		why = " (not loaded)"
 	case errors.Is(err, unix.EPERM):
-		return printf.Errorf("%s: %w (must be root with CAP_SYS_MODULE)", name, err)
+		why = " (must be root with CAP_SYS_MODULE)"
 	}
-	return printf.Errorf("%s: %w", name, err)
+	return printf.Errorf("%s: %w%s", name, err, why)
 }

@@ -174,14 +174,11 @@ func (s *System) Main(args []string) int {
 // reads, in its order of precedence.
 func (s *System) conf() *modinfo.Conf {
 	root := filepath.Dir(filepath.Dir(s.ModulesRoot)) // "/" of /lib/modules
-	return modinfo.LoadConf(
-		filepath.Join(s.Etc, "modules.conf"),
-		filepath.Join(s.Etc, "modprobe.d"),
-		filepath.Join(root, "run", "modprobe.d"),
-		filepath.Join(root, "usr", "local", "lib", "modprobe.d"),
-		filepath.Join(root, "usr", "lib", "modprobe.d"),
-		filepath.Join(root, "lib", "modprobe.d"),
-	)
+	paths := []string{filepath.Join(s.Etc, "modules.conf"), filepath.Join(s.Etc, "modprobe.d")}
+	for _, d := range []string{"run", "usr/local/lib", "usr/lib", "lib"} {
+		paths = append(paths, filepath.Join(root, d, "modprobe.d"))
+	}
+	return modinfo.LoadConf(paths...)
 }
 
 func (s *System) errorf(name, format string, args ...any) {
