@@ -159,8 +159,9 @@ func probePath(p string) (superblock.Info, error) {
 	if err != nil {
 		return superblock.Info{}, err
 	}
-	defer f.Close()
-	return superblock.Probe(f)
+	inf, err := superblock.Probe(f)
+	f.Close()
+	return inf, err
 }
 
 // byFIT is fstools' fit driver: boards booting a FIT image with the uImage.FIT

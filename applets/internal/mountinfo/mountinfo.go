@@ -31,8 +31,9 @@ func Read(path string, warn func(format string, args ...any)) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return Parse(path, f, warn)
+	es, err := Parse(path, f, warn)
+	f.Close()
+	return es, err
 }
 
 // Parse is Read on an open file; name is used in warnings.
