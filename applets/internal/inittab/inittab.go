@@ -45,10 +45,14 @@ const (
 	Restart        Action = "restart"
 )
 
-var actions = map[Action]bool{
-	SysInit: true, Wait: true, Once: true, Respawn: true, AskFirst: true,
-	AskConsole: true, RespawnLate: true, AskConsoleLate: true, CtrlAltDel: true,
-	Shutdown: true, Restart: true,
+// known reports whether a is one of the actions above.
+func (a Action) known() bool {
+	switch a {
+	case SysInit, Wait, Once, Respawn, AskFirst, AskConsole, RespawnLate, AskConsoleLate,
+		CtrlAltDel, Shutdown, Restart:
+		return true
+	}
+	return false
 }
 
 // Supervised reports whether entries with this action are kept running.
@@ -137,25 +141,16 @@ func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 	for {
 		line, err := br.ReadSlice('\n')
 		n++
-		if errors.Is(err, bufio.ErrBufferFull) {
+		long := errors.Is(err, bufio.ErrBufferFull)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = br.ReadSlice('\n')
+		}
+		switch {
+		case long:
 			bad("line longer than %d bytes, skipped", MaxLine)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err != nil && err != io.EOF {
-				bad("read: %v", err)
-				return ents, errs
-			}
-			if err == io.EOF {
-				return ents, errs
-			}
-			continue
-		}
-		if err != nil && err != io.EOF {
-			bad("read: %v", err)
-			return ents, errs
-		}
-		if len(line) > 0 {
+		case err != nil && err != io.EOF:
+			// A read error: the part of a line before it is not parsed.
+		case len(line) > 0:
 			e, why := parseLine(string(line), n)
 			switch {
 			case why != "":
@@ -171,7 +166,10 @@ func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 				ents = append(ents, *e)
 			}
 		}
-		if err == io.EOF {
+		if err != nil {
+			if err != io.EOF {
+				bad("read: %v", err)
+			}
 			return ents, errs
 		}
 	}
@@ -203,7 +201,7 @@ func parseLine(s string, n int) (*Entry, string) {
 		return nil, "want id:name:action:command"
 	}
 	e := &Entry{Line: n, TTY: f[0], Name: f[1], Action: Action(f[2]), Command: strings.TrimSpace(f[3])}
-	if !actions[e.Action] {
+	if !e.Action.known() {
 		return nil, printf.Sprintf("unknown action %q", f[2])
 	}
 	if strings.ContainsAny(e.TTY, " \t") || strings.Contains(e.TTY, "..") {

@@ -172,7 +172,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bad or duplicate name %q", e.Name)
 			}
 			seen[e.Name] = true
-			if len(e.Argv) == 0 || e.Path == "" || !actions[e.Action] {
+			if len(e.Argv) == 0 || e.Path == "" || !e.Action.known() {
 				t.Fatalf("incomplete entry %+v", e)
 			}
 		}

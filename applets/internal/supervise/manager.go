@@ -434,19 +434,24 @@ func describe(ws unix.WaitStatus) string {
 	return printf.Sprintf("exit %d", ws.ExitStatus())
 }
 
+// lookup returns the service called name, or the error for an unknown name.
+func (m *Manager) lookup(name string) (*service, error) {
+	if s := m.svcs[name]; s != nil {
+		return s, nil
+	}
+	return nil, printf.Errorf("no service %q", name)
+}
+
 // Start starts a service (now, or when its spacing allows) and keeps it running.
 func (m *Manager) Start(name string) error {
-	s := m.svcs[name]
-	if s == nil {
-		return printf.Errorf("no service %q", name)
+	s, err := m.lookup(name)
+	if err != nil {
+		return err
 	}
 	s.want = true
 	s.forget = false
 	if s.pid != 0 {
-		if s.state == StateStopping {
-			return nil // restarts when the old process is gone
-		}
-		return nil
+		return nil // running, or stopping: restarts when the old process is gone
 	}
 	s.backoffs = 0
 	m.schedule(s, false)
@@ -456,9 +461,9 @@ func (m *Manager) Start(name string) error {
 // Stop stops a service: TERM and CONT to its process group, KILL after
 // KillDelay. With forget it is removed once gone.
 func (m *Manager) Stop(name string, forget bool) error {
-	s := m.svcs[name]
-	if s == nil {
-		return printf.Errorf("no service %q", name)
+	s, err := m.lookup(name)
+	if err != nil {
+		return err
 	}
 	s.want = false
 	s.forget = s.forget || forget
@@ -468,9 +473,9 @@ func (m *Manager) Stop(name string, forget bool) error {
 
 // Restart stops a service and starts it again once the old process is gone.
 func (m *Manager) Restart(name string) error {
-	s := m.svcs[name]
-	if s == nil {
-		return printf.Errorf("no service %q", name)
+	s, err := m.lookup(name)
+	if err != nil {
+		return err
 	}
 	if s.pid == 0 {
 		return m.Start(name)
@@ -1030,13 +1035,11 @@ func (m *Manager) Status(name string) ([]Status, error) {
 		if st.LastExit == "" {
 			st.LastExit = "-"
 		}
-		if (s.state == StateWaiting || s.state == StateBackoff) && s.note != "" {
-			st.Note = s.note
-		}
 		out = append(out, st)
 	}
 	if name != "" && len(out) == 0 {
-		return nil, printf.Errorf("no service %q", name)
+		_, err := m.lookup(name)
+		return nil, err
 	}
 	return out, nil
 }
@@ -1047,9 +1050,9 @@ func (m *Manager) LogLines(name string) ([]string, error) {
 	if name == "" {
 		return m.taskRing.Lines(), nil
 	}
-	s := m.svcs[name]
-	if s == nil {
-		return nil, printf.Errorf("no service %q", name)
+	s, err := m.lookup(name)
+	if err != nil {
+		return nil, err
 	}
 	return s.ring.Lines(), nil
 }

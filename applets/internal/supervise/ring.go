@@ -41,8 +41,9 @@ func (r *Ring) Lines() []string {
 	if r.lines == nil {
 		return nil
 	}
-	if !r.full {
-		return append([]string(nil), r.lines[:r.next]...)
+	var out []string
+	if r.full {
+		out = append(out, r.lines[r.next:]...)
 	}
-	return append(append([]string(nil), r.lines[r.next:]...), r.lines[:r.next]...)
+	return append(out, r.lines[:r.next]...)
 }
