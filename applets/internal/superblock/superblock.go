@@ -100,50 +100,42 @@ func Probe(r io.ReaderAt) (Info, error) {
 // Identify identifies a volume from its first bytes (as many as are known; up to
 // ProbeSize are used).
 func Identify(b []byte) Info {
-	if len(b) < 4 {
-		if len(b) > 0 && allBytes(b, 0) || len(b) > 0 && allBytes(b, 0xff) {
-			return Info{Type: Empty}
-		}
-		return Info{}
-	}
-	le := binary.LittleEndian.Uint32(b)
+	var t Type // for the formats that record nothing more
 	switch {
+	case len(b) < 4:
+		if len(b) > 0 && (allBytes(b, 0) || allBytes(b, 0xff)) {
+			t = Empty
+		}
 	case binary.BigEndian.Uint32(b) == 0xdeadc0de:
-		return Info{Type: DeadCode}
+		t = DeadCode
 	case b[0] == 0x1f && b[1] == 0x8b && b[2] == 0x08:
-		return Info{Type: TarGz}
-	case le == 0x73717368: // "hsqs"
+		t = TarGz
+	case binary.LittleEndian.Uint32(b) == 0x73717368: // "hsqs"
 		inf := Info{Type: Squashfs}
 		if len(b) >= 48 {
 			inf.Size = int64(binary.LittleEndian.Uint64(b[40:]) & (1<<62 - 1))
 		}
 		return inf
-	case le == 0x06101831:
-		return Info{Type: UBIFS}
+	case binary.LittleEndian.Uint32(b) == 0x06101831:
+		t = UBIFS
 	case string(b[:4]) == "UBI#":
-		return Info{Type: UBI}
-	}
-	if len(b) >= extMagicOff+2 && binary.LittleEndian.Uint16(b[extMagicOff:]) == 0xef53 {
+		t = UBI
+	case len(b) >= extMagicOff+2 && binary.LittleEndian.Uint16(b[extMagicOff:]) == 0xef53:
 		return ext(b)
-	}
-	if len(b) >= f2fsSB+4 && binary.LittleEndian.Uint32(b[f2fsSB:]) == f2fsMagic {
+	case len(b) >= f2fsSB+4 && binary.LittleEndian.Uint32(b[f2fsSB:]) == f2fsMagic:
 		return f2fs(b)
-	}
-	if len(b) >= erofsSB+4 && binary.LittleEndian.Uint32(b[erofsSB:]) == erofsMagic {
+	case len(b) >= erofsSB+4 && binary.LittleEndian.Uint32(b[erofsSB:]) == erofsMagic:
 		return erofs(b)
-	}
-	if len(b) >= btrfsSB+0x48 && string(b[btrfsSB+0x40:btrfsSB+0x48]) == btrfsMagic {
+	case len(b) >= btrfsSB+0x48 && string(b[btrfsSB+0x40:btrfsSB+0x48]) == btrfsMagic:
 		return btrfs(b)
-	}
-	if b[0] == 0x85 && b[1] == 0x19 || b[0] == 0x19 && b[1] == 0x85 {
+	case b[0] == 0x85 && b[1] == 0x19 || b[0] == 0x19 && b[1] == 0x85:
 		// A jffs2 node starts with the 16-bit magic 0x1985 in the flash's byte
 		// order. Checked last: the file systems above start with zeros.
-		return Info{Type: JFFS2}
+		t = JFFS2
+	case allBytes(b, 0) || allBytes(b, 0xff):
+		t = Empty
 	}
-	if allBytes(b, 0) || allBytes(b, 0xff) {
-		return Info{Type: Empty}
-	}
-	return Info{}
+	return Info{Type: t}
 }
 
 func ext(b []byte) Info {
