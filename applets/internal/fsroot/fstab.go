@@ -144,18 +144,15 @@ func FindExtroot(secs []Section) (*ExtrootMount, bool) {
 		if t != "/overlay" && t != "/" {
 			continue
 		}
-		m := &ExtrootMount{Target: t, FSType: s.Options["fstype"], Options: s.Options["options"], DelayRoot: delay}
-		switch {
-		case s.Options["uuid"] != "":
-			m.Device = "UUID=" + s.Options["uuid"]
-		case s.Options["label"] != "":
-			m.Device = "LABEL=" + s.Options["label"]
-		case s.Options["device"] != "":
-			m.Device = s.Options["device"]
-		default:
+		var dev string
+		if uuid := s.Options["uuid"]; uuid != "" {
+			dev = "UUID=" + uuid
+		} else if label := s.Options["label"]; label != "" {
+			dev = "LABEL=" + label
+		} else if dev = s.Options["device"]; dev == "" {
 			continue
 		}
-		return m, true
+		return &ExtrootMount{Target: t, Device: dev, FSType: s.Options["fstype"], Options: s.Options["options"], DelayRoot: delay}, true
 	}
 	return nil, false
 }
