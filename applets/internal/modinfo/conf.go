@@ -113,13 +113,18 @@ func LoadConf(paths ...string) *Conf {
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
-			c.Problems = append(c.Problems, printf.Sprintf("%s: %v", f, err))
+			c.problem("%s: %v", f, err)
 			continue
 		}
 		c.Parse(f, fh)
 		fh.Close()
 	}
 	return c
+}
+
+// problem records a line or file that was not understood.
+func (c *Conf) problem(format string, args ...any) {
+	c.Problems = append(c.Problems, printf.Sprintf(format, args...))
 }
 
 // maxConfFile bounds what one configuration file may make us read.
@@ -131,7 +136,7 @@ const maxConfFile = 16 << 20
 func (c *Conf) Parse(name string, r io.Reader) {
 	data, err := io.ReadAll(io.LimitReader(r, maxConfFile))
 	if err != nil {
-		c.Problems = append(c.Problems, printf.Sprintf("%s: %v", name, err))
+		c.problem("%s: %v", name, err)
 	}
 	next := 1
 	for len(data) > 0 {
@@ -139,7 +144,7 @@ func (c *Conf) Parse(name string, r io.Reader) {
 		line := next
 		raw, data, next = logicalLine(data, next)
 		if problem := c.parseLine(raw); problem != "" {
-			c.Problems = append(c.Problems, printf.Sprintf("%s:%d: %s", name, line, problem))
+			c.problem("%s:%d: %s", name, line, problem)
 		}
 	}
 }

@@ -95,6 +95,9 @@ type Index struct {
 
 type aliasEntry struct{ pattern, module string }
 
+// problem records a non-fatal finding.
+func (ix *Index) problem(err error) { ix.Problems = append(ix.Problems, err.Error()) }
+
 // Depmod reports whether dependencies come from a fresh modules.dep.
 func (ix *Index) Depmod() bool { return ix.depmod }
 
@@ -146,10 +149,10 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 	if depInfo != nil {
 		if !depInfo.ModTime().Before(w.newest) {
 			if err := ix.loadDepmod(); err != nil {
-				ix.Problems = append(ix.Problems, err.Error())
+				ix.problem(err)
 			}
 		} else {
-			ix.Problems = append(ix.Problems, printf.Sprintf("%s: older than the modules, reading .modinfo instead", filepath.Join(ix.Dir, "modules.dep")))
+			ix.problem(printf.Errorf("%s: older than the modules, reading .modinfo instead", filepath.Join(ix.Dir, "modules.dep")))
 		}
 	}
 	for _, d := range found {
@@ -176,14 +179,14 @@ func (w *walker) walk(path, rel string, quiet bool) {
 	fd, err := openFile(path, unix.O_DIRECTORY)
 	if err != nil {
 		if !quiet {
-			w.ix.Problems = append(w.ix.Problems, err.Error())
+			w.ix.problem(err)
 		}
 		return
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		w.ix.Problems = append(w.ix.Problems, (&fs.PathError{Op: "stat", Path: path, Err: err}).Error())
+		w.ix.problem(&fs.PathError{Op: "stat", Path: path, Err: err})
 		return
 	}
 	key := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
@@ -196,7 +199,7 @@ func (w *walker) walk(path, rel string, quiet bool) {
 	}
 	ents, err := readDirents(fd, w.buf)
 	if err != nil {
-		w.ix.Problems = append(w.ix.Problems, (&fs.PathError{Op: "readdirent", Path: path, Err: err}).Error())
+		w.ix.problem(&fs.PathError{Op: "readdirent", Path: path, Err: err})
 		return
 	}
 	for _, e := range ents {
@@ -317,7 +320,7 @@ func (w *walker) add(dirfd int, path, rel, base string) {
 	if old, ok := ix.mods[name]; ok {
 		// depmod's default search order: updates/ before the rest.
 		if !strings.HasPrefix(rel, "updates/") || strings.HasPrefix(relTo(ix.Dir, old.Path), "updates/") {
-			ix.Problems = append(ix.Problems, printf.Sprintf("%s: module %s also at %s (ignored)", path, name, old.Path))
+			ix.problem(printf.Errorf("%s: module %s also at %s (ignored)", path, name, old.Path))
 			return
 		}
 	}
