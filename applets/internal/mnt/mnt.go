@@ -6,7 +6,6 @@
 package mnt
 
 import (
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -89,7 +88,7 @@ func FlagString(flags uintptr) string {
 		}
 	}
 	if flags != 0 {
-		names = append(names, "0x"+strconv.FormatUint(uint64(flags), 16))
+		names = append(names, printf.Sprintf("%#x", uint64(flags)))
 	}
 	return strings.Join(names, "|")
 }
