@@ -8,7 +8,6 @@ import (
 
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/modinfo"
-	"toybox-go/applets/printf"
 )
 
 type jobState int
@@ -284,22 +283,22 @@ func (l *loader) leftovers() []string {
 		if j.state == loaded || j.soft {
 			continue
 		}
-		var why []string
+		why := "" // ", reason" each
 		if j.err != nil {
-			why = append(why, j.err.Error())
+			why = ", " + j.err.Error()
 		}
 		for _, d := range j.missing {
-			why = append(why, "missing dependency "+d)
+			why += ", missing dependency " + d
 		}
 		for _, d := range j.m.Depends {
 			if !l.live[d] && !l.builtin(d) && l.ix.Get(d) != nil {
-				why = append(why, "dependency not loaded "+d)
+				why += ", dependency not loaded " + d
 			}
 		}
-		if len(why) == 0 {
-			why = append(why, "not loaded")
+		if why == "" {
+			why = ", not loaded"
 		}
-		out = append(out, printf.Sprintf("%s: %s", j.m.Name, strings.Join(why, ", ")))
+		out = append(out, j.m.Name+": "+why[2:])
 	}
 	return out
 }
