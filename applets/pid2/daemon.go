@@ -1,10 +1,8 @@
 package pid2
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -111,12 +109,17 @@ func (d *daemon) inheritedFDs() {
 }
 
 // readRecords turns fd-3 records (4-byte native-endian PIDs) into a channel.
+// Each record is one write to a pipe, so a read never returns part of one;
+// the loop completes a short read all the same.
 func readRecords(f *os.File, out chan<- int) {
-	r := bufio.NewReader(f)
 	var b [4]byte
 	for {
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return
+		for n := 0; n < len(b); {
+			k, err := f.Read(b[n:])
+			if err != nil {
+				return
+			}
+			n += k
 		}
 		out <- int(int32(binary.NativeEndian.Uint32(b[:])))
 	}

@@ -12,7 +12,6 @@
 package sigstate
 
 import (
-	"bufio"
 	"os"
 	"runtime"
 	"strconv"
@@ -74,15 +73,13 @@ func parseSet(v string) (Set, error) {
 // Masks reads this process's blocked and ignored signal sets from a
 // /proc/PID/status file.
 func Masks(statusFile string) (blocked, ignored Set, err error) {
-	f, err := os.Open(statusFile)
+	b, err := os.ReadFile(statusFile)
 	if err != nil {
 		return Set{}, Set{}, err
 	}
-	defer f.Close()
 	found := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
@@ -105,7 +102,7 @@ func Masks(statusFile string) (blocked, ignored Set, err error) {
 	if found != 2 {
 		return Set{}, Set{}, printf.Errorf("%s: no SigBlk/SigIgn lines", statusFile)
 	}
-	return blocked, ignored, sc.Err()
+	return blocked, ignored, nil
 }
 
 // EnsureClean makes the signal state clean for children. Ignored signals are
