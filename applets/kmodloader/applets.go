@@ -360,7 +360,7 @@ func (s *System) modprobe(args []string) int {
 			if cmd != "" {
 				what, arg = "install", cmd
 			}
-			printf.Fprintf(s.Stdout, "%s %s %s\n", what, arg, opts)
+			s.say(what + " " + arg + " " + opts)
 		}
 	}
 	status := 0
@@ -377,12 +377,12 @@ func (s *System) modprobe(args []string) int {
 			switch {
 			case conf.Blacklist[m.Name]:
 				if *verbose {
-					printf.Fprintf(s.Stdout, "module %s is blacklisted\n", m.Name)
+					s.say("module " + m.Name + " is blacklisted")
 				}
 				continue
 			case m.Builtin:
 				if *showDeps && m.Name == modinfo.Normalize(name) {
-					printf.Fprintf(s.Stdout, "builtin %s\n", m.Name)
+					s.say("builtin " + m.Name)
 				}
 				continue
 			case live[m.Name]:
@@ -423,7 +423,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 		if cmd, ok := conf.RemoveCommand(n); ok && !ignoreCmds {
 			cmd = strings.ReplaceAll(cmd, "$CMDLINE_OPTS", "")
 			if verbose {
-				printf.Fprintf(s.Stdout, "remove %s\n", cmd)
+				s.say("remove " + cmd)
 			}
 			if !dry {
 				if err := s.runCommand("remove", n, cmd, ""); err != nil {
@@ -460,7 +460,7 @@ func (s *System) modprobeRemove(ix *modinfo.Index, conf *modinfo.Conf, names []s
 
 func (s *System) removeOne(name string, verbose, dry bool) error {
 	if verbose {
-		printf.Fprintf(s.Stdout, "rmmod %s\n", name)
+		s.say("rmmod " + name)
 	}
 	if dry {
 		return nil

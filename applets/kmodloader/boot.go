@@ -165,7 +165,7 @@ func (s *System) boot(args []string) int {
 // .modinfo could not be read (truncated, not ELF) with that reason.
 func (s *System) insertModule(m *modinfo.Module, params string) error {
 	if m.CommandOnly {
-		return printf.Errorf("no module %s: only a modprobe.d install or remove line names it", m.Name)
+		return errors.New("no module " + m.Name + ": only a modprobe.d install or remove line names it")
 	}
 	if m.Err != nil && !errors.Is(m.Err, modinfo.ErrCompressed) {
 		return m.Err

@@ -29,7 +29,7 @@ func (e *LoadError) Error() string {
 	if e.Errno == unix.ENOENT {
 		what = "ENOENT" // "no such file" would mislead: the file is there
 	}
-	msg := printf.Sprintf("%s: %s", e.Path, what)
+	msg := e.Path + ": " + what
 	if e.Hint != "" {
 		msg += " (" + e.Hint + ")"
 	}
@@ -101,7 +101,7 @@ func hint(err error, path, comp string) string {
 		return "invalid parameter value, or the module's init failed, see dmesg"
 	case unix.EOPNOTSUPP:
 		if comp != "" {
-			return printf.Sprintf("the kernel cannot decompress %s modules (CONFIG_MODULE_DECOMPRESS): decompress it first", comp)
+			return "the kernel cannot decompress " + comp + " modules (CONFIG_MODULE_DECOMPRESS): decompress it first"
 		}
 		return "not supported by this kernel or machine"
 	case unix.EPERM:
@@ -139,7 +139,7 @@ func formatMismatch(path string) string {
 		for _, f := range fields {
 			if f.Key == "vermagic" {
 				if got, _, _ := strings.Cut(f.Value, " "); got != rel {
-					return printf.Sprintf("vermagic mismatch: built for kernel %s, running %s", got, rel)
+					return "vermagic mismatch: built for kernel " + got + ", running " + rel
 				}
 			}
 		}

@@ -185,6 +185,11 @@ func (s *System) errorf(name, format string, args ...any) {
 	printf.Fprintf(s.Stderr, "%s: %s\n", name, printf.Sprintf(format, args...))
 }
 
+// say prints one line of modprobe -v/-n/-D output.
+func (s *System) say(line string) {
+	io.WriteString(s.Stdout, line+"\n")
+}
+
 // fail prints "name: err" on stderr.
 func (s *System) fail(name string, err error) {
 	printf.Fprintf(s.Stderr, "%s: %v\n", name, err)

@@ -3,6 +3,7 @@ package kmodloader
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -122,7 +123,7 @@ func (s *System) mayLoad() error {
 		if err != nil || caps&(1<<capSysModule) != 0 {
 			return nil
 		}
-		return printf.Errorf("not permitted: loading and unloading modules needs root (CAP_SYS_MODULE)")
+		return errors.New("not permitted: loading and unloading modules needs root (CAP_SYS_MODULE)")
 	}
 	return nil
 }

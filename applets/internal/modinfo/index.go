@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -126,7 +127,7 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 		} else if firstErr == nil {
 			firstErr = err
 			if err == nil {
-				firstErr = printf.Errorf("%s: not a directory", d)
+				firstErr = errors.New(d + ": not a directory")
 			}
 		}
 	}
@@ -152,7 +153,7 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 				ix.problem(err)
 			}
 		} else {
-			ix.problem(printf.Errorf("%s: older than the modules, reading .modinfo instead", filepath.Join(ix.Dir, "modules.dep")))
+			ix.problem(errors.New(filepath.Join(ix.Dir, "modules.dep") + ": older than the modules, reading .modinfo instead"))
 		}
 	}
 	for _, d := range found {
@@ -320,7 +321,7 @@ func (w *walker) add(dirfd int, path, rel, base string) {
 	if old, ok := ix.mods[name]; ok {
 		// depmod's default search order: updates/ before the rest.
 		if !strings.HasPrefix(rel, "updates/") || strings.HasPrefix(relTo(ix.Dir, old.Path), "updates/") {
-			ix.problem(printf.Errorf("%s: module %s also at %s (ignored)", path, name, old.Path))
+			ix.problem(errors.New(path + ": module " + name + " also at " + old.Path + " (ignored)"))
 			return
 		}
 	}

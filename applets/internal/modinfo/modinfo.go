@@ -100,7 +100,7 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 		return nil, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, 0, printf.Errorf("%s: not a regular file", path)
+		return nil, 0, errors.New(path + ": not a regular file")
 	}
 	br := getBlockReader(fdReader(fd), st.Size)
 	defer putBlockReader(br)
