@@ -1,6 +1,7 @@
 package pid2
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -278,7 +279,9 @@ func (d *daemon) defaultInittab() []inittab.Entry {
 	if st, err := os.Stat(inittab.Shell); err == nil && st.Mode().IsRegular() {
 		text += "::askconsole:-/bin/sh\n"
 	}
-	ents, _ := inittab.Parse(strings.NewReader(text), "default-inittab")
+	// A bytes.Buffer rather than a strings.Reader: the binary has the
+	// Buffer's io.Reader methods already, the Reader's would come for this.
+	ents, _ := inittab.Parse(bytes.NewBufferString(text), "default-inittab")
 	return ents
 }
 
