@@ -224,23 +224,20 @@ type param struct {
 func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 	var params []*param
 	byName := map[string]*param{}
-	get := func(v string) (*param, string) {
-		n, rest, _ := strings.Cut(v, ":")
+	for _, f := range m.Fields {
+		if f.Key != "parm" && f.Key != "parmtype" {
+			continue
+		}
+		n, rest, _ := strings.Cut(f.Value, ":")
 		p := byName[n]
 		if p == nil {
 			p = &param{name: n}
 			byName[n] = p
 			params = append([]*param{p}, params...) // kmod lists them last seen first
 		}
-		return p, rest
-	}
-	for _, f := range m.Fields {
-		switch f.Key {
-		case "parm":
-			p, rest := get(f.Value)
+		if f.Key == "parm" {
 			p.desc, p.hasDesc = rest, true
-		case "parmtype":
-			p, rest := get(f.Value)
+		} else {
 			p.typ = rest
 		}
 	}
@@ -248,7 +245,6 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 	if m.Builtin {
 		filename = "(builtin)"
 	}
-	line := func(k, v string) { printf.Fprintf(w, "%-16s%s\n", k+":", v) }
 	if field != "" {
 		switch field {
 		case "filename":
@@ -268,18 +264,21 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 		return
 	}
 	if m.Builtin {
-		line("name", m.Name)
+		modinfoLine(w, "name", m.Name)
 	}
-	line("filename", filename)
+	modinfoLine(w, "filename", filename)
 	for _, f := range m.Fields {
 		if f.Key != "parm" && f.Key != "parmtype" {
-			line(f.Key, f.Value)
+			modinfoLine(w, f.Key, f.Value)
 		}
 	}
 	for _, p := range params {
-		line("parm", p.text(false))
+		modinfoLine(w, "parm", p.text(false))
 	}
 }
+
+// modinfoLine prints one "key:" line, the value at column 17.
+func modinfoLine(w io.Writer, k, v string) { printf.Fprintf(w, "%-16s%s\n", k+":", v) }
 
 // text is a parameter as kmod's modinfo shows it: "name:desc (type)",
 // "name:desc" without a type; without a description, "name: (type)" for -F
