@@ -10,6 +10,7 @@ package kmsg
 import (
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -87,11 +88,11 @@ func (l *Logger) ToKmsg() bool {
 // than a kernel record becomes several records.
 func (l *Logger) Log(prio int, format string, args ...any) {
 	msg := strings.TrimRight(printf.Sprintf(format, args...), "\n")
-	prefix := printf.Sprintf("%s[%d]: ", l.tag, os.Getpid())
+	prefix := l.tag + "[" + strconv.Itoa(os.Getpid()) + "]: "
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.kmsg {
-		prefix = printf.Sprintf("<%d>%s", prio, prefix)
+		prefix = "<" + strconv.Itoa(prio) + ">" + prefix
 	}
 	for _, line := range strings.Split(msg, "\n") {
 		for {

@@ -14,7 +14,7 @@ type logMux struct {
 	epfd int
 	m    *Manager
 	mu   sync.Mutex
-	srcs map[int32]*logSrc
+	srcs map[int]*logSrc // by fd
 }
 
 type logSrc struct {
@@ -32,7 +32,7 @@ func newLogMux(m *Manager) (*logMux, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &logMux{epfd: epfd, m: m, srcs: map[int32]*logSrc{}}
+	x := &logMux{epfd: epfd, m: m, srcs: map[int]*logSrc{}}
 	go x.loop()
 	return x, nil
 }
@@ -41,10 +41,10 @@ func newLogMux(m *Manager) (*logMux, error) {
 func (x *logMux) add(fd int, name string, ring *Ring) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.srcs[int32(fd)] = &logSrc{fd: fd, name: name, ring: ring}
+	x.srcs[fd] = &logSrc{fd: fd, name: name, ring: ring}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
 	if err := unix.EpollCtl(x.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		delete(x.srcs, int32(fd))
+		delete(x.srcs, fd)
 		return err
 	}
 	return nil
@@ -64,7 +64,7 @@ func (x *logMux) loop() {
 		}
 		for _, ev := range events[:n] {
 			x.mu.Lock()
-			src := x.srcs[ev.Fd]
+			src := x.srcs[int(ev.Fd)]
 			x.mu.Unlock()
 			if src != nil {
 				x.drain(src, buf)
@@ -93,7 +93,7 @@ func (x *logMux) drain(src *logSrc, buf []byte) {
 			src.partial = nil
 		}
 		x.mu.Lock()
-		delete(x.srcs, int32(src.fd))
+		delete(x.srcs, src.fd)
 		x.mu.Unlock()
 		unix.EpollCtl(x.epfd, unix.EPOLL_CTL_DEL, src.fd, nil)
 		unix.Close(src.fd)
