@@ -81,7 +81,6 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	}
 	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), extra: strings.TrimSpace(params), soft: soft, building: true}
 	l.jobs[m.Name] = j // before recursing: a dependency cycle ends here
-	defer func() { j.building = false }()
 	// kmod's order: dependencies (each with its own soft dependencies), then
 	// the module's pre: soft dependencies, the module, its post: ones.
 	for _, d := range m.Depends {
@@ -111,6 +110,7 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 			}
 		}
 	}
+	j.building = false
 	return j
 }
 

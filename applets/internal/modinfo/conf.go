@@ -238,23 +238,26 @@ func (c *Conf) parseLine(raw string) string {
 // blank or tab, and the command starts right after the one blank that ends
 // the module name (further blanks belong to it).
 func commandLine(raw string) (mod, cmd string, ok bool) {
-	word := func(s string) (string, string, bool) {
-		s = strings.TrimLeft(s, " \t")
-		i := strings.IndexAny(s, " \t")
-		if i < 0 {
-			return s, "", false
-		}
-		return s[:i], s[i+1:], true
-	}
-	_, rest, ok := word(raw)
+	_, rest, ok := cutWord(raw)
 	if !ok {
 		return "", "", false
 	}
-	mod, cmd, ok = word(rest)
+	mod, cmd, ok = cutWord(rest)
 	if !ok || mod == "" || cmd == "" {
 		return "", "", false
 	}
 	return mod, cmd, true
+}
+
+// cutWord cuts s's first word (leading blanks and tabs skipped) from the rest
+// after the one blank or tab that ends it; ok is false when nothing follows.
+func cutWord(s string) (word, rest string, ok bool) {
+	s = strings.TrimLeft(s, " \t")
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // addSoft adds a softdep line's pre: and post: modules to m's.
