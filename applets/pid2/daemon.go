@@ -422,10 +422,11 @@ func (d *daemon) queueAll(a inittab.Action, bound time.Duration) {
 
 // queueRC puts ETC/rc.d/PATTERN* PARAM at the front of the queue, in glob order.
 func (d *daemon) queueRC(rc inittab.RC, bound time.Duration) {
-	scripts, _ := filepath.Glob(filepath.Join(d.o.etcDir, "rc.d", rc.Pattern+"*"))
+	dir := filepath.Join(d.o.etcDir, "rc.d")
+	scripts, _ := filepath.Glob(filepath.Join(dir, rc.Pattern+"*"))
 	sort.Strings(scripts)
 	if len(scripts) == 0 {
-		d.log.Infof("no %s scripts in %s", rc.Pattern, filepath.Join(d.o.etcDir, "rc.d"))
+		d.log.Infof("no %s scripts in %s", rc.Pattern, dir)
 	}
 	if rc.Param == "stop" || rc.Param == "shutdown" {
 		bound = shutdownTerm

@@ -1,7 +1,7 @@
 package supervise
 
 import (
-	"bufio"
+	"bytes"
 	"os"
 	"os/signal"
 	"syscall"
@@ -98,15 +98,15 @@ func askFirst() (code int, ok bool) {
 	enter := make(chan bool, 1)
 	go func() {
 		os.Stdout.WriteString(AskPrompt)
-		r := bufio.NewReader(os.Stdin)
+		var b [64]byte
 		for {
-			c, err := r.ReadByte()
-			if err != nil {
-				enter <- false
+			n, err := os.Stdin.Read(b[:])
+			if bytes.IndexByte(b[:n], '\n') >= 0 {
+				enter <- true
 				return
 			}
-			if c == '\n' {
-				enter <- true
+			if err != nil {
+				enter <- false
 				return
 			}
 		}
