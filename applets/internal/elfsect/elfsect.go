@@ -132,7 +132,7 @@ type Section struct {
 // File is an open ELF file: its header and its section header table.
 type File struct {
 	Class     Class
-	ByteOrder binary.ByteOrder
+	BigEndian bool   // EI_DATA: ELFDATA2MSB (else ELFDATA2LSB)
 	Type      uint16 // e_type (1 = ET_REL, a kernel module)
 	Machine   Machine
 
@@ -172,9 +172,8 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 	f := &File{Class: Class(ident[4]), r: r, size: uint64(size)}
 	switch ident[5] {
 	case 1:
-		f.ByteOrder = binary.LittleEndian
 	case 2:
-		f.ByteOrder = binary.BigEndian
+		f.BigEndian = true
 	default:
 		return nil, malformed("unknown data encoding %d", ident[5])
 	}
@@ -194,13 +193,12 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 	default:
 		return nil, malformed("unknown class %d", ident[4])
 	}
-	bo := f.ByteOrder
-	shoff := uint64(bo.Uint32(hdr[32:]))
+	shoff := f.word(hdr[32:], 4)
 	if f.Class == Class64 {
-		shoff = bo.Uint64(hdr[40:])
+		shoff = f.word(hdr[40:], 8)
 	}
-	shentsize, shnum, shstrndx := bo.Uint16(hdr[ehdrSize-6:]), bo.Uint16(hdr[ehdrSize-4:]), bo.Uint16(hdr[ehdrSize-2:])
-	f.Type, f.Machine = bo.Uint16(hdr[16:]), Machine(bo.Uint16(hdr[18:]))
+	shentsize, shnum, shstrndx := uint16(f.word(hdr[ehdrSize-6:], 2)), uint16(f.word(hdr[ehdrSize-4:], 2)), uint16(f.word(hdr[ehdrSize-2:], 2))
+	f.Type, f.Machine = uint16(f.word(hdr[16:], 2)), Machine(f.word(hdr[18:], 2))
 
 	if shoff == 0 {
 		// No section header table at all: valid (an executable may be
@@ -273,6 +271,28 @@ func (f *File) header(i int) Section {
 	return s
 }
 
+// ByteOrder is the file's byte order, as debug/elf gives it.
+func (f *File) ByteOrder() binary.ByteOrder {
+	if f.BigEndian {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
+}
+
+// word decodes the n-byte unsigned integer at the start of b in the file's
+// byte order.
+func (f *File) word(b []byte, n int) uint64 {
+	var v uint64
+	for i := range n {
+		j := i // most significant byte first
+		if !f.BigEndian {
+			j = n - 1 - i
+		}
+		v = v<<8 | uint64(b[j])
+	}
+	return v
+}
+
 // shdr64Wide marks the section header fields that ELF64 widens to 8 bytes
 // (ELF32 has 4 bytes each): name, type, flags, addr, offset, size, link,
 // info, addralign, entsize.
@@ -281,11 +301,11 @@ var shdr64Wide = [10]bool{false, false, true, true, true, true, false, false, tr
 func (f *File) decode(b []byte) Section {
 	var v [10]uint64
 	for i, wide := range shdr64Wide {
+		n := 4
 		if wide && f.Class == Class64 {
-			v[i], b = f.ByteOrder.Uint64(b), b[8:]
-		} else {
-			v[i], b = uint64(f.ByteOrder.Uint32(b)), b[4:]
+			n = 8
 		}
+		v[i], b = f.word(b, n), b[n:]
 	}
 	return Section{
 		NameOff: uint32(v[0]), Type: uint32(v[1]), Flags: v[2], Addr: v[3], Offset: v[4], Size: v[5],
