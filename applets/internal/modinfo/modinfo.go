@@ -185,7 +185,7 @@ func readELF(r io.ReaderAt, size int64) (fields []Field, machine elfsect.Machine
 // Readers and their blocks are recycled (blockPool): nothing read through one
 // outlives ReadFile, the fields are copied out as strings.
 type blockReader struct {
-	r      io.ReaderAt
+	r      fdReader
 	size   int64
 	blocks map[int64][]byte
 	free   [][]byte // spare blocks of blockSize bytes
@@ -195,7 +195,7 @@ const blockSize = 4 << 10
 
 var blockPool = sync.Pool{New: func() any { return &blockReader{blocks: map[int64][]byte{}} }}
 
-func getBlockReader(r io.ReaderAt, size int64) *blockReader {
+func getBlockReader(r fdReader, size int64) *blockReader {
 	b := blockPool.Get().(*blockReader)
 	b.r, b.size = r, size
 	return b
@@ -206,7 +206,7 @@ func putBlockReader(b *blockReader) {
 		b.free = append(b.free, blk[:cap(blk)])
 		delete(b.blocks, idx)
 	}
-	b.r = nil
+	b.r = -1
 	blockPool.Put(b)
 }
 
