@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -137,23 +136,20 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 	ix := &Index{Dir: found[0], Conf: conf, mods: map[string]*Module{}, aliasExact: map[string][]string{}}
 	// depmod's files describe one folder: only then is modules.dep read, if
 	// it is not older than the newest module.
-	var depInfo os.FileInfo
-	if len(found) == 1 {
-		if st, err := os.Stat(filepath.Join(found[0], "modules.dep")); err == nil {
-			depInfo = st
-		}
-	}
-	w := walker{ix: ix, stamp: depInfo != nil, seen: map[[2]uint64]bool{}}
+	depPath := filepath.Join(ix.Dir, "modules.dep")
+	var dep unix.Stat_t
+	haveDep := len(found) == 1 && unix.Stat(depPath, &dep) == nil
+	w := walker{ix: ix, stamp: haveDep, seen: map[[2]uint64]bool{}}
 	for _, d := range found {
 		w.walk(filepath.Clean(d), "", false)
 	}
-	if depInfo != nil {
-		if !depInfo.ModTime().Before(w.newest) {
+	if haveDep {
+		if !later(w.newest, dep.Mtim) {
 			if err := ix.loadDepmod(); err != nil {
 				ix.problem(err)
 			}
 		} else {
-			ix.problem(errors.New(filepath.Join(ix.Dir, "modules.dep") + ": older than the modules, reading .modinfo instead"))
+			ix.problem(errors.New(depPath + ": older than the modules, reading .modinfo instead"))
 		}
 	}
 	for _, d := range found {
@@ -168,7 +164,7 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 type walker struct {
 	ix     *Index
 	stamp  bool // track the newest module mtime (for modules.dep freshness)
-	newest time.Time
+	newest unix.Timespec
 	seen   map[[2]uint64]bool
 	buf    []byte // getdents buffer
 }
@@ -307,13 +303,18 @@ func parseDirents(buf []byte, out []dirent) []dirent {
 	return out
 }
 
+// later reports whether time a is after time b.
+func later(a, b unix.Timespec) bool {
+	return a.Sec > b.Sec || a.Sec == b.Sec && a.Nsec > b.Nsec
+}
+
 func (w *walker) add(dirfd int, path, rel, base string) {
 	ix := w.ix
 	if w.stamp {
 		var st unix.Stat_t
 		if unix.Fstatat(dirfd, base, &st, 0) == nil {
-			if t := time.Unix(st.Mtim.Unix()); t.After(w.newest) {
-				w.newest = t
+			if later(st.Mtim, w.newest) {
+				w.newest = st.Mtim
 			}
 		}
 	}
