@@ -477,8 +477,8 @@ func (d *daemon) onSignal(s syscall.Signal) {
 func (d *daemon) restart() {
 	self, _ := os.Executable()
 	argv := os.Args
-	for _, e := range d.entries {
-		if e.Action == inittab.Restart {
+	for i := range d.entries {
+		if e := &d.entries[i]; e.Action == inittab.Restart {
 			d.log.Noticef("restart: stopping services, then exec %s", e.Command)
 			d.m.StopAll()
 			deadline := time.Now().Add(supervise.KillDelay + time.Second)
