@@ -219,10 +219,13 @@ func (l *loader) builtin(name string) bool {
 // permanent errors are not worth a retry: another module loading cannot change
 // them.
 func permanent(err error) bool {
-	for _, e := range []error{unix.ENODEV, unix.EINVAL, unix.ENOEXEC, unix.EPERM, unix.EOPNOTSUPP, unix.EKEYREJECTED} {
-		if errors.Is(err, e) {
-			return true
-		}
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case unix.ENODEV, unix.EINVAL, unix.ENOEXEC, unix.EPERM, unix.EOPNOTSUPP, unix.EKEYREJECTED:
+		return true
 	}
 	return false
 }
