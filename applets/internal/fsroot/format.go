@@ -141,8 +141,7 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 		copyErr = printf.Errorf("config backup larger than %d bytes", maxBackup)
 	}
 	err = cmd.Wait()
-	var exit *command.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == 2 && n > 0 {
+	if exit, ok := errors.AsType[*command.ExitError](err); ok && exit.ExitCode() == 2 && n > 0 {
 		err = nil // "decompression OK, trailing garbage ignored"
 	}
 	if copyErr != nil {
