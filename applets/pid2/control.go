@@ -245,29 +245,35 @@ func formatReply(rep reply) []byte {
 	return append(b, '\n')
 }
 
-// readReply reads reply lines up to the end marker.
+// readReply reads reply lines up to the end marker. (A line longer than
+// r's buffer comes in pieces: ReadSlice, not ReadString, which would link in
+// bufio's fragment collector for this one use.)
 func readReply(r *bufio.Reader) (reply, error) {
-	var out strings.Builder
+	var out, b []byte
 	for {
-		line, err := r.ReadString('\n')
+		piece, err := r.ReadSlice('\n')
+		b = append(b, piece...)
+		if len(out)+len(b) > maxReply {
+			return reply{}, errors.New("reply too long")
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return reply{}, err
 		}
-		line = line[:len(line)-1]
+		line := string(b[:len(b)-1])
+		b = b[:0]
 		switch {
 		case strings.HasPrefix(line, "o "):
-			if out.Len()+len(line) > maxReply {
-				return reply{}, errors.New("reply too long")
-			}
-			out.WriteString(line[2:])
-			out.WriteByte('\n')
+			out = append(append(out, line[2:]...), '\n')
 		case line == "ok":
-			return reply{OK: true, Out: out.String()}, nil
+			return reply{OK: true, Out: string(out)}, nil
 		case strings.HasPrefix(line, "err "):
-			return reply{Out: out.String(), Err: line[4:]}, nil
+			return reply{Out: string(out), Err: line[4:]}, nil
 		default:
 			return reply{}, printf.Errorf("bad reply line %.40q", line)
 		}
@@ -336,7 +342,9 @@ func serve(fd int, reqs chan<- ctlReq) {
 		answer(reply{Err: printf.Sprintf("permission denied: peer uid %d is not root", cred.Uid)})
 		return
 	}
-	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadString('\n')
+	// ReadSlice: a line without newline in maxRequest bytes fills the buffer.
+	b, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadSlice('\n')
+	line := string(b)
 	if err != nil {
 		if len(line) >= maxRequest {
 			answer(reply{Err: "bad request: request too long"})
