@@ -61,8 +61,7 @@ func (s *System) insmod(args []string) int {
 		return 1
 	}
 	if err := s.Insert(m.Path, params); err != nil {
-		var le *LoadError
-		if errors.As(err, &le) {
+		if _, ok := errors.AsType[*LoadError](err); ok {
 			s.errorf("insmod", "cannot insert %v", err)
 		} else {
 			s.errorf("insmod", "cannot insert %s: %v", m.Path, err)
@@ -501,8 +500,7 @@ func (s *System) runCommand(kind, module, cmd, opts string) error {
 	if err == nil {
 		return nil
 	}
-	var ee *command.ExitError
-	if errors.As(err, &ee) {
+	if ee, ok := errors.AsType[*command.ExitError](err); ok {
 		// "exit status N", or the signal that killed it.
 		err = errors.New(ee.ProcessState.String())
 	}

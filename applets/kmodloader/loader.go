@@ -219,8 +219,8 @@ func (l *loader) builtin(name string) bool {
 // permanent errors are not worth a retry: another module loading cannot change
 // them.
 func permanent(err error) bool {
-	var errno unix.Errno
-	if !errors.As(err, &errno) {
+	errno, ok := errors.AsType[unix.Errno](err)
+	if !ok {
 		return false
 	}
 	switch errno {
