@@ -660,17 +660,17 @@ func (d *daemon) control(r request) reply {
 
 // statusText is `pid2 status`: one line a service.
 func statusText(st []supervise.Status) string {
-	var b strings.Builder
+	var b []byte
 	for _, s := range st {
 		pid := "-"
 		if s.Pid != 0 {
 			pid = strconv.Itoa(s.Pid)
 		}
-		printf.Fprintf(&b, "%-20s %-9s pid=%-7s restarts=%-3d last=%s", s.Name, s.State, pid, s.Restarts, strings.ReplaceAll(s.LastExit, " ", "_"))
+		b = append(b, printf.Sprintf("%-20s %-9s pid=%-7s restarts=%-3d last=%s", s.Name, s.State, pid, s.Restarts, strings.ReplaceAll(s.LastExit, " ", "_"))...)
 		if s.Note != "" {
-			printf.Fprintf(&b, " (%s)", s.Note)
+			b = append(b, " ("+s.Note+")"...)
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	return b.String()
+	return string(b)
 }
