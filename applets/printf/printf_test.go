@@ -30,7 +30,7 @@ func (panicky) String() string { panic("boom") }
 
 // operands covers every type this package claims to format.
 var operands = []any{
-	0, 7, -7, 255, -255, 1 << 40, int64(-1 << 62), uint64(1<<64 - 1), uint32(0xdeadc0de),
+	0, 7, -7, 255, -255, int64(1 << 40), int64(-1 << 62), uint64(1<<64 - 1), uint32(0xdeadc0de),
 	int8(-3), uint16(0x1f), uintptr(0x7fff), 'x', byte('A'), 0x1F600, -1,
 	"", "a", "abc", "héllo wörld", "tab\there", "quote\"d", "\x00\xff", "ünï",
 	[]byte("bytes"), []byte{}, []byte{0, 1, 254},
