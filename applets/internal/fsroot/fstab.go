@@ -115,7 +115,6 @@ func uciWords(s string) ([]string, error) {
 
 // ExtrootMount is the fstab mount section that asks for an extroot.
 type ExtrootMount struct {
-	_         noCompare
 	Target    string // "/overlay" (overlay on external storage) or "/" (whole root)
 	Device    string // a root=-style spec: UUID=..., LABEL=... or /dev/...
 	FSType    string // "" to probe

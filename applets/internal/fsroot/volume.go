@@ -66,7 +66,6 @@ func (s *System) Param(key string) (string, bool) {
 
 // Volume is a found data (or root) volume.
 type Volume struct {
-	_      noCompare
 	Name   string // the name looked for
 	Driver string // "partname", "gpt", "label", "ubi" or "mtd"
 	Device string // node to mount ("mtdN" for an MTD without mtdblock)
@@ -178,13 +177,8 @@ func (s *System) byFIT(name string) *Volume {
 	return volume(name, "fit", n, size)
 }
 
-// noCompare makes a struct type not comparable (with ==): the compiler then
-// gives the binary no equality function for it, which nothing here uses.
-type noCompare [0]func()
-
 // blockDev is one entry of /sys/class/block.
 type blockDev struct {
-	_            noCompare
 	name, sysdir string
 	devname      string // DEVNAME from uevent
 	partname     string // PARTNAME from uevent (GPT name)

@@ -14,13 +14,8 @@ import (
 	"toybox-go/applets/printf"
 )
 
-// noCompare makes a struct type not comparable (with ==): the compiler then
-// gives the binary no equality function for it, which nothing here uses.
-type noCompare [0]func()
-
 // Partition is one used entry of the table.
 type Partition struct {
-	_        noCompare
 	Number   int    // 1-based index in the array, as the kernel numbers partitions
 	Name     string // decoded UTF-16LE name
 	Type     string // type GUID, lower-case text form

@@ -11,13 +11,8 @@ import (
 	"toybox-go/applets/printf"
 )
 
-// noCompare makes a struct type not comparable (with ==): the compiler then
-// gives the binary no equality function for it, which nothing here uses.
-type noCompare [0]func()
-
 // Entry is one mount.
 type Entry struct {
-	_      noCompare
 	Dev    string // MAJOR:MINOR of the mounted device
 	Target string // mount point, unescaped
 	FSType string
