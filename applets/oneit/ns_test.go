@@ -309,24 +309,32 @@ func newFifo(t *testing.T) fifo {
 }
 
 // wait blocks until a writer opens the fifo and writes a line.
-func (f fifo) wait(t *testing.T, timeout time.Duration) {
+func (f fifo) wait(t *testing.T, timeout time.Duration) { f.read(t, timeout) }
+
+// read is wait that returns the line, without its newline.
+func (f fifo) read(t *testing.T, timeout time.Duration) string {
 	t.Helper()
-	got := make(chan error, 1)
+	type result struct {
+		line string
+		err  error
+	}
+	got := make(chan result, 1)
 	go func() {
 		fd, err := os.Open(string(f)) // blocks until the writer opens it
 		if err != nil {
-			got <- err
+			got <- result{err: err}
 			return
 		}
 		defer fd.Close()
-		_, err = bufio.NewReader(fd).ReadString('\n')
-		got <- err
+		line, err := bufio.NewReader(fd).ReadString('\n')
+		got <- result{strings.TrimSuffix(line, "\n"), err}
 	}()
 	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
+	case r := <-got:
+		if r.err != nil {
+			t.Fatal(r.err)
 		}
+		return r.line
 	case <-time.After(timeout):
 		// Unblock the opener so the goroutine ends.
 		if w, err := os.OpenFile(string(f), os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
@@ -334,6 +342,7 @@ func (f fifo) wait(t *testing.T, timeout time.Duration) {
 		}
 		t.Fatalf("child not ready after %v", timeout)
 	}
+	return ""
 }
 
 func readJSON(t *testing.T, path string, v any) {
@@ -728,7 +737,7 @@ func TestNotPID1ExitCodes(t *testing.T) {
 				var ready fifo
 				if tc.sig != 0 {
 					ready = newFifo(t)
-					args = append(args, "sh", "-c", "echo > "+string(ready)+"; exec sleep 1000")
+					args = append(args, "sh", "-c", "echo $$ > "+string(ready)+"; exec sleep 1000")
 				} else {
 					args = append(args, tc.args...)
 				}
@@ -738,7 +747,13 @@ func TestNotPID1ExitCodes(t *testing.T) {
 					t.Fatal(err)
 				}
 				if tc.sig != 0 {
-					ready.wait(t, 30*time.Second)
+					// Not PID 1, oneit exits as toybox does and leaves its
+					// child running: the test ends the child itself.
+					child, err := strconv.Atoi(ready.read(t, 30*time.Second))
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = unix.Kill(child, unix.SIGKILL) })
 					_ = cmd.Process.Signal(tc.sig)
 				}
 				ending, err := nstest.EndingOf(cmd.Wait())
