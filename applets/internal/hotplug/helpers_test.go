@@ -1,6 +1,7 @@
 package hotplug
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,21 +13,86 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/rules"
 	"toybox-go/applets/internal/uevent"
 )
 
-// logBuf is a log sink safe to read while the daemon writes.
+// logBuf is a log sink safe to read while the daemon writes; waitFor waits
+// for a line to be written.
 type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // a token after each Write; made by waitFor
 }
 
 func (l *logBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.written != nil {
+		select {
+		case l.written <- struct{}{}:
+		default:
+		}
+	}
 	return l.b.Write(p)
+}
+
+// waitFor returns once the log holds text, or an error after timeout.
+func (l *logBuf) waitFor(text string, timeout time.Duration) error {
+	l.mu.Lock()
+	if l.written == nil {
+		l.written = make(chan struct{}, 1)
+	}
+	written := l.written
+	l.mu.Unlock()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for !strings.Contains(l.String(), text) {
+		select {
+		case <-written:
+		case <-deadline.C:
+			return fmt.Errorf("no %q in the log after %v", text, timeout)
+		}
+	}
+	return nil
+}
+
+// readFIFO makes a FIFO at path's place and returns a function that waits
+// for a writer's first line on it, or gives up after timeout.
+func readFIFO(path string, timeout time.Duration) (func() (string, error), error) {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, err
+	}
+	return func() (string, error) {
+		type result struct {
+			line string
+			err  error
+		}
+		got := make(chan result, 1)
+		go func() {
+			f, err := os.Open(path) // blocks until a writer opens it
+			if err != nil {
+				got <- result{err: err}
+				return
+			}
+			defer f.Close()
+			line, err := bufio.NewReader(f).ReadString('\n')
+			got <- result{line, err}
+		}()
+		select {
+		case r := <-got:
+			return r.line, r.err
+		case <-time.After(timeout):
+			// Unblock the opener so that its goroutine ends.
+			if w, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+			return "", fmt.Errorf("nothing written to %s in %v", path, timeout)
+		}
+	}, nil
 }
 
 func (l *logBuf) String() string {

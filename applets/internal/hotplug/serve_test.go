@@ -1,13 +1,13 @@
 package hotplug
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/internal/netnstest"
@@ -16,15 +16,19 @@ import (
 
 // TestServe is the listener-only mode (pid2 -h FILE) on real events: rules
 // loaded from the file (a warning logged with file:line), an exec run for a
-// new interface, a clean return when the context ends.
+// new interface, a clean return when told to stop.
 func TestServe(t *testing.T) {
 	sh := testbin.RequireTool(t, "sh")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
+	execRan, err := readFIFO(out, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rulesFile := filepath.Join(dir, "hotplug-preinit.json")
 	text := `[
 	[ "if", [ "eq", "SUBSYSTEM", "net" ],
-		[ "exec", ` + strconv.Quote(sh) + `, "-c", "echo $ACTION $INTERFACE >> ` + out + `" ] ],
+		[ "exec", ` + strconv.Quote(sh) + `, "-c", "echo $ACTION $INTERFACE > ` + out + `" ] ],
 	[ "if", [ "frob", "X" ], [ "exec", "/bin/false" ] ],
 ]`
 	if err := os.WriteFile(rulesFile, []byte(text), 0o644); err != nil {
@@ -32,23 +36,23 @@ func TestServe(t *testing.T) {
 	}
 	lb := &logBuf{}
 	log := kmsg.NewWriter("hotplug", lb)
-	err := netnstest.Do(t, func(ns *netnstest.NS) error {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
+	err = netnstest.Do(t, func(ns *netnstest.NS) error {
+		stop := make(chan struct{})
 		helper := ns.Go(func(ns *netnstest.NS) error {
-			defer cancel()
-			if err := poll("the listener", func() bool { return strings.Contains(lb.String(), "listening for uevents") }); err != nil {
+			defer close(stop)
+			if err := lb.waitFor("listening for uevents", 20*time.Second); err != nil {
 				return err
 			}
 			if err := ns.AddDummy("s0"); err != nil {
 				return err
 			}
-			return poll("the exec", func() bool {
-				b, _ := os.ReadFile(out)
-				return string(b) == "add s0\n"
-			})
+			line, err := execRan()
+			if err == nil && line != "add s0\n" {
+				err = fmt.Errorf("the exec wrote %q, want \"add s0\\n\"", line)
+			}
+			return err
 		})
-		if err := ServeUntil(ctx.Done(), rulesFile, log); err != nil {
+		if err := ServeUntil(stop, rulesFile, log); err != nil {
 			return fmt.Errorf("ServeUntil: %w", err)
 		}
 		return <-helper
