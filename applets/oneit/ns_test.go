@@ -939,19 +939,7 @@ func TestStuckSyncStillReboots(t *testing.T) {
 func TestStuckConsoleDoesNotStopPID1(t *testing.T) {
 	t.Parallel()
 	testbin.RequireRoot(t)
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		testbin.Unavailable(t, "no pty: %v", err)
-	}
-	defer master.Close() // kept open and never read: the pty fills up
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts := fmt.Sprintf("/dev/pts/%d", n)
+	_, pts := testbin.OpenPTY(t) // the master stays open, never read: the pty fills up
 	// The filler runs in a session of its own and blocks once the pty is
 	// full; COMMAND exits once a write of its own blocks too.
 	script := `setsid sh -c 'while :; do echo fill-the-console-fill-the-console-fill-the-console; done' &
