@@ -65,9 +65,19 @@ type recLine struct {
 
 func readRec(t testing.TB, out string) []recLine {
 	t.Helper()
+	lines, err := parseRec(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// parseRec reads the records recScript wrote to out (none when out does not
+// exist yet).
+func parseRec(out string) ([]recLine, error) {
 	b, err := os.ReadFile(out)
 	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
+		return nil, err
 	}
 	var lines []recLine
 	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
@@ -76,12 +86,12 @@ func readRec(t testing.TB, out string) []recLine {
 		}
 		f := strings.Split(l, "|")
 		if len(f) != 7 {
-			t.Fatalf("bad record %q", l)
+			return nil, fmt.Errorf("%s: bad record %q", out, l)
 		}
 		seq, _ := strconv.ParseUint(f[4], 10, 64)
 		lines = append(lines, recLine{f[0], f[1], f[2], f[3], seq, f[5], f[6]})
 	}
-	return lines
+	return lines, nil
 }
 
 // runPlug makes a Plug from cfg and runs it in a goroutine; stop ends Run,
@@ -100,15 +110,24 @@ func runPlug(cfg Config) (p *Plug, stop func(), err error) {
 // waitRec waits for a record of iface in out. It returns an error: it runs in
 // netnstest.Do's fn, off the test's goroutine, where t.Fatal would hang Do.
 func waitRec(out, iface string) error {
-	return poll("the script to run for "+iface, func() bool {
-		b, _ := os.ReadFile(out)
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Split(l, "|"); len(f) == 7 && f[1] == iface {
+	var bad error
+	err := poll("the script to run for "+iface, func() bool {
+		recs, err := parseRec(out)
+		if err != nil {
+			bad = err
+			return true
+		}
+		for _, r := range recs {
+			if r.iface == iface {
 				return true
 			}
 		}
 		return false
 	})
+	if bad != nil {
+		return bad
+	}
+	return err
 }
 
 // TestRealUeventsRunHotplugD: kernel events for interfaces made in a fresh
