@@ -47,14 +47,9 @@ func (e *LoadError) Unwrap() error { return e.Errno }
 // The kernel's own log lines about the failure are attached when /dev/kmsg is
 // readable.
 func insertKernel(path, params string) error {
-	// open(2), not os.Open: no poller registration to try and undo (three
-	// system calls per module, which show under emulation).
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}
+	fd, err := modinfo.OpenFile(path, 0) // open(2), not os.Open (see there)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: path, Err: err}
+		return err
 	}
 	defer unix.Close(fd)
 	flags := 0

@@ -173,7 +173,7 @@ type walker struct {
 // same work as os.ReadDir, in fewer system calls: it is most of an index
 // build). quiet drops the errors of a symlink that is no directory.
 func (w *walker) walk(path, rel string, quiet bool) {
-	fd, err := openFile(path, unix.O_DIRECTORY)
+	fd, err := OpenFile(path, unix.O_DIRECTORY)
 	if err != nil {
 		if !quiet {
 			w.ix.problem(err)

@@ -87,10 +87,7 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 	if Compressed(path) != "" {
 		return nil, 0, printf.Errorf("%s: %w", path, ErrCompressed)
 	}
-	// Plain system calls: os.Open would also try to register the file with
-	// the poller and undo it (three more calls per module), which shows in a
-	// loader under emulation.
-	fd, err := openFile(path, 0)
+	fd, err := OpenFile(path, 0)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -111,9 +108,11 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 	return fields, machine, nil
 }
 
-// openFile opens a file (or, with unix.O_DIRECTORY, a directory) for
-// reading with open(2), retrying on EINTR; errors read as os.Open's.
-func openFile(path string, flags int) (int, error) {
+// OpenFile opens a file (or, with unix.O_DIRECTORY, a directory) for
+// reading with open(2), retrying on EINTR; errors read as os.Open's. (No
+// os.File: that would register the descriptor with the poller and undo it,
+// three more system calls per module, which show under emulation.)
+func OpenFile(path string, flags int) (int, error) {
 	for {
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
 		if err == unix.EINTR {

@@ -83,7 +83,7 @@ func ParseSignature(data []byte) (*Signature, error) {
 // nil for an unsigned module. One read of the file's last maxSignature bytes:
 // a trailer claiming more is malformed.
 func ReadSignature(path string) (*Signature, error) {
-	fd, err := openFile(path, 0)
+	fd, err := OpenFile(path, 0)
 	if err != nil {
 		return nil, err
 	}
