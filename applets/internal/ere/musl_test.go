@@ -31,7 +31,6 @@ func TestMusl(t *testing.T) {
 		t.Fatalf("musl-gcc: %v\n%s", err, out)
 	}
 
-	const alphabet = "ab^$.|()*+?{},[]-\\:=x1 \n\xff"
 	pieces := []string{"{2}", "{1,3}", "{0,}", "{,2}", "[[:alpha:]]", "[[:digit:]-]", "[^a]", "[]a]", "[a-]",
 		"[%--]", "[a-c-e]", "[[.a.]-c]", "\\.", "\\\\", "\\/", "\\}", "\\d", "()", "a**"}
 	rng := rand.New(rand.NewSource(7))
@@ -53,24 +52,13 @@ func TestMusl(t *testing.T) {
 			rng.Read(src)
 			pat = generate(src)
 		} else {
-			var b []byte
-			for j := rng.Intn(10); j >= 0; j-- {
-				if rng.Intn(4) == 0 {
-					b = append(b, pieces[rng.Intn(len(pieces))]...)
-				} else {
-					b = append(b, alphabet[rng.Intn(len(alphabet))])
-				}
-			}
-			pat = string(b)
+			pat = randomPattern(rng, pieces)
 		}
 		for j := 0; j < 4; j++ {
-			s := make([]byte, rng.Intn(10))
-			for k := range s {
-				s[k] = "abx1\n\xff](A.- "[rng.Intn(12)]
-			}
-			records = append(records, record{pat, string(s)})
+			s := randomSubject(rng, "abx1\n\xff](A.- ")
+			records = append(records, record{pat, s})
 			put(pat)
-			put(string(s))
+			put(s)
 		}
 	}
 	cmd := exec.Command(bin)
