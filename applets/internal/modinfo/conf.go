@@ -1,6 +1,7 @@
 package modinfo
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -134,9 +135,16 @@ const maxConfFile = 16 << 20
 // joined as kmod joins them: a backslash before the end of a line continues it
 // on the next, a backslash before any other character is dropped.
 func (c *Conf) Parse(name string, r io.Reader) {
-	data, err := io.ReadAll(io.LimitReader(r, maxConfFile))
+	data, err := io.ReadAll(io.LimitReader(r, maxConfFile+1))
 	if err != nil {
 		c.problem("%s: %v", name, err)
+	}
+	if len(data) > maxConfFile {
+		// Said, not silently cut; the line the bound splits is dropped too
+		// (half an options line would load a module with the wrong ones).
+		c.problem("%s: longer than %d bytes: the rest is not read", name, maxConfFile)
+		data = data[:maxConfFile]
+		data = data[:bytes.LastIndexByte(data, '\n')+1]
 	}
 	next := 1
 	for len(data) > 0 {

@@ -292,6 +292,19 @@ func TestOpenAll(t *testing.T) {
 	}
 }
 
+// TestConfTooLong: a file past maxConfFile is read up to the last whole line
+// within the bound, and that is reported, not silently cut.
+func TestConfTooLong(t *testing.T) {
+	comment := "#" + strings.Repeat("x", maxConfFile-len("blacklist a\n")-len("options b x=12")-2) + "\n"
+	text := "blacklist a\n" + comment + "options b x=1234\nblacklist c\n"
+	c := NewConf()
+	c.Parse("x.conf", strings.NewReader(text))
+	wantProblems(t, c.Problems, "x.conf: longer than")
+	if !c.Blacklist["a"] || c.Blacklist["c"] || c.Options["b"] != "" {
+		t.Errorf("blacklist %v, options %q: want a only, and no half line", c.Blacklist, c.Options)
+	}
+}
+
 // wantProblems checks that problems are exactly the wanted ones, each
 // beginning with its file:line prefix.
 func wantProblems(t *testing.T, problems []string, prefixes ...string) {
