@@ -14,7 +14,6 @@
 package elfsect
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -269,14 +268,6 @@ func (f *File) header(i int) Section {
 	s := f.decode(f.shdrs[i*f.shentsize : (i+1)*f.shentsize])
 	s.Index = i
 	return s
-}
-
-// ByteOrder is the file's byte order, as debug/elf gives it.
-func (f *File) ByteOrder() binary.ByteOrder {
-	if f.BigEndian {
-		return binary.BigEndian
-	}
-	return binary.LittleEndian
 }
 
 // word decodes the n-byte unsigned integer at the start of b in the file's

@@ -20,8 +20,8 @@ func compareWithDebugELF(t *testing.T, what string, data []byte, f *File) {
 		t.Errorf("%s: debug/elf refuses what we read: %v", what, err)
 		return
 	}
-	if int(ef.Class) != int(f.Class) || ef.ByteOrder != f.ByteOrder() || int(ef.Machine) != int(f.Machine) || int(ef.Type) != int(f.Type) {
-		t.Errorf("%s: header %v %v %v %v, debug/elf %v %v %v %v", what, f.Class, f.ByteOrder(), f.Machine, f.Type, ef.Class, ef.ByteOrder, ef.Machine, ef.Type)
+	if int(ef.Class) != int(f.Class) || ef.ByteOrder != byteOrder(f) || int(ef.Machine) != int(f.Machine) || int(ef.Type) != int(f.Type) {
+		t.Errorf("%s: header %v %v %v %v, debug/elf %v %v %v %v", what, f.Class, byteOrder(f), f.Machine, f.Type, ef.Class, ef.ByteOrder, ef.Machine, ef.Type)
 	}
 	if len(ef.Sections) != f.NumSections() {
 		t.Errorf("%s: %d sections, debug/elf %d", what, f.NumSections(), len(ef.Sections))
