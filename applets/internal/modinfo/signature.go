@@ -114,8 +114,6 @@ func (s *Signature) Fields() []Field {
 
 // hexColons writes bytes as kmod does: "01:AB:..", a new line and two tabs
 // after every twentieth byte.
-//
-//go:noinline
 func hexColons(b []byte) string {
 	const digits = "0123456789ABCDEF"
 	out := make([]byte, 0, len(b)*3+len(b)/20*3)
