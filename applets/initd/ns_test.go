@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,9 +29,9 @@ const preinitScript = `R=${0%/etc/preinit}
 	echo "PATH=$PATH"
 	for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^pid2 -h' | sed 's/^/PLUGD=/'
 } > "$R/preinit.out"
-if [ -n "$WAIT_FOR_GO" ]; then
-	: > "$R/preinit.ready"
-	while [ ! -e "$R/go" ]; do sleep 0.05; done
+if [ -p "$R/go" ]; then # held by the test (holdPreinit)
+	echo ready > "$R/preinit.ready"
+	read -r line < "$R/go"
 fi
 `
 
@@ -56,8 +57,9 @@ type tree struct {
 	t    *testing.T
 	dir  string
 	cons string
-	init string // the init to run; "" means testbin.Applet(t, "init")
-	pid  int    // host PID of the namespace's init, once started
+	init string   // the init to run; "" means testbin.Applet(t, "init")
+	pid  int      // host PID of the namespace's init, once started
+	proc *started // that init, once started
 }
 
 func newTree(t *testing.T, withPreinit bool) *tree {
@@ -94,8 +96,9 @@ func (tr *tree) read(name string) string {
 	return string(b)
 }
 
-// start runs init as PID 1 of a new namespace and returns the command.
-func (tr *tree) start(cmdline string, env ...string) (*bytes.Buffer, func() nstest.Ending) {
+// start runs init as PID 1 of a new namespace; it returns init's stderr and
+// a function waiting for init to end.
+func (tr *tree) start(cmdline string, env ...string) (*syncBuffer, func() nstest.Ending) {
 	tr.t.Helper()
 	writeFile(tr.t, tr.cons, "", 0o644)
 	init := tr.init
@@ -105,65 +108,142 @@ func (tr *tree) start(cmdline string, env ...string) (*bytes.Buffer, func() nste
 	cmd := nstest.Command(tr.t, init, "-R", tr.dir, "-C", tr.cons,
 		"-k", "init.oneit="+filepath.Join(tr.dir, "record.sh")+" "+cmdline)
 	cmd.Env = append(cmd.Env, env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tr.t.Fatal(err)
 	}
 	tr.pid = cmd.Process.Pid // nstest's shim execs init: it is this process
-	return &out, func() nstest.Ending { return waitEnding(tr.t, cmd, func() string { return tr.log(&out) }) }
+	tr.proc = watch(cmd)
+	return out, func() nstest.Ending { return tr.proc.ending(tr.t, func() string { return tr.log(out) }) }
 }
 
-// waitEnding waits up to 60 s for the started cmd (a namespace's PID 1) to
-// end and says how; at the deadline it kills the namespace and fails with
-// log().
-func waitEnding(t *testing.T, cmd *exec.Cmd, log func() string) nstest.Ending {
+// syncBuffer holds init's stderr: exec's copying goroutine writes it while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// started is a namespace's PID 1 waited for in the background.
+type started struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once cmd has ended
+	err  error         // cmd.Wait's, once done is closed
+}
+
+func watch(cmd *exec.Cmd) *started {
+	s := &started{cmd: cmd, done: make(chan struct{})}
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+	return s
+}
+
+// ending waits up to 60 s for init to end and says how; at the deadline it
+// kills the namespace and fails with log().
+func (s *started) ending(t *testing.T, log func() string) nstest.Ending {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		e, err := nstest.EndingOf(err)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+	case <-s.done:
 	case <-time.After(60 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
 		t.Fatalf("init did not end within 60 s; output:\n%s", log())
-		return nstest.Ending{}
 	}
+	e, err := nstest.EndingOf(s.err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
-// waitUntil polls cond until it holds, failing with what and init's log at
-// the deadline. For what only shows in files and the log, which no event
-// announces.
-func (tr *tree) waitUntil(out *bytes.Buffer, deadline time.Time, what string, cond func() bool) {
+// waitLog waits for init's log to hold want, failing with what at the
+// deadline or as soon as init ends. The console is a file, which announces no
+// write: it is read again every 20 ms.
+func (tr *tree) waitLog(out *syncBuffer, deadline time.Time, what, want string) {
 	tr.t.Helper()
-	for !cond() {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(tr.log(out), want) {
 		if time.Now().After(deadline) {
 			tr.t.Fatalf("%s\n%s", what, tr.log(out))
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-tr.proc.done:
+			if !strings.Contains(tr.log(out), want) {
+				tr.t.Fatalf("%s: init ended (%v)\n%s", what, tr.proc.err, tr.log(out))
+			}
+		case <-tick.C:
+		}
 	}
 }
 
-// waitPreinit waits for the test preinit (run with WAIT_FOR_GO=1) to be
-// waiting for tr.dir/go, and returns the deadline for the rest of the test.
-func (tr *tree) waitPreinit(out *bytes.Buffer) time.Time {
+// preinitHold holds the test preinit, which finds tr.dir/go a FIFO: it
+// writes a line to the FIFO preinit.ready, then waits for one on go. The test
+// keeps both open read-write, so that no open on either side blocks.
+type preinitHold struct {
+	t           *testing.T
+	ready, goOn *os.File
+}
+
+// holdPreinit makes the FIFOs; call it before start.
+func (tr *tree) holdPreinit() *preinitHold {
 	tr.t.Helper()
+	h := &preinitHold{t: tr.t}
+	for _, f := range []struct {
+		name string
+		file **os.File
+	}{{"preinit.ready", &h.ready}, {"go", &h.goOn}} {
+		p := filepath.Join(tr.dir, f.name)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			tr.t.Fatalf("mkfifo %s: %v", p, err)
+		}
+		fifo, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			tr.t.Fatal(err)
+		}
+		tr.t.Cleanup(func() { fifo.Close() })
+		*f.file = fifo
+	}
+	return h
+}
+
+// waitReady waits for the held preinit to say it runs, and returns the
+// deadline for the rest of the test.
+func (h *preinitHold) waitReady(tr *tree, out *syncBuffer) time.Time {
+	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	tr.waitUntil(out, deadline, "preinit did not start", func() bool {
-		_, err := os.Stat(filepath.Join(tr.dir, "preinit.ready"))
-		return err == nil
-	})
+	if err := h.ready.SetReadDeadline(deadline); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.ready.Read(make([]byte, 64)); err != nil {
+		h.t.Fatalf("preinit did not start: %v\n%s", err, tr.log(out))
+	}
 	return deadline
+}
+
+// release lets the held preinit finish.
+func (h *preinitHold) release() {
+	h.t.Helper()
+	if _, err := h.goOn.Write([]byte("go\n")); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // log is what init wrote: before the console redirect on its stderr, after it
 // on the console (-C).
-func (tr *tree) log(out *bytes.Buffer) string {
+func (tr *tree) log(out *syncBuffer) string {
 	b, _ := os.ReadFile(tr.cons)
 	return out.String() + string(b)
 }
@@ -303,17 +383,16 @@ func TestSignalsDuringPreinit(t *testing.T) {
 	} {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			tr := newTree(t, true)
-			out, wait := tr.start("", "WAIT_FOR_GO=1")
-			deadline := tr.waitPreinit(out)
+			hold := tr.holdPreinit()
+			out, wait := tr.start("")
+			deadline := hold.waitReady(tr, out)
 			if err := syscall.Kill(tr.pid, c.sig); err != nil {
 				t.Fatal(err)
 			}
 			if c.sig == syscall.SIGINT {
 				// Wait for init to have logged it, then let preinit finish.
-				tr.waitUntil(out, deadline, "SIGINT not seen", func() bool {
-					return strings.Contains(tr.log(out), "ignoring interrupt")
-				})
-				writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
+				tr.waitLog(out, deadline, "SIGINT not seen", "ignoring interrupt")
+				hold.release()
 			}
 			if e := wait(); e != c.want {
 				t.Fatalf("after %v: %v, want %v\n%s", c.sig, e, c.want, tr.log(out))
@@ -388,7 +467,7 @@ sync
 		t.Fatal(err)
 	}
 	consLog := func() string { b, _ := os.ReadFile(cons); return buf.String() + string(b) }
-	if e := waitEnding(t, cmd, consLog); e != (nstest.Ending{}) {
+	if e := watch(cmd).ending(t, consLog); e != (nstest.Ending{}) {
 		t.Fatalf("ended %v\n%s", e, consLog())
 	}
 	b, _ := os.ReadFile(cons)
@@ -497,15 +576,14 @@ func TestIdleAfterFailedHandOffReaps(t *testing.T) {
 	if err := os.Symlink(exe, tr.init); err != nil {
 		t.Fatal(err)
 	}
-	out, wait := tr.start("", "WAIT_FOR_GO=1")
-	deadline := tr.waitPreinit(out)
+	hold := tr.holdPreinit()
+	out, wait := tr.start("")
+	deadline := hold.waitReady(tr, out)
 	if err := os.Chmod(exe, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
-	tr.waitUntil(out, deadline, "init did not go idle", func() bool {
-		return strings.Contains(tr.log(out), "nothing left to run") // its log is the only sign
-	})
+	hold.release()
+	tr.waitLog(out, deadline, "init did not go idle", "nothing left to run") // its log is the only sign
 	pid := tr.pid
 	// An orphan for PID 1: sh starts sleep and exits at once.
 	if out, err := nstest.Enter(pid, "sh", "-c", "sleep 0.2 & exit 0").CombinedOutput(); err != nil {
@@ -531,22 +609,14 @@ func TestRuntimeFatalSignalsDuringPreinitAreIgnored(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGABRT, syscall.SIGSYS, syscall.SIGSEGV} {
 		t.Run(sig.String(), func(t *testing.T) {
 			tr := newTree(t, true)
-			out, wait := tr.start("", "WAIT_FOR_GO=1")
-			deadline := tr.waitPreinit(out)
-			pid := tr.pid
-			if err := syscall.Kill(pid, sig); err != nil {
+			hold := tr.holdPreinit()
+			out, wait := tr.start("")
+			deadline := hold.waitReady(tr, out)
+			if err := syscall.Kill(tr.pid, sig); err != nil {
 				t.Fatal(err)
 			}
-			for !strings.Contains(tr.log(out), "ignoring "+sig.String()) {
-				if time.Now().After(deadline) {
-					break // the ending below says what happened
-				}
-				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(st), ") Z ") {
-					break // dead
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			writeFile(t, filepath.Join(tr.dir, "go"), "", 0o644)
+			tr.waitLog(out, deadline, sig.String()+" not seen", "ignoring "+sig.String())
+			hold.release()
 			if e := wait(); e != (nstest.Ending{}) {
 				t.Fatalf("after %v: init ended with %v, want the hand-off's exit 0\n%s", sig, e, tr.log(out))
 			}
@@ -574,18 +644,12 @@ func TestBadHandOffOptionsFallBack(t *testing.T) {
 		// PID 1 to halt (forwarded to it, so it goes away, and oneit halts).
 		pid2 := filepath.Join(tr.dir, "fake-pid2.sh")
 		writeFile(t, pid2, "#!/bin/sh\necho \"PID2 $$ $*\" >> \"$0.out\"\nkill -USR1 1\nexec sleep 100\n", 0o755)
-		writeFile(tr.t, tr.cons, "", 0o644)
-		cmd := nstest.Command(t, testbin.Applet(t, "init"), "-R", tr.dir, "-C", tr.cons,
-			"-k", "init.oneit=/no/such/oneit init.pid2="+pid2)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if e := waitEnding(t, cmd, func() string { return tr.log(&out) }); e != nstest.Halted {
-			t.Fatalf("ended %v, want oneit's halt\n%s", e, tr.log(&out))
+		// The last init.oneit= wins over start's recording one.
+		out, wait := tr.start("init.oneit=/no/such/oneit init.pid2=" + pid2)
+		if e := wait(); e != nstest.Halted {
+			t.Fatalf("ended %v, want oneit's halt\n%s", e, tr.log(out))
 		}
 		has(t, "pid2's record", tr.read("fake-pid2.sh.out"), "PID2 ")
-		has(t, "init log", tr.log(&out), "/no/such/oneit")
+		has(t, "init log", tr.log(out), "/no/such/oneit")
 	})
 }
