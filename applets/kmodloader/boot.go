@@ -11,7 +11,6 @@ import (
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/modinfo"
-	"toybox-go/applets/printf"
 )
 
 // entry is one "module [params]" line of a modules.d file.
@@ -127,20 +126,19 @@ func (s *System) boot(args []string) int {
 			log.Warnf("%s: %v", file, err)
 		}
 		for _, e := range entries {
-			at := printf.Sprintf("%s:%d", file, e.Line) // where the log lines point
 			mods := ix.Lookup(e.Name)
 			if len(mods) == 0 {
-				log.Infof("%s: no module %s (not in %s)", at, e.Name, ix.Dir)
+				log.Infof("%s:%d: no module %s (not in %s)", file, e.Line, e.Name, ix.Dir)
 				continue
 			}
 			for _, m := range mods {
 				if conf.Blacklist[m.Name] {
-					log.Infof("%s: %s is blacklisted", at, m.Name)
+					log.Infof("%s:%d: %s is blacklisted", file, e.Line, m.Name)
 					continue
 				}
 				if _, ok := conf.InstallCommand(m.Name); ok {
 					// ubox reads no modprobe.d: loaded all the same.
-					log.Infof("%s: %s: modprobe.d install command not run by the boot loader", at, m.Name)
+					log.Infof("%s:%d: %s: modprobe.d install command not run by the boot loader", file, e.Line, m.Name)
 				}
 				l.want(m, e.Params, false)
 			}
