@@ -60,6 +60,9 @@ type tree struct {
 	init string   // the init to run; "" means testbin.Applet(t, "init")
 	pid  int      // host PID of the namespace's init, once started
 	proc *started // that init, once started
+	// logged gets a value (without blocking) at each write to init's
+	// stderr or console, once started.
+	logged chan struct{}
 }
 
 func newTree(t *testing.T, withPreinit bool) *tree {
@@ -108,7 +111,9 @@ func (tr *tree) start(cmdline string, env ...string) (*syncBuffer, func() nstest
 	cmd := nstest.Command(tr.t, init, "-R", tr.dir, "-C", tr.cons,
 		"-k", "init.oneit="+filepath.Join(tr.dir, "record.sh")+" "+cmdline)
 	cmd.Env = append(cmd.Env, env...)
-	out := &syncBuffer{}
+	tr.logged = make(chan struct{}, 1)
+	notifyWrites(tr.t, tr.cons, tr.logged)
+	out := &syncBuffer{changed: tr.logged}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tr.t.Fatal(err)
@@ -121,14 +126,49 @@ func (tr *tree) start(cmdline string, env ...string) (*syncBuffer, func() nstest
 // syncBuffer holds init's stderr: exec's copying goroutine writes it while
 // the test reads it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan<- struct{} // told of each write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer tell(s.changed)
 	return s.b.Write(p)
+}
+
+// tell sends on ch unless a value is waiting there already.
+func tell(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// notifyWrites tells changed of each write to the file p (inotify's
+// IN_MODIFY) until the test ends.
+func notifyWrites(t *testing.T, p string, changed chan<- struct{}) {
+	t.Helper()
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	if err != nil {
+		t.Fatalf("inotify_init1: %v", err)
+	}
+	events := os.NewFile(uintptr(fd), "inotify") // non-blocking: its Read waits in Go's poller
+	if _, err := syscall.InotifyAddWatch(fd, p, syscall.IN_MODIFY); err != nil {
+		events.Close()
+		t.Fatalf("inotify_add_watch %s: %v", p, err)
+	}
+	t.Cleanup(func() { events.Close() }) // ends the Read below
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := events.Read(buf); err != nil {
+				return
+			}
+			tell(changed)
+		}
+	}()
 }
 
 func (s *syncBuffer) String() string {
@@ -168,23 +208,21 @@ func (s *started) ending(t *testing.T, log func() string) nstest.Ending {
 	return e
 }
 
-// waitLog waits for init's log to hold want, failing with what at the
-// deadline or as soon as init ends. The console is a file, which announces no
-// write: it is read again every 20 ms.
+// waitLog waits for init's log to hold want, looking again at each write to
+// it; it fails with what at the deadline or as soon as init ends without it.
 func (tr *tree) waitLog(out *syncBuffer, deadline time.Time, what, want string) {
 	tr.t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	for !strings.Contains(tr.log(out), want) {
-		if time.Now().After(deadline) {
-			tr.t.Fatalf("%s\n%s", what, tr.log(out))
-		}
 		select {
+		case <-tr.logged:
 		case <-tr.proc.done:
 			if !strings.Contains(tr.log(out), want) {
 				tr.t.Fatalf("%s: init ended (%v)\n%s", what, tr.proc.err, tr.log(out))
 			}
-		case <-tick.C:
+		case <-timer.C:
+			tr.t.Fatalf("%s\n%s", what, tr.log(out))
 		}
 	}
 }
