@@ -80,14 +80,10 @@ sync
 `
 
 // flashBoot returns a function booting the generic kernel on the flash image,
-// running setup at the start of preinit.
-func flashBoot(t *testing.T, image string, setup string) func() *vmtest.Result {
-	return flashBootWithout(t, image, setup)
-}
-
-// flashBootWithout is flashBoot with modules left out of the initramfs (the
-// kernel would load them on demand otherwise, through modprobe).
-func flashBootWithout(t *testing.T, image, setup string, omit ...string) func() *vmtest.Result {
+// running setup at the start of preinit, with the modules omit left out of
+// the initramfs (the kernel would load them on demand otherwise, through
+// modprobe).
+func flashBoot(t *testing.T, image, setup string, omit ...string) func() *vmtest.Result {
 	k := vmtest.GetKernelFlavour(t, "amd64")
 	ir := vmtest.NewInitramfs(t)
 	vmtest.AddBusybox(t, ir)
@@ -318,7 +314,7 @@ func TestVMFlashUBIWithoutUBIFS(t *testing.T) {
 // it as mount_root mounts): the mount fails with ENODEV, and the warning
 // says so.
 func TestVMFlashNoJFFS2(t *testing.T) {
-	res := flashBootWithout(t, flashImage(t, nil), flashSetup, "jffs2")()
+	res := flashBoot(t, flashImage(t, nil), flashSetup, "jffs2")()
 	res.Contains(t, "rootfs_data is /dev/mtdblock0 (empty, found by mtd)",
 		"cannot mount /dev/mtdblock0: the kernel has no jffs2 file system", "WARNING: using a RAM overlay",
 		"ROOT: overlayfs:/tmp/root / overlay", "HANDOFF pid=1")
@@ -328,7 +324,7 @@ func TestVMFlashNoJFFS2(t *testing.T) {
 // TestVMFlashJFFS2WithoutMtdblock: a kernel without mtdblock; jffs2 is
 // mounted from the MTD device by name.
 func TestVMFlashJFFS2WithoutMtdblock(t *testing.T) {
-	boot := flashBootWithout(t, flashImage(t, nil), flashSetup, "mtd_blkdevs", "mtdblock")
+	boot := flashBoot(t, flashImage(t, nil), flashSetup, "mtd_blkdevs", "mtdblock")
 	first, _ := checkTwoBoots(t, boot, "mtd0 (empty, found by mtd)", "jffs2")
 	first.Contains(t, "DATA: mtd0 /overlay jffs2 ")
 }
