@@ -152,8 +152,13 @@ func (s *System) FOPivot(rw, ro string) error {
 	if _, err := os.Stat(filepath.Join(rwp, "sysupgrade.tgz")); err == nil {
 		_ = os.Rename(filepath.Join(rwp, "sysupgrade.tgz"), filepath.Join(rwp, "upper", "sysupgrade.tgz"))
 	}
-	if err := CanWhiteout(filepath.Join(rwp, "work")); err != nil {
-		s.logf("WARNING: %v: renaming a file of the read-only root will fail with EINVAL (a kernel without OpenWrt's jffs2 patches?)", err)
+	// Only jffs2 may lack RENAME_WHITEOUT: elsewhere the probe would be a
+	// write, a rename and two removals on every boot for nothing.
+	var st unix.Statfs_t
+	if unix.Statfs(rwp, &st) == nil && st.Type == unix.JFFS2_SUPER_MAGIC {
+		if err := CanWhiteout(filepath.Join(rwp, "work")); err != nil {
+			s.logf("WARNING: %v: renaming a file of the read-only root will fail with EINVAL (a kernel without OpenWrt's jffs2 patches?)", err)
+		}
 	}
 	newRoot := s.Path("/mnt")
 	if err := os.MkdirAll(newRoot, 0o755); err != nil {
