@@ -50,7 +50,7 @@ func (in *Init) early() {
 		in.Log.Infof("created %d device nodes from %s/dev", n, in.path("/sys"))
 	}
 	in.console()
-	if err := mnt.Mount("tmpfs", in.path("/tmp"), "tmpfs", "mode=01777", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, in.mkdirHook("/tmp")); err != nil {
+	if err := in.mountOn("/tmp", "tmpfs", "tmpfs", "mode=01777", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME); err != nil {
 		in.Log.Errorf("mounting /tmp: %v", err)
 	}
 	in.mkdir("/tmp/shm", 0o1777)
@@ -70,7 +70,7 @@ func (in *Init) earlyMount(m earlyMount) {
 			return // no EFI: no efivars directory in sysfs
 		}
 	}
-	if err := mnt.Mount(m.source, target, m.fstype, m.data, m.flags, in.mkdirHook(m.target)); err != nil {
+	if err := in.mountOn(m.target, m.source, m.fstype, m.data, m.flags); err != nil {
 		if m.optional {
 			in.Log.Debugf("mounting %s: %v", target, err)
 		} else {
@@ -79,8 +79,13 @@ func (in *Init) earlyMount(m earlyMount) {
 	}
 }
 
-func (in *Init) mkdirHook(p string) func() error {
-	return func() error { return os.MkdirAll(in.path(p), 0o755) }
+// mountOn mounts source on p below Root, making the directory first; when
+// that fails, its error is returned and nothing is mounted.
+func (in *Init) mountOn(p, source, fstype, data string, flags uintptr) error {
+	if err := os.MkdirAll(in.path(p), 0o755); err != nil {
+		return err
+	}
+	return mnt.Mount(source, in.path(p), fstype, data, flags)
 }
 
 // mkdir makes p with the raw mode bits (01777 included) under umask 0.

@@ -1,6 +1,7 @@
 package initd
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,5 +88,21 @@ func TestEnvEdits(t *testing.T) {
 	in.setenv("A", "3")
 	if got := in.env; len(got) != 2 || got[0] != "B=2" || got[1] != "A=3" {
 		t.Fatalf("env %q", got)
+	}
+}
+
+// mountOn makes the mount point first; when it cannot, its error comes back
+// unchanged and mount(2) is not tried (it would fail with ENOENT or ENOTDIR
+// and name the mount instead).
+func TestMountOnMkdirFailureStopsTheMount(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := &Init{Root: root, Log: kmsg.NewWriter("init", os.Stderr)}
+	err := in.mountOn("/file/sub", "none", "tmpfs", "", 0)
+	var pe *os.PathError
+	if !errors.As(err, &pe) || pe.Op != "mkdir" || !errors.Is(err, unix.ENOTDIR) {
+		t.Fatalf("mountOn = %v, want mkdir's ENOTDIR error", err)
 	}
 }

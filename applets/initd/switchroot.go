@@ -67,7 +67,7 @@ func (in *Init) switchRoot(spec string) error {
 	newRoot := in.path("/root")
 	var err error
 	for _, t := range types {
-		if err = mnt.Mount(v.Device, newRoot, t, data, flags, in.mkdirHook("/root")); err == nil {
+		if err = in.mountOn("/root", v.Device, t, data, flags); err == nil {
 			in.Log.Infof("mounted %s (%s) on %s", v.Device, t, newRoot)
 			break
 		}

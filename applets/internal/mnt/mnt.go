@@ -14,16 +14,8 @@ import (
 )
 
 // Mount mounts source on target as a file system of type fstype, with flags
-// (unix.MS_*) and data (the file system's own options, "" for none). The
-// before functions run first, in order; the first one that fails stops the
-// mount and its error is returned unchanged (a hook that makes the target
-// directory names its own path).
-func Mount(source, target, fstype, data string, flags uintptr, before ...func() error) error {
-	for _, f := range before {
-		if err := f(); err != nil {
-			return err
-		}
-	}
+// (unix.MS_*) and data (the file system's own options, "" for none).
+func Mount(source, target, fstype, data string, flags uintptr) error {
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
 		opts := FlagString(flags)
 		if data != "" {
