@@ -19,7 +19,13 @@ import (
 	"os"
 )
 
+// Sprintf and Fprintf are kept out of line (go:noinline): they are called from
+// many places, and an inlined copy at each costs the binary more than the call
+// does.
+
 // Sprintf formats according to format and returns the result.
+//
+//go:noinline
 func Sprintf(format string, a ...any) string {
 	var p printer
 	p.printf(format, a)
@@ -47,6 +53,8 @@ func Sprintln(a ...any) string {
 }
 
 // Fprintf formats according to format and writes to w.
+//
+//go:noinline
 func Fprintf(w io.Writer, format string, a ...any) (int, error) {
 	var p printer
 	p.printf(format, a)
