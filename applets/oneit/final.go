@@ -144,9 +144,10 @@ func dirtyMemory() int64 {
 }
 
 func stallTime() time.Duration {
-	// Test-only knob, seconds.
-	if v, err := strconv.ParseFloat(os.Getenv("TOYBOX_GO_ONEIT_STALL"), 64); err == nil && v > 0 && v < 3600 {
-		return time.Duration(v * float64(time.Second))
+	// Test-only knob, whole seconds (an integer: ParseFloat alone would add
+	// 8 KB to the binary).
+	if v, err := strconv.Atoi(os.Getenv("TOYBOX_GO_ONEIT_STALL")); err == nil && v > 0 && v < 3600 {
+		return time.Duration(v) * time.Second
 	}
 	return defaultStall
 }

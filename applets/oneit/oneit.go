@@ -19,7 +19,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,11 +72,11 @@ func parseArgs(args []string) (*options, error) {
 	fs.BoolVar(&o.pidPipe, "3")
 	fs.StringVar(&o.console, "c", "")
 	fs.Func("H", func(v string) error {
-		secs, err := strconv.ParseFloat(v, 64)
-		if err != nil || secs <= 0 || secs > 86400 {
+		d, err := getopt.ParseSeconds(v)
+		if err != nil || d <= 0 || d > 86400*time.Second {
 			return errors.New("want seconds > 0")
 		}
-		o.heartbeat = time.Duration(secs * float64(time.Second))
+		o.heartbeat = d
 		return nil
 	})
 	if err := fs.Parse(args); err != nil {

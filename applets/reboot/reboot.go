@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -55,9 +54,9 @@ func Main(args []string) int {
 		a, _ = actionOf(name)
 	}
 	fs := getopt.New(name, Usage, os.Stderr)
-	var delay float64
+	var delay time.Duration
 	fs.Func("d", func(v string) (err error) {
-		delay, err = strconv.ParseFloat(v, 64)
+		delay, err = getopt.ParseSeconds(v)
 		return err
 	})
 	nosync := fs.Bool("n")
@@ -68,11 +67,11 @@ func Main(args []string) int {
 		}
 		return 1
 	}
-	if fs.NArg() != 0 || delay < 0 {
+	if fs.NArg() != 0 {
 		fs.Usage()
 		return 1
 	}
-	time.Sleep(time.Duration(delay * float64(time.Second)))
+	time.Sleep(delay)
 	if *force {
 		if !*nosync {
 			unix.Sync()
