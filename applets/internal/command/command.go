@@ -21,6 +21,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"toybox-go/applets/internal/iocopy"
 )
 
 // ErrNotFound is the error of a PATH search that found no executable file.
@@ -284,7 +286,7 @@ func (c *Cmd) stdin() (*os.File, error) {
 	c.closeAfterWait = append(c.closeAfterWait, pw)
 	src := c.Stdin
 	c.copies = append(c.copies, func() error {
-		_, err := io.Copy(pw, src)
+		_, err := iocopy.Copy(pw, src)
 		if errors.Is(err, syscall.EPIPE) {
 			err = nil // the program did not want all of its input
 		}
@@ -330,7 +332,7 @@ func (c *Cmd) output(w io.Writer) (*os.File, error) {
 	c.closeAfterStart = append(c.closeAfterStart, pw)
 	c.closeAfterWait = append(c.closeAfterWait, pr)
 	c.copies = append(c.copies, func() error {
-		_, err := io.Copy(w, pr)
+		_, err := iocopy.Copy(w, pr)
 		pr.Close() // a writer that failed must not leave the child blocked
 		return err
 	})

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/command"
+	"toybox-go/applets/internal/iocopy"
 	"toybox-go/applets/printf"
 )
 
@@ -134,7 +135,7 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, printf.Errorf("%s -cd: %w", gz, err)
 	}
-	n, copyErr := io.Copy(out, io.LimitReader(pipe, maxBackup))
+	n, copyErr := iocopy.Copy(out, io.LimitReader(pipe, maxBackup))
 	if n == maxBackup {
 		// Not waited for yet, so the PID is still gzip's.
 		_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)

@@ -2,13 +2,13 @@ package hotplug
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/iocopy"
 	"toybox-go/applets/internal/uevent"
 	"toybox-go/applets/printf"
 )
@@ -70,9 +70,9 @@ func copyFirmware(dir, name, sysdir string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Plain writes: the sysfs binary attribute does not take splice or
-	// copy_file_range, which io.Copy would try through ReadFrom.
-	n, err := io.CopyBuffer(struct{ io.Writer }{data}, img, make([]byte, 16<<10))
+	// Plain writes (iocopy): the sysfs binary attribute does not take splice
+	// or copy_file_range, which io.Copy would try through ReadFrom.
+	n, err := iocopy.Copy(data, img)
 	if cerr := data.Close(); err == nil {
 		err = cerr
 	}
