@@ -106,6 +106,10 @@ type Init struct {
 }
 
 // path joins p below Root.
+// path joins p below Root. It is kept out of line (go:noinline): it is
+// called at some forty sites, and each inlined copy costs more than the call.
+//
+//go:noinline
 func (in *Init) path(p string) string { return filepath.Join(in.Root, p) }
 
 func (in *Init) sys() *fsroot.System {
@@ -248,11 +252,16 @@ func (in *Init) passFailsafe() {
 	}
 }
 
+// setenv and unsetenv are kept out of line (go:noinline): inlined at every
+// call site they cost more than the calls.
+//
+//go:noinline
 func (in *Init) setenv(k, v string) {
 	in.unsetenv(k)
 	in.env = append(in.env, k+"="+v)
 }
 
+//go:noinline
 func (in *Init) unsetenv(k string) {
 	out := in.env[:0]
 	for _, e := range in.env {
