@@ -197,16 +197,16 @@ type blockDev struct {
 	dev          string // "MAJ:MIN"
 }
 
-func (s *System) blockDevices() []blockDev {
+func (s *System) blockDevices() []*blockDev {
 	dir := filepath.Join(s.Sys, "class", "block")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		s.logf("listing block devices: %v", err)
 		return nil
 	}
-	var out []blockDev
+	var out []*blockDev
 	for _, e := range ents {
-		d := blockDev{name: e.Name(), sysdir: filepath.Join(dir, e.Name())}
+		d := &blockDev{name: e.Name(), sysdir: filepath.Join(dir, e.Name())}
 		uevent, _ := os.ReadFile(filepath.Join(d.sysdir, "uevent"))
 		for _, line := range strings.Split(string(uevent), "\n") {
 			switch k, v, _ := strings.Cut(line, "="); k {
@@ -232,7 +232,7 @@ func (s *System) blockDevices() []blockDev {
 // root=/dev/DISKpN only on that disk (so an OpenWrt USB stick plugged into
 // the box is not taken), with another root= (PARTUUID=...) nowhere unless
 // fstools_partname_fallback_scan=1, without root= everywhere.
-func (s *System) partnameScope(devs []blockDev) []blockDev {
+func (s *System) partnameScope(devs []*blockDev) []*blockDev {
 	root, ok := s.Param("root")
 	if !ok || root == "" {
 		return devs
@@ -244,7 +244,7 @@ func (s *System) partnameScope(devs []blockDev) []blockDev {
 		return nil
 	}
 	disk := diskOf(strings.TrimPrefix(root, "/dev/"))
-	var out []blockDev
+	var out []*blockDev
 	for _, d := range devs {
 		if d.name == disk {
 			out = append(out, d)
@@ -269,7 +269,7 @@ func diskOf(name string) string {
 // node returns the device node of d, creating it from sysfs's MAJ:MIN when it
 // is missing (a device that appeared after /dev was populated, with no hotplug
 // daemon to make it).
-func (s *System) node(d blockDev) string {
+func (s *System) node(d *blockDev) string {
 	return s.makeNode(filepath.Join(s.Dev, d.devname), unix.S_IFBLK, d.dev)
 }
 
@@ -293,7 +293,7 @@ func (s *System) makeNode(p string, typ uint32, majmin string) string {
 	return p
 }
 
-func (s *System) byPartName(devs []blockDev, name string) *Volume {
+func (s *System) byPartName(devs []*blockDev, name string) *Volume {
 	for _, d := range devs {
 		if d.partition > 0 && d.partname == name {
 			n := s.node(d)
@@ -307,11 +307,11 @@ func (s *System) byPartName(devs []blockDev, name string) *Volume {
 // the kernel's partition device, or, when the kernel made none (no GPT support
 // built in, a loop disk without partition scanning), to a loop device over the
 // partition's sectors.
-func (s *System) byGPT(devs []blockDev, name string) *Volume {
-	return s.gptMatch(devs, name, func(p gpt.Partition) bool { return p.Name == name })
+func (s *System) byGPT(devs []*blockDev, name string) *Volume {
+	return s.gptMatch(devs, name, func(p *gpt.Partition) bool { return p.Name == name })
 }
 
-func (s *System) gptMatch(devs []blockDev, name string, match func(gpt.Partition) bool) *Volume {
+func (s *System) gptMatch(devs []*blockDev, name string, match func(*gpt.Partition) bool) *Volume {
 	for _, disk := range devs {
 		if disk.partition != 0 || disk.size == 0 || skipDisk(disk.name) {
 			continue
@@ -326,15 +326,14 @@ func (s *System) gptMatch(devs []blockDev, name string, match func(gpt.Partition
 		if err != nil {
 			continue
 		}
-		var p gpt.Partition
-		ok := false
-		for _, q := range tab.Partitions {
-			if match(q) {
-				p, ok = q, true
+		var p *gpt.Partition
+		for i := range tab.Partitions {
+			if match(&tab.Partitions[i]) {
+				p = &tab.Partitions[i]
 				break
 			}
 		}
-		if !ok {
+		if p == nil {
 			continue
 		}
 		size := int64(p.LastLBA-p.FirstLBA+1) * int64(tab.SectorSize)
@@ -355,8 +354,8 @@ func (s *System) gptMatch(devs []blockDev, name string, match func(gpt.Partition
 	return nil
 }
 
-func partitionsOf(devs []blockDev, disk blockDev) []blockDev {
-	var out []blockDev
+func partitionsOf(devs []*blockDev, disk *blockDev) []*blockDev {
+	var out []*blockDev
 	for _, d := range devs {
 		if d.partition == 0 {
 			continue
@@ -379,8 +378,8 @@ func skipDisk(name string) bool {
 	return false
 }
 
-func (s *System) byLabel(devs []blockDev, name string) *Volume {
-	return s.probeMatch(devs, name, func(inf superblock.Info) bool {
+func (s *System) byLabel(devs []*blockDev, name string) *Volume {
+	return s.probeMatch(devs, name, func(inf *superblock.Info) bool {
 		switch inf.Type {
 		case superblock.Ext2, superblock.Ext3, superblock.Ext4, superblock.F2FS, superblock.Btrfs, superblock.EROFS:
 			return inf.Label == name
@@ -391,7 +390,7 @@ func (s *System) byLabel(devs []blockDev, name string) *Volume {
 
 // probeMatch probes every block device and returns the first whose superblock
 // matches.
-func (s *System) probeMatch(devs []blockDev, name string, match func(superblock.Info) bool) *Volume {
+func (s *System) probeMatch(devs []*blockDev, name string, match func(*superblock.Info) bool) *Volume {
 	for _, d := range devs {
 		if d.size == 0 || skipDisk(d.name) {
 			continue
@@ -401,7 +400,7 @@ func (s *System) probeMatch(devs []blockDev, name string, match func(superblock.
 		if err != nil {
 			continue
 		}
-		if match(v.Info) {
+		if match(&v.Info) {
 			return v
 		}
 	}
@@ -419,14 +418,14 @@ func (s *System) FindDevice(spec string) (*Volume, error) {
 		return s.byLabel(devs, val), nil
 	case "UUID":
 		val = lowerASCII(val) // the UUIDs and GUIDs we read are lower-case hex
-		return s.probeMatch(devs, spec, func(inf superblock.Info) bool { return inf.UUID == val }), nil
+		return s.probeMatch(devs, spec, func(inf *superblock.Info) bool { return inf.UUID == val }), nil
 	case "PARTLABEL":
 		if v = s.byPartName(devs, val); v == nil {
 			v = s.byGPT(devs, val)
 		}
 	case "PARTUUID":
 		val = lowerASCII(val)
-		v = s.gptMatch(devs, spec, func(p gpt.Partition) bool { return p.GUID == val })
+		v = s.gptMatch(devs, spec, func(p *gpt.Partition) bool { return p.GUID == val })
 	default:
 		name := strings.TrimPrefix(spec, "/dev/")
 		for _, d := range devs {
@@ -558,7 +557,7 @@ const rootdiskAlign = 64 << 10
 // block device holding the read-only root (/rom once pivoted, else /) starts
 // with a squashfs or EROFS image, and the space after it, from the next 64 KiB
 // boundary on, is the data volume, reached through a loop device.
-func (s *System) byRootdisk(devs []blockDev, name string) *Volume {
+func (s *System) byRootdisk(devs []*blockDev, name string) *Volume {
 	majmin := ""
 	for _, m := range s.mountinfo() {
 		if (m.Target == "/rom" || m.Target == s.Root) && (m.FSType == "squashfs" || m.FSType == "erofs") {
