@@ -105,7 +105,6 @@ type Init struct {
 	argv0   string // how the kernel ran us: "/init" in an initramfs
 }
 
-// path joins p below Root.
 // path joins p below Root. It is kept out of line (go:noinline): it is
 // called at some forty sites, and each inlined copy costs more than the call.
 //

@@ -115,6 +115,8 @@ func (s *System) mountinfo() []mountinfo.Entry {
 }
 
 // RootIsRootfs reports whether / is the kernel's initramfs rootfs.
+//
+//go:noinline
 func (s *System) RootIsRootfs() bool {
 	for _, m := range s.mountinfo() {
 		if m.Target == "/" {

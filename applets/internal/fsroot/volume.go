@@ -306,7 +306,11 @@ func (s *System) byPartName(devs []*blockDev, name string) *Volume {
 // byGPT reads the GPT of every whole disk and maps a partition named name to
 // the kernel's partition device, or, when the kernel made none (no GPT support
 // built in, a loop disk without partition scanning), to a loop device over the
-// partition's sectors.
+// partition's sectors. Out of line (go:noinline), like byLabel, skipDisk and
+// RootIsRootfs: each is called from a few places, and the inlined copies
+// (with their closures) cost more than the calls.
+//
+//go:noinline
 func (s *System) byGPT(devs []*blockDev, name string) *Volume {
 	return s.gptMatch(devs, name, func(p *gpt.Partition) bool { return p.Name == name })
 }
@@ -369,6 +373,8 @@ func partitionsOf(devs []*blockDev, disk *blockDev) []*blockDev {
 }
 
 // skipDisk leaves out devices that hold no file system worth probing.
+//
+//go:noinline
 func skipDisk(name string) bool {
 	for _, p := range []string{"ram", "zram", "mtdblock", "ubiblock", "nbd", "sr", "fd"} {
 		if strings.HasPrefix(name, p) {
@@ -378,6 +384,9 @@ func skipDisk(name string) bool {
 	return false
 }
 
+// byLabel finds an ext*, f2fs, btrfs or EROFS file system labelled name.
+//
+//go:noinline
 func (s *System) byLabel(devs []*blockDev, name string) *Volume {
 	return s.probeMatch(devs, name, func(inf *superblock.Info) bool {
 		switch inf.Type {
