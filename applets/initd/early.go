@@ -82,24 +82,27 @@ func (in *Init) earlyMount(m earlyMount) {
 // mountOn mounts source on p below Root, making the directory first; when
 // that fails, its error is returned and nothing is mounted.
 func (in *Init) mountOn(p, source, fstype, data string, flags uintptr) error {
-	if err := os.MkdirAll(in.path(p), 0o755); err != nil {
+	dir := in.path(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return mnt.Mount(source, in.path(p), fstype, data, flags)
+	return mnt.Mount(source, dir, fstype, data, flags)
 }
 
 // mkdir makes p with the raw mode bits (01777 included) under umask 0.
 func (in *Init) mkdir(p string, mode uint32) {
-	if err := unix.Mkdir(in.path(p), mode); err != nil && err != unix.EEXIST {
-		in.Log.Errorf("mkdir %s: %v", in.path(p), err)
+	dir := in.path(p)
+	if err := unix.Mkdir(dir, mode); err != nil && err != unix.EEXIST {
+		in.Log.Errorf("mkdir %s: %v", dir, err)
 		return
 	}
-	_ = unix.Chmod(in.path(p), mode)
+	_ = unix.Chmod(dir, mode)
 }
 
 func (in *Init) symlink(target, p string) {
-	if err := os.Symlink(target, in.path(p)); err != nil && !os.IsExist(err) {
-		in.Log.Errorf("symlink %s: %v", in.path(p), err)
+	link := in.path(p)
+	if err := os.Symlink(target, link); err != nil && !os.IsExist(err) {
+		in.Log.Errorf("symlink %s: %v", link, err)
 	}
 }
 

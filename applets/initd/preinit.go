@@ -128,17 +128,17 @@ func (in *Init) exec(path string, argv []string) error {
 // pid2Link serves a root holding only this binary (no applet symlinks): pid2
 // is reached through a symlink in /tmp named pid2 pointing at this binary.
 func (in *Init) pid2Link() string {
-	link := in.path("/tmp/pid2")
+	link, pid2 := in.path("/tmp/pid2"), in.path("/sbin/pid2")
 	exe, err := os.Executable()
 	if err == nil {
 		_ = os.Remove(link)
 		err = os.Symlink(exe, link)
 	}
 	if err != nil {
-		in.Log.Errorf("no %s, and no link to this binary: %v", in.path("/sbin/pid2"), err)
-		return in.path("/sbin/pid2")
+		in.Log.Errorf("no %s, and no link to this binary: %v", pid2, err)
+		return pid2
 	}
-	in.Log.Warnf("no %s: running pid2 as %s -> %s", in.path("/sbin/pid2"), link, exe)
+	in.Log.Warnf("no %s: running pid2 as %s -> %s", pid2, link, exe)
 	return link
 }
 

@@ -182,12 +182,13 @@ func (s *System) byFIT(name string) *Volume {
 	if _, err := os.Stat(n); err != nil {
 		return nil
 	}
-	size := int64(readInt(filepath.Join(s.Sys, "class", "block", "fitrw", "size"))) * 512
+	size := int64(readInt(s.Sys, "class", "block", "fitrw", "size")) * 512
 	return volume(name, "fit", n, size)
 }
 
 // blockDev is one entry of /sys/class/block.
 type blockDev struct {
+	_            [0]func() // not comparable: no generated equality function
 	name, sysdir string
 	devname      string // DEVNAME from uevent
 	partname     string // PARTNAME from uevent (GPT name)
@@ -219,10 +220,10 @@ func (s *System) blockDevices() []*blockDev {
 		if d.devname == "" {
 			d.devname = d.name
 		}
-		d.partition = readInt(filepath.Join(d.sysdir, "partition"))
-		d.start = int64(readInt(filepath.Join(d.sysdir, "start")))
-		d.size = int64(readInt(filepath.Join(d.sysdir, "size"))) * 512
-		d.dev = readLine(filepath.Join(d.sysdir, "dev"))
+		d.partition = readInt(d.sysdir, "partition")
+		d.start = int64(readInt(d.sysdir, "start"))
+		d.size = int64(readInt(d.sysdir, "size")) * 512
+		d.dev = readLine(d.sysdir, "dev")
 		out = append(out, d)
 	}
 	return out // in name order: os.ReadDir sorts
@@ -464,7 +465,7 @@ func (s *System) byUBI(name string) *Volume {
 		if !strings.Contains(e.Name(), "_") {
 			continue // ubiN itself, or ubi_ctrl
 		}
-		if readLine(filepath.Join(dir, e.Name(), "name")) != name {
+		if readLine(dir, e.Name(), "name") != name {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(s.Dev, "ubiblock"+strings.TrimPrefix(e.Name(), "ubi"))); err == nil {
@@ -472,8 +473,8 @@ func (s *System) byUBI(name string) *Volume {
 		}
 		// A volume made or attached after /dev was populated (ubiattach,
 		// ubimkvol in preinit) has no node unless a hotplug daemon made one.
-		n := s.makeNode(filepath.Join(s.Dev, e.Name()), unix.S_IFCHR, readLine(filepath.Join(dir, e.Name(), "dev")))
-		return volume(name, "ubi", n, int64(readInt(filepath.Join(dir, e.Name(), "data_bytes"))))
+		n := s.makeNode(filepath.Join(s.Dev, e.Name()), unix.S_IFCHR, readLine(dir, e.Name(), "dev"))
+		return volume(name, "ubi", n, int64(readInt(dir, e.Name(), "data_bytes")))
 	}
 	return nil
 }
@@ -504,7 +505,7 @@ func (s *System) ubiOfMTD(mtd string) string {
 		if strings.Contains(e.Name(), "_") || !strings.HasPrefix(e.Name(), "ubi") {
 			continue // a volume, or ubi_ctrl
 		}
-		if readLine(filepath.Join(dir, e.Name(), "mtd_num")) == num {
+		if readLine(dir, e.Name(), "mtd_num") == num {
 			return e.Name()
 		}
 	}
@@ -541,10 +542,10 @@ func (s *System) byMTD(name string) *Volume {
 			} else {
 				// A partition that appeared after /dev was populated (a
 				// module: block2mtd, a late flash driver) has no nodes yet.
-				probe = s.makeNode(probe, unix.S_IFCHR, readLine(filepath.Join(s.Sys, "class", "mtd", chr, "dev")))
+				probe = s.makeNode(probe, unix.S_IFCHR, readLine(s.Sys, "class", "mtd", chr, "dev"))
 			}
 		}
-		blkNode := s.makeNode(filepath.Join(s.Dev, blk), unix.S_IFBLK, readLine(filepath.Join(s.Sys, "class", "block", blk, "dev")))
+		blkNode := s.makeNode(filepath.Join(s.Dev, blk), unix.S_IFBLK, readLine(s.Sys, "class", "block", blk, "dev"))
 		if !exists(probe) {
 			probe = blkNode
 		}
@@ -635,13 +636,16 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-func readLine(path string) string {
-	b, _ := os.ReadFile(path)
+// readLine returns the trimmed contents of the file at the path joined from
+// elem (a sysfs attribute), "" if it cannot be read.
+func readLine(elem ...string) string {
+	b, _ := os.ReadFile(filepath.Join(elem...))
 	return strings.TrimSpace(string(b))
 }
 
-func readInt(path string) int {
-	n, _ := strconv.Atoi(readLine(path))
+// readInt is readLine as a number, 0 if it is none.
+func readInt(elem ...string) int {
+	n, _ := strconv.Atoi(readLine(elem...))
 	return n
 }
 

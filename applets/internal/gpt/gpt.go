@@ -95,10 +95,11 @@ func readAt(r io.ReaderAt, ss int, lba uint64) (*Table, error) {
 	if hsize < 92 || int(hsize) > ss {
 		return nil, printf.Errorf("%w: header size %d", ErrNoGPT, hsize)
 	}
+	// The CRC covers the header with its own CRC field zeroed; nothing
+	// below reads that field again.
 	want := binary.LittleEndian.Uint32(hdr[16:])
-	h := append([]byte(nil), hdr[:hsize]...)
-	binary.LittleEndian.PutUint32(h[16:], 0)
-	if got := checksum(h); got != want {
+	binary.LittleEndian.PutUint32(hdr[16:], 0)
+	if got := checksum(hdr[:hsize]); got != want {
 		return nil, printf.Errorf("%w: header CRC %08x, want %08x", ErrNoGPT, got, want)
 	}
 	if my := binary.LittleEndian.Uint64(hdr[24:]); my != lba {
