@@ -85,12 +85,13 @@ func (s *System) Extroot(prefix string) (bool, error) {
 	}
 	undo := func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }
 	if m.Target == "/overlay" {
-		if err := mnt.Move(dir, s.Path("/overlay")); err != nil {
+		overlay := s.Path("/overlay")
+		if err := mnt.Move(dir, overlay); err != nil {
 			undo()
 			return false, printf.Errorf("extroot: moving %s to /overlay: %w", dir, err)
 		}
 		if err := s.FOPivot("/overlay", "/rom"); err != nil {
-			_ = unix.Unmount(s.Path("/overlay"), unix.MNT_DETACH)
+			_ = unix.Unmount(overlay, unix.MNT_DETACH)
 			return false, err
 		}
 		return true, nil

@@ -145,20 +145,21 @@ func (s *System) FOPivot(rw, ro string) error {
 		return ErrNoOverlay
 	}
 	rwp := s.Path(rw)
-	for _, d := range []string{"upper", "work"} {
-		if err := os.MkdirAll(filepath.Join(rwp, d), 0o755); err != nil {
+	upper, work := filepath.Join(rwp, "upper"), filepath.Join(rwp, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
 	// A config backup at the top of the volume shows up as /sysupgrade.tgz.
-	if _, err := os.Stat(filepath.Join(rwp, "sysupgrade.tgz")); err == nil {
-		_ = os.Rename(filepath.Join(rwp, "sysupgrade.tgz"), filepath.Join(rwp, "upper", "sysupgrade.tgz"))
+	if backup := filepath.Join(rwp, "sysupgrade.tgz"); exists(backup) {
+		_ = os.Rename(backup, filepath.Join(upper, "sysupgrade.tgz"))
 	}
 	// Only jffs2 may lack RENAME_WHITEOUT: elsewhere the probe would be a
 	// write, a rename and two removals on every boot for nothing.
 	var st unix.Statfs_t
 	if unix.Statfs(rwp, &st) == nil && st.Type == unix.JFFS2_SUPER_MAGIC {
-		if err := CanWhiteout(filepath.Join(rwp, "work")); err != nil {
+		if err := CanWhiteout(work); err != nil {
 			s.logf("WARNING: %v: renaming a file of the read-only root will fail with EINVAL (a kernel without OpenWrt's jffs2 patches?)", err)
 		}
 	}
@@ -166,7 +167,7 @@ func (s *System) FOPivot(rw, ro string) error {
 	if err := os.MkdirAll(newRoot, 0o755); err != nil {
 		return err
 	}
-	data := printf.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Root, filepath.Join(rwp, "upper"), filepath.Join(rwp, "work"))
+	data := printf.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.Root, upper, work)
 	if err := mnt.Mount("overlayfs:"+rw, newRoot, "overlay", data, unix.MS_NOATIME); err != nil {
 		return printf.Errorf("mounting overlay (%s) on %s: %w", data, newRoot, err)
 	}
@@ -188,22 +189,23 @@ func (s *System) pivotMnt(putOld string) error {
 // writable volume back to their usual places: /proc before the pivot, /dev
 // (with /dev/pts), /sys, /tmp, /run and /overlay after it.
 func (s *System) Pivot(newRoot, putOld string) error {
-	nr := s.Path(newRoot)
-	if err := os.MkdirAll(filepath.Join(nr, putOld), 0o755); err != nil {
+	nr, proc := s.Path(newRoot), s.Path("/proc")
+	old, newProc := filepath.Join(nr, putOld), filepath.Join(nr, "proc")
+	if err := os.MkdirAll(old, 0o755); err != nil {
 		return err
 	}
-	if isMount(s.Path("/proc"), s.Root) {
-		if err := mnt.Move(s.Path("/proc"), filepath.Join(nr, "proc")); err != nil {
+	if isMount(proc, s.Root) {
+		if err := mnt.Move(proc, newProc); err != nil {
 			s.logf("moving /proc to %s/proc: %v", nr, err)
 		}
 	}
-	if err := unix.PivotRoot(nr, filepath.Join(nr, putOld)); err != nil {
+	if err := unix.PivotRoot(nr, old); err != nil {
 		// Put /proc back so the caller can carry on.
-		_ = mnt.Move(filepath.Join(nr, "proc"), s.Path("/proc"))
+		_ = mnt.Move(newProc, proc)
 		if errors.Is(err, unix.EINVAL) && s.RootIsRootfs() {
 			return ErrRootfs
 		}
-		return printf.Errorf("pivot_root(%s, %s): %w", nr, filepath.Join(nr, putOld), err)
+		return printf.Errorf("pivot_root(%s, %s): %w", nr, old, err)
 	}
 	_ = unix.Chdir("/")
 	for _, d := range []string{"/dev", "/sys", "/tmp", "/run", "/overlay"} {

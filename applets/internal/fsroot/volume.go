@@ -514,7 +514,8 @@ func (s *System) ubiOfMTD(mtd string) string {
 
 // byMTD finds the /proc/mtd line `mtdN: SIZE ERASESIZE "name"`.
 func (s *System) byMTD(name string) *Volume {
-	b, err := os.ReadFile(filepath.Join(s.Proc, "mtd"))
+	table := filepath.Join(s.Proc, "mtd")
+	b, err := os.ReadFile(table)
 	if err != nil {
 		return nil
 	}
@@ -530,7 +531,7 @@ func (s *System) byMTD(name string) *Volume {
 		}
 		idx, err := strconv.Atoi(strings.TrimPrefix(dev, "mtd"))
 		if err != nil {
-			s.logf("%s:%d: bad device %q", filepath.Join(s.Proc, "mtd"), line, dev)
+			s.logf("%s:%d: bad device %q", table, line, dev)
 			continue
 		}
 		size, _ := strconv.ParseInt(fields[0], 16, 64)
