@@ -77,7 +77,7 @@ func ParseUCI(r io.Reader, file string) (secs []Section, errs []error) {
 // uciWords splits a line into words, honouring quotes and # comments.
 func uciWords(s string) ([]string, error) {
 	var words []string
-	var b strings.Builder
+	var b []byte // the word being read
 	inWord := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -86,8 +86,8 @@ func uciWords(s string) ([]string, error) {
 			return words, nil
 		case c == ' ' || c == '\t' || c == '\r':
 			if inWord {
-				words = append(words, b.String())
-				b.Reset()
+				words = append(words, string(b))
+				b = b[:0]
 				inWord = false
 			}
 		case c == '\'' || c == '"':
@@ -95,20 +95,20 @@ func uciWords(s string) ([]string, error) {
 			if j < 0 {
 				return nil, printf.Errorf("unterminated %c quote", c)
 			}
-			b.WriteString(s[i+1 : i+1+j])
+			b = append(b, s[i+1:i+1+j]...)
 			i += j + 1
 			inWord = true
 		case c == '\\' && i+1 < len(s):
-			b.WriteByte(s[i+1])
+			b = append(b, s[i+1])
 			i++
 			inWord = true
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 			inWord = true
 		}
 	}
 	if inWord {
-		words = append(words, b.String())
+		words = append(words, string(b))
 	}
 	return words, nil
 }

@@ -40,10 +40,11 @@ func ReadState(dir string) State {
 func WriteState(dir string, st State) error {
 	tmp := filepath.Join(dir, stateFile+".new")
 	_ = os.Remove(tmp)
-	if err := os.Symlink(strconv.Itoa(int(st)), tmp); err != nil {
-		return printf.Errorf("writing %s state: %w", dir, err)
+	err := os.Symlink(strconv.Itoa(int(st)), tmp)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, stateFile))
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, stateFile)); err != nil {
+	if err != nil {
 		return printf.Errorf("writing %s state: %w", dir, err)
 	}
 	return nil
