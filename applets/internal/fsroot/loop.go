@@ -42,7 +42,8 @@ func (s *System) LoopRange(backing string, offset, length int64) (string, error)
 		if err != nil {
 			return "", err
 		}
-		if err := unix.IoctlSetInt(int(lf.Fd()), unix.LOOP_SET_FD, int(bf.Fd())); err != nil {
+		fd := int(lf.Fd())
+		if err := unix.IoctlSetInt(fd, unix.LOOP_SET_FD, int(bf.Fd())); err != nil {
 			lf.Close()
 			if err == unix.EBUSY {
 				continue // taken between GET_FREE and SET_FD
@@ -51,8 +52,8 @@ func (s *System) LoopRange(backing string, offset, length int64) (string, error)
 		}
 		info := unix.LoopInfo64{Offset: uint64(offset), Sizelimit: uint64(length)}
 		copy(info.File_name[:], backing)
-		if err := unix.IoctlLoopSetStatus64(int(lf.Fd()), &info); err != nil {
-			_ = unix.IoctlSetInt(int(lf.Fd()), unix.LOOP_CLR_FD, 0)
+		if err := unix.IoctlLoopSetStatus64(fd, &info); err != nil {
+			_ = unix.IoctlSetInt(fd, unix.LOOP_CLR_FD, 0)
 			lf.Close()
 			return "", printf.Errorf("LOOP_SET_STATUS64 %s: %w", dev, err)
 		}

@@ -207,7 +207,8 @@ func (s *System) blockDevices() []*blockDev {
 	}
 	var out []*blockDev
 	for _, e := range ents {
-		d := &blockDev{name: e.Name(), sysdir: filepath.Join(dir, e.Name())}
+		name := e.Name()
+		d := &blockDev{name: name, sysdir: filepath.Join(dir, name)}
 		uevent, _ := os.ReadFile(filepath.Join(d.sysdir, "uevent"))
 		for _, line := range strings.Split(string(uevent), "\n") {
 			switch k, v, _ := strings.Cut(line, "="); k {
@@ -462,19 +463,20 @@ func (s *System) byUBI(name string) *Volume {
 	dir := filepath.Join(s.Sys, "class", "ubi")
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if !strings.Contains(e.Name(), "_") {
+		vol := e.Name()
+		if !strings.Contains(vol, "_") {
 			continue // ubiN itself, or ubi_ctrl
 		}
-		if readLine(dir, e.Name(), "name") != name {
+		if readLine(dir, vol, "name") != name {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(s.Dev, "ubiblock"+strings.TrimPrefix(e.Name(), "ubi"))); err == nil {
+		if exists(filepath.Join(s.Dev, "ubiblock"+strings.TrimPrefix(vol, "ubi"))) {
 			continue
 		}
 		// A volume made or attached after /dev was populated (ubiattach,
 		// ubimkvol in preinit) has no node unless a hotplug daemon made one.
-		n := s.makeNode(filepath.Join(s.Dev, e.Name()), unix.S_IFCHR, readLine(dir, e.Name(), "dev"))
-		return volume(name, "ubi", n, int64(readInt(dir, e.Name(), "data_bytes")))
+		n := s.makeNode(filepath.Join(s.Dev, vol), unix.S_IFCHR, readLine(dir, vol, "dev"))
+		return volume(name, "ubi", n, int64(readInt(dir, vol, "data_bytes")))
 	}
 	return nil
 }
@@ -502,11 +504,12 @@ func (s *System) ubiOfMTD(mtd string) string {
 	dir := filepath.Join(s.Sys, "class", "ubi")
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if strings.Contains(e.Name(), "_") || !strings.HasPrefix(e.Name(), "ubi") {
+		ubi := e.Name()
+		if strings.Contains(ubi, "_") || !strings.HasPrefix(ubi, "ubi") {
 			continue // a volume, or ubi_ctrl
 		}
-		if readLine(dir, e.Name(), "mtd_num") == num {
-			return e.Name()
+		if readLine(dir, ubi, "mtd_num") == num {
+			return ubi
 		}
 	}
 	return ""
