@@ -115,9 +115,10 @@ func uciWords(s string) ([]string, error) {
 
 // ExtrootMount is the fstab mount section that asks for an extroot.
 type ExtrootMount struct {
-	Target    string // "/overlay" (overlay on external storage) or "/" (whole root)
-	Device    string // a root=-style spec: UUID=..., LABEL=... or /dev/...
-	FSType    string // "" to probe
+	_         [0]func() // not comparable: no generated equality function
+	Target    string    // "/overlay" (overlay on external storage) or "/" (whole root)
+	Device    string    // a root=-style spec: UUID=..., LABEL=... or /dev/...
+	FSType    string    // "" to probe
 	Options   string
 	DelayRoot int // seconds to wait for the device (config global delay_root)
 }

@@ -72,11 +72,12 @@ func (s *System) Param(key string) (string, bool) {
 
 // Volume is a found data (or root) volume.
 type Volume struct {
-	Name   string // the name looked for
-	Driver string // "partname", "gpt", "label", "ubi" or "mtd"
-	Device string // node to mount ("mtdN" for an MTD without mtdblock)
-	Probe  string // node to read the magic from (an MTD's character device)
-	Size   int64  // bytes, 0 if unknown
+	_      [0]func() // not comparable: no generated equality function
+	Name   string    // the name looked for
+	Driver string    // "partname", "gpt", "label", "ubi" or "mtd"
+	Device string    // node to mount ("mtdN" for an MTD without mtdblock)
+	Probe  string    // node to read the magic from (an MTD's character device)
+	Size   int64     // bytes, 0 if unknown
 	Info   superblock.Info
 }
 

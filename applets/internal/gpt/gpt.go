@@ -16,10 +16,11 @@ import (
 
 // Partition is one used entry of the table.
 type Partition struct {
-	Number   int    // 1-based index in the array, as the kernel numbers partitions
-	Name     string // decoded UTF-16LE name
-	Type     string // type GUID, lower-case text form
-	GUID     string // unique partition GUID (PARTUUID)
+	_        [0]func() // not comparable: no generated equality function
+	Number   int       // 1-based index in the array, as the kernel numbers partitions
+	Name     string    // decoded UTF-16LE name
+	Type     string    // type GUID, lower-case text form
+	GUID     string    // unique partition GUID (PARTUUID)
 	FirstLBA uint64
 	LastLBA  uint64 // inclusive
 }

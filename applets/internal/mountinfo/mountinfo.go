@@ -13,8 +13,9 @@ import (
 
 // Entry is one mount.
 type Entry struct {
-	Dev    string // MAJOR:MINOR of the mounted device
-	Target string // mount point, unescaped
+	_      [0]func() // not comparable: no generated equality function
+	Dev    string    // MAJOR:MINOR of the mounted device
+	Target string    // mount point, unescaped
 	FSType string
 	Source string
 }
