@@ -110,7 +110,7 @@ func (s *System) MountedAt(dev string) string {
 
 // mountinfo is the mount table of s's /proc; unreadable means empty.
 func (s *System) mountinfo() []mountinfo.Entry {
-	es, _ := mountinfo.Read(filepath.Join(s.Proc, "self", "mountinfo"), s.logf)
+	es, _ := mountinfo.Read(filepath.Join(s.Proc, "self", "mountinfo"), s.Logf) // nil Logf: no warnings
 	return es
 }
 

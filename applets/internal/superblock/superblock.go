@@ -13,7 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"strings"
+	"unicode/utf8"
 
 	"toybox-go/applets/internal/utf16le"
 	"toybox-go/applets/printf"
@@ -222,12 +222,30 @@ func btrfs(b []byte) Info {
 }
 
 // cString is the text before the first NUL of a fixed-size field; a field with
-// no NUL is used whole (ext4 allows a 16-byte label with no terminator).
+// no NUL is used whole (ext4 allows a 16-byte label with no terminator). Each
+// run of bytes that are not UTF-8 becomes one "?", as strings.ToValidUTF8(s,
+// "?") would make it: that function's fast paths cost the binary 2 KB for
+// labels of at most 256 bytes.
 func cString(b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	return strings.ToValidUTF8(string(b), "?")
+	var out []byte
+	invalid := false // the previous byte was part of an invalid run
+	for i, r := range string(b) {
+		// range yields RuneError for a byte that is not UTF-8, and for a
+		// real U+FFFD, which is kept.
+		bad := r == utf8.RuneError && !bytes.HasPrefix(b[i:], []byte("\uFFFD"))
+		switch {
+		case bad && invalid:
+			continue // one "?" for the whole run
+		case bad:
+			r = '?'
+		}
+		invalid = bad
+		out = utf8.AppendRune(out, r)
+	}
+	return string(out)
 }
 
 func uuid(b []byte) string {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf16"
 
@@ -193,6 +194,23 @@ func FuzzIdentify(f *testing.F) {
 		}
 		if inf.Size < 0 {
 			t.Fatalf("negative size %d", inf.Size)
+		}
+	})
+}
+
+// FuzzCString checks cString against what it replaces: the text before the
+// first NUL through strings.ToValidUTF8(s, "?").
+func FuzzCString(f *testing.F) {
+	for _, s := range []string{"", "rootfs_data", "a\x00b", "\xff", "a\xff\xfeb", "\xe2\x82", "\xe2\x82\xac\xff", "\xef\xbf\xbd", "x\xc0\xafy\x00\xff", "\xed\xa0\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := string(b)
+		if i := strings.IndexByte(s, 0); i >= 0 {
+			s = s[:i]
+		}
+		if got, want := cString(b), strings.ToValidUTF8(s, "?"); got != want {
+			t.Fatalf("cString(%q) = %q, want %q", b, got, want)
 		}
 	})
 }
