@@ -61,6 +61,7 @@ func (t Type) NeedsFormat() bool { return t == Empty || t == DeadCode || t == Ta
 
 // Info is the result of a probe.
 type Info struct {
+	_     [0]func() // not comparable: no generated equality function
 	Type  Type
 	Label string // ext*, f2fs, btrfs, erofs volume label; "" when none
 	UUID  string // ext*, f2fs, btrfs, erofs: 8-4-4-4-12 hex; "" when none
