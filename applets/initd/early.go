@@ -209,8 +209,7 @@ func newReaper() *reaper {
 }
 
 func (r *reaper) run() {
-	tick := time.NewTicker(time.Second) // a lost SIGCHLD costs at most a second
-	defer tick.Stop()
+	tick := time.NewTicker(time.Second) // a lost SIGCHLD costs at most a second; never stopped
 	for {
 		select {
 		case <-r.chld:
@@ -222,18 +221,18 @@ func (r *reaper) run() {
 
 func (r *reaper) reap() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for {
 		var st unix.WaitStatus
 		pid, err := unix.Wait4(-1, &st, unix.WNOHANG, nil)
 		if pid <= 0 || err != nil {
-			return
+			break
 		}
 		if ch, ok := r.waiters[pid]; ok {
-			ch <- st
+			ch <- st // buffered for this one status: never blocks
 			delete(r.waiters, pid)
 		}
 	}
+	r.mu.Unlock()
 }
 
 // expect registers pid before it can be reaped (r.mu is held by the caller)

@@ -324,18 +324,22 @@ const modulesTimeout = 120 * time.Second
 
 // start starts argv (argv[0] may differ from path) with the console as stdio.
 func (in *Init) start(what, path string, argv, env []string) (int, <-chan unix.WaitStatus, error) {
-	in.reaper.mu.Lock() // the reaper must not see its exit before wait() knows it
-	defer in.reaper.mu.Unlock()
+	in.reaper.mu.Lock() // the reaper must not see its exit before expect knows it
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   env,
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setsid: false},
 	})
+	var done <-chan unix.WaitStatus
+	if err == nil {
+		done = in.reaper.expect(pid)
+	}
+	in.reaper.mu.Unlock()
 	if err != nil {
 		return 0, nil, printf.Errorf("%s (%s): %w", what, path, err)
 	}
-	return pid, in.reaper.expect(pid), nil
+	return pid, done, nil
 }
 
 func describe(st unix.WaitStatus) string {

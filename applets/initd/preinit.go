@@ -199,12 +199,12 @@ func openWatchdog(dev string, log *kmsg.Logger) *watchdog {
 	w := &watchdog{fd: fd, quit: make(chan struct{})}
 	go func() {
 		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
 		for {
 			_, _ = unix.Write(fd, []byte("X"))
 			select {
 			case <-t.C:
 			case <-w.quit:
+				t.Stop()
 				return
 			}
 		}

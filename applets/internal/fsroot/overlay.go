@@ -293,13 +293,13 @@ func IsPersistentFS(t superblock.Type) bool {
 // ext4, f2fs and tmpfs can. It tries it on a scratch file in dir.
 func CanWhiteout(dir string) error {
 	src, dst := filepath.Join(dir, ".whiteout-probe"), filepath.Join(dir, ".whiteout-probe.new")
-	defer os.Remove(src)
-	defer os.Remove(dst)
-	if err := os.WriteFile(src, nil, 0o600); err != nil {
-		return err
+	err := os.WriteFile(src, nil, 0o600)
+	if err == nil {
+		if err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_WHITEOUT); err != nil {
+			err = printf.Errorf("%s: the file system cannot rename with a whiteout: %w", dir, err)
+		}
 	}
-	if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_WHITEOUT); err != nil {
-		return printf.Errorf("%s: the file system cannot rename with a whiteout: %w", dir, err)
-	}
-	return nil
+	_ = os.Remove(dst) // the whiteout (or the file) renamed there
+	_ = os.Remove(src)
+	return err
 }
