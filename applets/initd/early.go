@@ -46,8 +46,9 @@ func (in *Init) early() {
 				in.mknodNull()
 			}
 		}
-		n := MakeDevNodes(in.path("/sys"), in.path("/dev"), in.Log.Debugf)
-		in.Log.Infof("created %d device nodes from %s/dev", n, in.path("/sys"))
+		sys := in.path("/sys")
+		n := MakeDevNodes(sys, in.path("/dev"), in.Log.Debugf)
+		in.Log.Infof("created %d device nodes from %s/dev", n, sys)
 	}
 	in.console()
 	if err := in.mountOn("/tmp", "tmpfs", "tmpfs", "mode=01777", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME); err != nil {

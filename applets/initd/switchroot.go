@@ -37,7 +37,7 @@ func (in *Init) switchRoot(spec string) error {
 	deadline := time.Now().Add(rootWaitGrace)
 	var v *fsroot.Volume
 	for waited := false; ; waited = true {
-		MakeDevNodes(in.path("/sys"), in.path("/dev"), func(string, ...any) {})
+		MakeDevNodes(sys.Sys, sys.Dev, func(string, ...any) {})
 		var err error
 		v, err = sys.FindDevice(spec)
 		if v != nil {

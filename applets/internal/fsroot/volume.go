@@ -539,10 +539,11 @@ func (s *System) byMTD(name string) *Volume {
 			continue
 		}
 		size, _ := strconv.ParseInt(fields[0], 16, 64)
-		chr, blk := "mtd"+strconv.Itoa(idx), "mtdblock"+strconv.Itoa(idx)
+		num := strconv.Itoa(idx)
+		chr, blk := "mtd"+num, "mtdblock"+num
 		probe := filepath.Join(s.Dev, chr)
 		if _, err := os.Stat(probe); err != nil {
-			if alt := filepath.Join(s.Dev, "mtd", strconv.Itoa(idx)); exists(alt) {
+			if alt := filepath.Join(s.Dev, "mtd", num); exists(alt) {
 				probe = alt
 			} else {
 				// A partition that appeared after /dev was populated (a
