@@ -83,7 +83,13 @@ func (s *System) SaveBackup(v *Volume) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	n, err := s.saveBackup(f)
+	f.Close()
+	return n, err
+}
+
+// saveBackup is SaveBackup on the open volume f.
+func (s *System) saveBackup(f *os.File) (int64, error) {
 	blk := make([]byte, 512)
 	for i := int64(0); i < 512; i++ {
 		if _, err := f.ReadAt(blk, i*512); err != nil {
@@ -123,7 +129,15 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer out.Close()
+	n, err := gunzip(gz, src, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// gunzip runs gz -cd from src into out.
+func gunzip(gz string, src, out *os.File) (int64, error) {
 	cmd := command.Command(gz, "-cd")
 	cmd.Stdin = src
 	var errOut bytes.Buffer
@@ -151,5 +165,5 @@ func (s *System) gunzipTo(src *os.File, dst string) (int64, error) {
 	if err != nil {
 		return n, printf.Errorf("%s -cd: %w: %s", gz, err, strings.TrimSpace(errOut.String()))
 	}
-	return n, out.Close()
+	return n, nil
 }

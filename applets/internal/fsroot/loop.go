@@ -23,12 +23,20 @@ func (s *System) LoopRange(backing string, offset, length int64) (string, error)
 	if err != nil {
 		return "", printf.Errorf("opening loop-control: %w", err)
 	}
-	defer ctl.Close()
 	bf, err := os.OpenFile(backing, os.O_RDWR, 0)
 	if err != nil {
+		ctl.Close()
 		return "", err
 	}
-	defer bf.Close()
+	dev, err := s.attachLoop(ctl, bf, backing, offset, length)
+	bf.Close()
+	ctl.Close()
+	return dev, err
+}
+
+// attachLoop sets up a free loop device (asked of loop-control ctl) over the
+// open backing file bf.
+func (s *System) attachLoop(ctl, bf *os.File, backing string, offset, length int64) (string, error) {
 	for try := 0; try < 8; try++ {
 		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
 		if err != nil {

@@ -23,7 +23,13 @@ func EraseMTD(dev string) (erased, blocks int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	defer f.Close()
+	erased, blocks, err = eraseMTD(f, dev)
+	f.Close()
+	return erased, blocks, err
+}
+
+// eraseMTD is EraseMTD on the open device f (named dev in errors).
+func eraseMTD(f *os.File, dev string) (erased, blocks int, err error) {
 	var info unix.MtdInfo
 	if err := mtdIoctl(f, unix.MEMGETINFO, unsafe.Pointer(&info)); err != nil {
 		return 0, 0, printf.Errorf("%s: MEMGETINFO: %w (not an MTD character device?)", dev, err)
