@@ -274,7 +274,8 @@ func (in *Init) unsetenv(k string) {
 // handleSignals acts on signals sent to PID 1 before the hand-off.
 func (in *Init) handleSignals(sigs chan os.Signal) {
 	for s := range sigs {
-		switch s {
+		sig, _ := s.(syscall.Signal) // what signal.Notify delivers on Linux
+		switch sig {
 		case unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPWR:
 			// All reboot here (procd's init has one handler for them all:
 			// even USR2 and PWR, poweroff elsewhere).
