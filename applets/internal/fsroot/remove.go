@@ -53,18 +53,33 @@ func removeSameFS(path string, dev uint64) error {
 // left alone, and so are the directories holding them. Errors are counted, not
 // fatal: a best effort that frees what it can.
 func RemoveContents(dir string) (failed int) {
+	failed, _ = removeEntries(dir, nil)
+	return failed
+}
+
+// removeEntries removes the entries of dir (but those keep names, when keep
+// is not nil) with removeSameFS on dir's file system. It returns how many
+// could not be removed and the first error; an unreadable dir counts as one.
+func removeEntries(dir string, keep func(name string) bool) (failed int, firstErr error) {
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return 1
+		return 1, err
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return 1
+		return 1, err
 	}
 	for _, e := range ents {
-		if err := removeSameFS(filepath.Join(dir, e.Name()), devOf(fi)); err != nil {
+		name := e.Name()
+		if keep != nil && keep(name) {
+			continue
+		}
+		if err := removeSameFS(filepath.Join(dir, name), devOf(fi)); err != nil {
 			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
-	return failed
+	return failed, firstErr
 }

@@ -63,25 +63,8 @@ func keepOnWipe(name string) bool {
 // Wipe empties an overlay volume mounted at dir, keeping what keepOnWipe names.
 // It does not cross into other file systems.
 func Wipe(dir string) error {
-	var st0 os.FileInfo
-	st0, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	var firstErr error
-	for _, e := range ents {
-		if keepOnWipe(e.Name()) {
-			continue
-		}
-		if err := removeSameFS(filepath.Join(dir, e.Name()), devOf(st0)); err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	return firstErr
+	_, err := removeEntries(dir, keepOnWipe)
+	return err
 }
 
 // PrepareOverlay applies the .fs_state rules to a freshly mounted data volume:
