@@ -38,7 +38,8 @@ func (in *Init) early() {
 	if in.container() {
 		in.Log.Infof("in a container: no early mounts")
 	} else {
-		for _, m := range earlyMounts {
+		for i := range earlyMounts {
+			m := &earlyMounts[i]
 			in.earlyMount(m)
 			if m.target == "/dev" {
 				in.symlink("/tmp/shm", "/dev/shm")
@@ -64,7 +65,7 @@ func (in *Init) early() {
 	in.Log.Infof("Console is alive")
 }
 
-func (in *Init) earlyMount(m earlyMount) {
+func (in *Init) earlyMount(m *earlyMount) {
 	target := in.path(m.target)
 	if m.optional {
 		if _, err := os.Stat(target); err != nil {
