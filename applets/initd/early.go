@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/dirlist"
 	"toybox-go/applets/internal/fsroot"
 	"toybox-go/applets/internal/mnt"
 )
@@ -128,7 +129,7 @@ func MakeDevNodes(sys, dev string, logf func(string, ...any)) int {
 		mode uint32
 	}{{"block", unix.S_IFBLK}, {"char", unix.S_IFCHR}} {
 		dir := filepath.Join(sys, "dev", kind.dir)
-		ents, err := os.ReadDir(dir)
+		ents, err := dirlist.Read(dir)
 		if err != nil {
 			logf("reading %s: %v", dir, err)
 			continue

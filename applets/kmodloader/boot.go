@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"toybox-go/applets/internal/dirlist"
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/modinfo"
@@ -45,10 +46,10 @@ func numbered(file string) bool {
 	return b != "" && b[0] <= '9'
 }
 
-// modulesFiles lists DIR's files in lexical order (os.ReadDir sorts by
+// modulesFiles lists DIR's files in lexical order (dirlist.Read sorts by
 // name), following symlinks.
 func modulesFiles(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
+	ents, err := dirlist.Read(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/cmdline"
+	"toybox-go/applets/internal/dirlist"
 	"toybox-go/applets/internal/inittab"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/supervise"
@@ -136,7 +137,7 @@ func (d *daemon) run() int {
 	// Whatever else was inherited (a parent's leaked descriptors) must not reach
 	// the services either.
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		ents, _ := os.ReadDir("/proc/self/fd")
+		ents, _ := dirlist.Read("/proc/self/fd")
 		for _, e := range ents {
 			if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
 				unix.CloseOnExec(fd)

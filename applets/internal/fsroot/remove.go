@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"toybox-go/applets/internal/dirlist"
 )
 
 func devOf(fi os.FileInfo) uint64 {
@@ -28,7 +30,7 @@ func removeSameFS(path string, dev uint64) error {
 		return nil
 	}
 	if fi.IsDir() {
-		ents, err := os.ReadDir(path)
+		ents, err := dirlist.Read(path)
 		if err != nil {
 			return err
 		}
@@ -65,7 +67,7 @@ func removeEntries(dir string, keep func(name string) bool) (failed int, firstEr
 	if err != nil {
 		return 1, err
 	}
-	ents, err := os.ReadDir(dir)
+	ents, err := dirlist.Read(dir)
 	if err != nil {
 		return 1, err
 	}

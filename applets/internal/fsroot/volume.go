@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/cmdline"
+	"toybox-go/applets/internal/dirlist"
 	"toybox-go/applets/internal/gpt"
 	"toybox-go/applets/internal/superblock"
 	"toybox-go/applets/printf"
@@ -201,7 +202,7 @@ type blockDev struct {
 
 func (s *System) blockDevices() []*blockDev {
 	dir := filepath.Join(s.Sys, "class", "block")
-	ents, err := os.ReadDir(dir)
+	ents, err := dirlist.Read(dir)
 	if err != nil {
 		s.logf("listing block devices: %v", err)
 		return nil
@@ -228,7 +229,7 @@ func (s *System) blockDevices() []*blockDev {
 		d.dev = readLine(d.sysdir, "dev")
 		out = append(out, d)
 	}
-	return out // in name order: os.ReadDir sorts
+	return out // in name order: dirlist.Read sorts
 }
 
 // partnameScope is where fstools looks for a partition by name: with
@@ -462,7 +463,7 @@ func (s *System) byUBI(name string) *Volume {
 		return nil
 	}
 	dir := filepath.Join(s.Sys, "class", "ubi")
-	ents, _ := os.ReadDir(dir)
+	ents, _ := dirlist.Read(dir)
 	for _, e := range ents {
 		vol := e.Name()
 		if !strings.Contains(vol, "_") {
@@ -503,7 +504,7 @@ func (s *System) ubiOfMTD(mtd string) string {
 		return ""
 	}
 	dir := filepath.Join(s.Sys, "class", "ubi")
-	ents, _ := os.ReadDir(dir)
+	ents, _ := dirlist.Read(dir)
 	for _, e := range ents {
 		ubi := e.Name()
 		if strings.Contains(ubi, "_") || !strings.HasPrefix(ubi, "ubi") {

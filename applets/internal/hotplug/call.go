@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"toybox-go/applets/internal/command"
+	"toybox-go/applets/internal/dirlist"
 	"toybox-go/applets/printf"
 )
 
@@ -44,7 +45,7 @@ func (c *Caller) Scripts(subsystem string) ([]string, error) {
 		return nil, printf.Errorf("%w: %q", ErrBadSubsystem, subsystem)
 	}
 	dir := filepath.Join(c.Etc, "hotplug.d", subsystem)
-	ents, err := os.ReadDir(dir) // sorted by name, byte order
+	ents, err := dirlist.Read(dir) // sorted by name, byte order
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, nil
 	}

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/internal/command"
+	"toybox-go/applets/internal/dirlist"
 	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/printf"
 )
@@ -192,7 +193,7 @@ const startEnv = "PID2_START="
 // between fork and pid file) and returns its pid file content.
 func (m *Manager) findStarted(token string) (PidFile, bool) {
 	want := startEnv + token
-	ents, _ := os.ReadDir(m.cfg.ProcDir)
+	ents, _ := dirlist.Read(m.cfg.ProcDir)
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"toybox-go/applets/internal/dirlist"
 	"toybox-go/applets/printf"
 )
 
@@ -58,7 +59,7 @@ func (t *Trigger) Devices() ([]string, error) {
 	seen := make(map[string]bool)
 	var out []string
 	for _, dir := range dirs {
-		ents, err := os.ReadDir(dir)
+		ents, err := dirlist.Read(dir)
 		if err != nil {
 			continue
 		}
@@ -104,7 +105,7 @@ func (t *Trigger) Devices() ([]string, error) {
 // subsystems appends dir/NAME/sub to dirs for each entry NAME of dir that
 // passes the subsystem filter.
 func (t *Trigger) subsystems(dirs []string, dir, sub string) []string {
-	ents, err := os.ReadDir(dir)
+	ents, err := dirlist.Read(dir)
 	if err != nil {
 		return dirs
 	}
