@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -446,12 +445,48 @@ func (r *jsonReader) number() (*value, error) {
 	for r.pos < len(r.data) && strings.IndexByte("0123456789+-.eE", r.data[r.pos]) >= 0 {
 		r.pos++
 	}
-	text := string(r.data[start:r.pos])
-	// Out-of-range numbers are infinities to json-c, not errors.
-	if _, err := strconv.ParseFloat(text, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+	if text := string(r.data[start:r.pos]); !isDecimal(text) {
 		return nil, r.fail("bad number %q", clip(text))
 	}
 	return &value{kind: kNumber, line: r.line}, nil
+}
+
+// isDecimal reports whether s is a decimal floating-point number as
+// strconv.ParseFloat reads one: a sign, digits with at most one point and at
+// least one digit, then an exponent with a sign and at least one digit. Its
+// value does not matter (out-of-range numbers are infinities to json-c, not
+// errors), and ParseFloat would link about 20 KB of float parsing for a
+// yes/no.
+func isDecimal(s string) bool {
+	i := 0
+	sign := func() {
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+	}
+	digits := func() (n int) {
+		for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+			n++
+		}
+		return n
+	}
+	sign()
+	n := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		sign()
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 var sprintf = printf.Sprintf

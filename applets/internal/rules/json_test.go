@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -106,5 +108,40 @@ func TestNesting(t *testing.T) {
 	text := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
 	if _, err := Parse("deep.json", []byte("["+text+"]")); err == nil {
 		t.Error("40 nested objects parsed")
+	}
+}
+
+// numberCases are JSON-ish numbers that strconv.ParseFloat accepts and
+// refuses; isDecimal must agree with it on each (and the fuzz target on
+// anything else made of the bytes a number token may hold).
+var numberCases = []string{
+	"0", "-1", "+1", "1.5", "1.", ".5", "-.5", "1e9", "1E+9", "1e-9", "01", "1e999", "-1e-999",
+	"", "-", "+", ".", "-.", "e1", ".e1", "1e", "1e+", "1.2.3", "1e1e1", "--1", "1-", "1+1", "1.5e5.5",
+}
+
+func TestIsDecimalAgreesWithParseFloat(t *testing.T) {
+	for _, s := range numberCases {
+		checkIsDecimal(t, s)
+	}
+}
+
+func FuzzIsDecimal(f *testing.F) {
+	for _, s := range numberCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.Trim(s, "0123456789+-.eE") != "" {
+			t.Skip("a number token holds only these bytes")
+		}
+		checkIsDecimal(t, s)
+	})
+}
+
+func checkIsDecimal(t *testing.T, s string) {
+	t.Helper()
+	_, err := strconv.ParseFloat(s, 64)
+	want := err == nil || errors.Is(err, strconv.ErrRange)
+	if got := isDecimal(s); got != want {
+		t.Errorf("isDecimal(%q) = %v, strconv.ParseFloat says %v (%v)", s, got, want, err)
 	}
 }
