@@ -169,11 +169,15 @@ func New(cfg Config) (*Manager, error) {
 // Events delivers deaths learned by pidfd watchers; pass them to Handle.
 func (m *Manager) Events() <-chan Event { return m.events }
 
-func (m *Manager) pidPath(name string) string  { return filepath.Join(m.cfg.StateDir, name+".pid") }
-func (m *Manager) fifoPath(name string) string { return filepath.Join(m.cfg.StateDir, name+".out") }
-func (m *Manager) startingPath(name string) string {
-	return filepath.Join(m.cfg.StateDir, name+".starting")
-}
+// statePath is kept out of line (go:noinline): an inlined filepath.Join at
+// each of its callers costs more than the call.
+//
+//go:noinline
+func (m *Manager) statePath(name string) string { return filepath.Join(m.cfg.StateDir, name) }
+
+func (m *Manager) pidPath(name string) string      { return m.statePath(name + ".pid") }
+func (m *Manager) fifoPath(name string) string     { return m.statePath(name + ".out") }
+func (m *Manager) startingPath(name string) string { return m.statePath(name + ".starting") }
 
 // Tasks keep their records in TASKDIR (apart from services, whose pid files
 // Leftovers lists): NAME.out is the task's log FIFO, NAME.pid its pid file
@@ -250,7 +254,7 @@ func (m *Manager) Adopt(name string) bool {
 	if s.pid != 0 {
 		return true
 	}
-	p, err := m.readRecord(filepath.Join(m.cfg.StateDir, name), true)
+	p, err := m.readRecord(m.statePath(name), true)
 	if err != nil {
 		return false
 	}
@@ -299,7 +303,7 @@ func (m *Manager) readRecord(base string, live bool) (PidFile, error) {
 // Leftovers returns the names of pid files whose service is not known (a
 // previous pid2 ran them from an older inittab).
 func (m *Manager) Leftovers() []string {
-	files, _ := filepath.Glob(filepath.Join(m.cfg.StateDir, "*.pid"))
+	files, _ := filepath.Glob(m.statePath("*.pid"))
 	var out []string
 	for _, f := range files {
 		n := strings.TrimSuffix(filepath.Base(f), ".pid")
@@ -711,7 +715,7 @@ func (m *Manager) spawnService(s *service) (int, error) {
 		return 0, errNoTTY
 	}
 	name := s.spec.Name
-	pid, start, err := m.spawn(s.spec, filepath.Join(m.cfg.StateDir, name), append(os.Environ(), "PID2_SERVICE="+name),
+	pid, start, err := m.spawn(s.spec, m.statePath(name), append(os.Environ(), "PID2_SERVICE="+name),
 		func(fifo string) error {
 			m.openLog(fifo, name, &s.ring, true)
 			return nil
