@@ -602,11 +602,6 @@ func (m *Manager) schedule(s *service, crashed bool) {
 func (m *Manager) Tick() time.Time {
 	now := m.now()
 	next := now.Add(time.Hour)
-	at := func(t time.Time) {
-		if t.Before(next) {
-			next = t
-		}
-	}
 	for _, s := range m.svcs {
 		switch {
 		case (s.state == StateWaiting || s.state == StateBackoff) && s.pid == 0:
@@ -615,7 +610,7 @@ func (m *Manager) Tick() time.Time {
 			} else if !s.due.After(now) {
 				m.launch(s)
 			} else {
-				at(s.due)
+				earlier(&next, s.due)
 			}
 		case s.state == StateStopping && s.pid != 0:
 			if !s.killAt.After(now) {
@@ -626,23 +621,23 @@ func (m *Manager) Tick() time.Time {
 				}
 				s.killAt = now.Add(KillDelay)
 			}
-			at(s.killAt)
+			earlier(&next, s.killAt)
 		}
 		if s.pid != 0 && s.adopted && s.pidfd < 0 && !m.cfg.Records {
 			m.checkAdopted(s.pid)
-			at(now.Add(time.Second))
+			earlier(&next, now.Add(time.Second))
 		}
 	}
 	for pid, t := range m.tasks {
 		if t.adopted && t.pidfd < 0 && !m.cfg.Records && !t.reaped {
 			m.checkAdopted(pid)
-			at(now.Add(time.Second))
+			earlier(&next, now.Add(time.Second))
 		}
 		if t.reaped {
 			if !t.doneBy.After(now) {
 				m.finishTask(t)
 			} else {
-				at(t.doneBy)
+				earlier(&next, t.doneBy)
 			}
 			continue
 		}
@@ -659,13 +654,23 @@ func (m *Manager) Tick() time.Time {
 				t.killAt = now.Add(time.Second)
 			}
 			if t.termSent {
-				at(t.killAt)
+				earlier(&next, t.killAt)
 			} else {
-				at(t.termAt)
+				earlier(&next, t.termAt)
 			}
 		}
 	}
 	return next
+}
+
+// earlier sets *next to t when t is before it. It is kept out of line
+// (go:noinline): Tick calls it at seven places.
+//
+//go:noinline
+func earlier(next *time.Time, t time.Time) {
+	if t.Before(*next) {
+		*next = t
+	}
 }
 
 // launch starts s's process now.
