@@ -720,7 +720,7 @@ func (m *Manager) spawnService(s *service) (int, error) {
 		return 0, errNoTTY
 	}
 	name := s.spec.Name
-	pid, start, err := m.spawn(s.spec, m.statePath(name), append(os.Environ(), "PID2_SERVICE="+name),
+	pid, start, err := m.spawn(&s.spec, m.statePath(name), append(os.Environ(), "PID2_SERVICE="+name),
 		func(fifo string) error {
 			m.openLog(fifo, name, &s.ring, true)
 			return nil
@@ -735,42 +735,40 @@ func (m *Manager) spawnService(s *service) (int, error) {
 // process is recorded so that a pid2 killed at any point leaves its successor
 // a way to find it: BASE.starting holds the token of this start (also put in
 // the process's environment) until BASE.pid holds its PID and start time.
-func (m *Manager) spawn(spec Spec, base string, env []string, read func(fifo string) error) (pid int, start uint64, err error) {
-	var stdin, stdout *os.File
+func (m *Manager) spawn(spec *Spec, base string, env []string, read func(fifo string) error) (pid int, start uint64, err error) {
+	var stdin, stdout *os.File // closed once the process has them
 	tty := false
 	if spec.TTY != "" {
 		f, err := os.OpenFile(m.ttyPath(spec.TTY), os.O_RDWR|syscall.O_NOCTTY, 0)
 		if err != nil {
 			return 0, 0, printf.Errorf("%w: %v", errNoTTY, err)
 		}
-		defer f.Close()
 		stdin, stdout = f, f
 		_, terr := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 		tty = terr == nil
 	} else {
-		null, err := os.Open(os.DevNull)
-		if err != nil {
+		if stdin, err = os.Open(os.DevNull); err != nil {
 			return 0, 0, err
 		}
-		defer null.Close()
-		w, err := m.logWriter(base + ".out")
-		if err != nil {
-			return 0, 0, err
+		if stdout, err = m.logWriter(base + ".out"); err == nil {
+			err = read(base + ".out")
 		}
-		defer w.Close()
-		if err := read(base + ".out"); err != nil {
-			return 0, 0, err
-		}
-		stdin, stdout = null, w
 	}
-	m.seq++
-	token := printf.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
-	marker := base + ".starting"
-	if err := os.WriteFile(marker, []byte(token), 0o600); err != nil {
-		return 0, 0, printf.Errorf("writing %s: %w", marker, err)
+	if err == nil {
+		m.seq++
+		token := printf.Sprintf("%d.%d.%d", os.Getpid(), m.epoch, m.seq)
+		marker := base + ".starting"
+		if err = os.WriteFile(marker, []byte(token), 0o600); err != nil {
+			err = printf.Errorf("writing %s: %w", marker, err)
+		} else {
+			pid, start, err = m.fork(spec, []uintptr{stdin.Fd(), stdout.Fd(), stdout.Fd()}, tty, append(env, startEnv+token), base+".pid")
+			os.Remove(marker)
+		}
 	}
-	pid, start, err = m.fork(spec, []uintptr{stdin.Fd(), stdout.Fd(), stdout.Fd()}, tty, append(env, startEnv+token), base+".pid")
-	os.Remove(marker)
+	stdin.Close()
+	if stdout != stdin {
+		stdout.Close() // nil when logWriter failed: an error, not a panic
+	}
 	return pid, start, err
 }
 
@@ -784,26 +782,18 @@ func (m *Manager) spawn(spec Spec, base string, env []string, read func(fifo str
 // carries PID2_START=TOKEN in its environment, and BASE.starting holds TOKEN
 // until the pid file is written, so a pid2 killed in between leaves its
 // successor a way to find the process (see readRecord).
-func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, pidFile string) (int, uint64, error) {
+func (m *Manager) fork(spec *Spec, stdio []uintptr, tty bool, env []string, pidFile string) (pid int, start uint64, err error) {
 	path, argv := spec.Path, spec.Argv
 	sys := &syscall.SysProcAttr{Setsid: true, Setctty: tty && !spec.Ask}
-	sync := -1 // the trampoline's fd 3: one byte once the pid file is written
+	p := [2]int{-1, -1} // the trampoline's fd 3, and one byte on p[1] once the pid file is written
 	if !spec.Ask {
 		if !strings.Contains(path, "/") {
-			lp, err := command.LookPath(path)
-			if err != nil {
-				return 0, 0, printf.Errorf("starting %s: %w", spec.Path, err)
-			}
-			path = lp
+			path, err = command.LookPath(path)
 		}
 	} else {
-		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 			return 0, 0, err
 		}
-		defer unix.Close(p[0])
-		defer unix.Close(p[1])
-		sync = p[1]
 		path = m.cfg.Self
 		argv = []string{"pid2", HelperArg, "-s", "-a"}
 		if tty {
@@ -812,24 +802,31 @@ func (m *Manager) fork(spec Spec, stdio []uintptr, tty bool, env []string, pidFi
 		argv = append(append(argv, "--", spec.Path), spec.Argv...)
 		stdio = append(stdio, uintptr(p[0]))
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: "/", Env: env, Files: stdio, Sys: sys})
-	if err != nil {
-		return 0, 0, printf.Errorf("starting %s: %w", spec.Path, err)
-	}
-	_, start, err := ProcState(m.cfg.ProcDir, pid)
 	if err == nil {
-		err = WriteFileAtomic(pidFile, PidFile{pid, start}.String())
+		pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: "/", Env: env, Files: stdio, Sys: sys})
 	}
 	if err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil) // killed: not left a zombie nobody reaps
-		return 0, 0, printf.Errorf("recording pid %d: %w", pid, err)
+		err = printf.Errorf("starting %s: %w", spec.Path, err)
+	} else {
+		_, start, err = ProcState(m.cfg.ProcDir, pid)
+		if err == nil {
+			err = WriteFileAtomic(pidFile, PidFile{pid, start}.String())
+		}
+		if err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil) // killed: not left a zombie nobody reaps
+			err = printf.Errorf("recording pid %d: %w", pid, err)
+			pid, start = 0, 0
+		} else if p[1] >= 0 {
+			unix.Write(p[1], []byte{1})
+		}
 	}
-	if sync >= 0 {
-		unix.Write(sync, []byte{1})
+	if p[0] >= 0 {
+		unix.Close(p[0])
+		unix.Close(p[1])
 	}
-	return pid, start, nil
+	return pid, start, err
 }
 
 // logWriter returns the write side of the log FIFO p of a service or task. It
@@ -925,7 +922,7 @@ func (m *Manager) RunTask(t Task) error {
 		return nil
 	}
 	var out *os.File
-	pid, start, err := m.spawn(t.Spec, m.taskPath(t.Name, ""), os.Environ(), func(fifo string) error {
+	pid, start, err := m.spawn(&t.Spec, m.taskPath(t.Name, ""), os.Environ(), func(fifo string) error {
 		if out = m.taskOutput(fifo); out == nil {
 			return printf.Errorf("%s: cannot read %s", t.Name, fifo)
 		}
