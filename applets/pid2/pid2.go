@@ -97,6 +97,10 @@ type options struct {
 	stateDir, etcDir, inittab, console, hotplugRules string
 }
 
+// errorf prints "pid2: MESSAGE" to w and returns exit code 1. It is kept out
+// of line (go:noinline): client calls it at eight places.
+//
+//go:noinline
 func errorf(w io.Writer, format string, args ...any) int {
 	printf.Fprintf(w, "pid2: "+format+"\n", args...)
 	return 1
