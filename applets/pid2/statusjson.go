@@ -46,6 +46,10 @@ func statusJSON(st []supervise.Status) []byte {
 	return append(b, ']')
 }
 
+// jsonField is kept out of line (go:noinline): statusJSON calls it at nine
+// places.
+//
+//go:noinline
 func jsonField(b []byte, key string, first bool) []byte {
 	if !first {
 		b = append(b, ',')
