@@ -408,6 +408,11 @@ func (d *daemon) spec(e *inittab.Entry) supervise.Spec {
 // queueAll queues the entries with action a, in file order: an rcS entry
 // becomes its scripts, one at a time; anything else runs as one task, waited
 // for unless it is a once entry. bound > 0 applies the shutdown timeouts.
+//
+// It is kept out of line (go:noinline): its inlined copies (enterInit and
+// shutdown call it five times) cost more than the calls.
+//
+//go:noinline
 func (d *daemon) queueAll(a inittab.Action, bound time.Duration) {
 	for i := range d.entries {
 		e := &d.entries[i] // reload replaces d.entries, never its elements
