@@ -220,7 +220,10 @@ func (m *Manager) findStarted(token string) (PidFile, bool) {
 }
 
 // Add registers a service without starting it; a service with that name is
-// replaced only when it is not running.
+// replaced only when it is not running. It is kept out of line
+// (go:noinline): inlined in pid2's four calls, it cost more than the calls.
+//
+//go:noinline
 func (m *Manager) Add(spec Spec) {
 	if s, ok := m.svcs[spec.Name]; ok {
 		s.spec = spec
