@@ -331,43 +331,45 @@ func listen(stateDir string, reqs chan<- ctlReq) (*os.File, error) {
 func serve(fd int, reqs chan<- ctlReq) {
 	cred, cerr := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	c := os.NewFile(uintptr(fd), "control-conn")
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(serveTimeout))
-	answer := func(rep reply) { c.Write(formatReply(rep)) }
+	if rep, ok := answer(c, cred, cerr, reqs); ok {
+		c.Write(formatReply(rep))
+	}
+	c.Close()
+}
+
+// answer reads the request on c and returns the reply to it; false when
+// there is none to write (the peer sent nothing).
+func answer(c *os.File, cred *unix.Ucred, cerr error, reqs chan<- ctlReq) (reply, bool) {
 	if cerr != nil {
-		answer(reply{Err: printf.Sprintf("permission denied: peer unknown: %v", cerr)})
-		return
+		return reply{Err: printf.Sprintf("permission denied: peer unknown: %v", cerr)}, true
 	}
 	if cred.Uid != 0 {
-		answer(reply{Err: printf.Sprintf("permission denied: peer uid %d is not root", cred.Uid)})
-		return
+		return reply{Err: printf.Sprintf("permission denied: peer uid %d is not root", cred.Uid)}, true
 	}
 	// ReadSlice: a line without newline in maxRequest bytes fills the buffer.
 	b, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadSlice('\n')
 	line := string(b)
 	if err != nil {
 		if len(line) >= maxRequest {
-			answer(reply{Err: "bad request: request too long"})
-		} else if len(line) > 0 {
-			answer(reply{Err: "bad request: no newline"})
+			return reply{Err: "bad request: request too long"}, true
 		}
-		return
+		return reply{Err: "bad request: no newline"}, len(line) > 0
 	}
 	r, err := parseRequest(line[:len(line)-1])
 	if err != nil {
-		answer(reply{Err: "bad request: " + err.Error()})
-		return
+		return reply{Err: "bad request: " + err.Error()}, true
 	}
 	cr := ctlReq{req: r, reply: make(chan reply, 1)}
 	reqs <- cr
 	t := time.NewTimer(answerTimeout)
-	defer t.Stop()
+	rep := reply{Err: "pid2 did not answer"}
 	select {
-	case rep := <-cr.reply:
-		answer(rep)
+	case rep = <-cr.reply:
 	case <-t.C:
-		answer(reply{Err: "pid2 did not answer"})
 	}
+	t.Stop()
+	return rep, true
 }
 
 // dial connects to the control socket at path within connectTimeout.
