@@ -134,41 +134,42 @@ func ReadFile(path string) ([]Entry, []error, error) {
 func Parse(r io.Reader, file string) (ents []Entry, errs []error) {
 	br := bufio.NewReaderSize(r, MaxLine+1)
 	names := map[string]int{}
-	n := 0
-	bad := func(format string, args ...any) {
-		errs = append(errs, &Error{File: file, Line: n, Why: printf.Sprintf(format, args...)})
-	}
-	for {
+	for n := 1; ; n++ {
 		line, err := br.ReadSlice('\n')
-		n++
 		long := errors.Is(err, bufio.ErrBufferFull)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			_, err = br.ReadSlice('\n')
 		}
+		why, stop := "", false
 		switch {
 		case long:
-			bad("line longer than %d bytes, skipped", MaxLine)
+			why = printf.Sprintf("line longer than %d bytes, skipped", MaxLine)
 		case err != nil && err != io.EOF:
 			// A read error: the part of a line before it is not parsed.
 		case len(line) > 0:
-			e, why := parseLine(string(line), n)
+			var e *Entry
+			e, why = parseLine(string(line), n)
 			switch {
-			case why != "":
-				bad("%s", why)
-			case e == nil:
+			case why != "" || e == nil:
 			case len(ents) >= MaxEntries:
-				bad("more than %d entries: this line and the rest ignored", MaxEntries)
-				return ents, errs
+				why = printf.Sprintf("more than %d entries: this line and the rest ignored", MaxEntries)
+				stop = true
 			case names[e.Name] != 0:
-				bad("duplicate name %q (first at line %d)", e.Name, names[e.Name])
+				why = printf.Sprintf("duplicate name %q (first at line %d)", e.Name, names[e.Name])
 			default:
 				names[e.Name] = n
 				ents = append(ents, *e)
 			}
 		}
+		if why != "" {
+			errs = append(errs, &Error{File: file, Line: n, Why: why})
+		}
+		if stop {
+			return ents, errs
+		}
 		if err != nil {
 			if err != io.EOF {
-				bad("read: %v", err)
+				errs = append(errs, &Error{File: file, Line: n, Why: printf.Sprintf("read: %v", err)})
 			}
 			return ents, errs
 		}
