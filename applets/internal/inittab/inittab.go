@@ -55,7 +55,10 @@ func (a Action) known() bool {
 	return false
 }
 
-// Supervised reports whether entries with this action are kept running.
+// Supervised reports whether entries with this action are kept running. It
+// is kept out of line (go:noinline): its string switch is bigger than a call.
+//
+//go:noinline
 func (a Action) Supervised() bool {
 	switch a {
 	case Respawn, AskFirst, AskConsole, RespawnLate, AskConsoleLate:
