@@ -415,12 +415,12 @@ func call(stateDir string, r request) (reply, error) {
 		}
 		return reply{}, printf.Errorf("cannot reach pid2 at %s: %w", path, err)
 	}
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(replyTimeout))
 	// A refusing pid2 answers before reading: read its answer even when the
 	// write fails.
 	_, werr := c.Write(formatRequest(r))
 	rep, err := readReply(bufio.NewReader(c))
+	c.Close()
 	if err != nil {
 		if werr != nil {
 			err = werr

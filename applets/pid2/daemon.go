@@ -166,14 +166,11 @@ func (d *daemon) run() int {
 	l, err := listen(d.o.stateDir, d.reqs)
 	if err != nil {
 		d.log.Errorf("%v (continuing without control)", err)
-	} else {
-		defer l.Close()
 	}
 
 	d.enterEarly()
 
 	hbTick := time.NewTicker(heartbeatEvery)
-	defer hbTick.Stop()
 	if d.hb == nil && d.wd == nil {
 		hbTick.Stop()
 	}
@@ -183,6 +180,10 @@ func (d *daemon) run() int {
 		d.advance()
 		if d.exiting && d.m.Running() == 0 {
 			d.log.Noticef("- shutdown complete -")
+			hbTick.Stop()
+			if l != nil {
+				l.Close()
+			}
 			return 0
 		}
 		next := d.m.Tick()
