@@ -40,14 +40,14 @@ func newLogMux(m *Manager) (*logMux, error) {
 // add starts reading fd (nonblocking, close-on-exec) into ring and the log.
 func (x *logMux) add(fd int, name string, ring *Ring) error {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	x.srcs[fd] = &logSrc{fd: fd, name: name, ring: ring}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-	if err := unix.EpollCtl(x.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	err := unix.EpollCtl(x.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	if err != nil {
 		delete(x.srcs, fd)
-		return err
 	}
-	return nil
+	x.mu.Unlock()
+	return err
 }
 
 func (x *logMux) loop() {

@@ -23,7 +23,6 @@ func (r *Ring) Add(line string) {
 		line = line[:RingLineMax]
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.lines == nil {
 		r.lines = make([]string, RingLines)
 	}
@@ -32,18 +31,17 @@ func (r *Ring) Add(line string) {
 	if r.next == 0 {
 		r.full = true
 	}
+	r.mu.Unlock()
 }
 
 // Lines returns the kept lines, oldest first.
 func (r *Ring) Lines() []string {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lines == nil {
-		return nil
-	}
-	var out []string
+	var out []string // nil before the first line
 	if r.full {
 		out = append(out, r.lines[r.next:]...)
 	}
-	return append(out, r.lines[:r.next]...)
+	out = append(out, r.lines[:r.next]...)
+	r.mu.Unlock()
+	return out
 }
