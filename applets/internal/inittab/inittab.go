@@ -126,8 +126,8 @@ func ReadFile(path string) ([]Entry, []error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
 	ents, errs := Parse(f, path)
+	f.Close()
 	return ents, errs, nil
 }
 
