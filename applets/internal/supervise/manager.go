@@ -864,7 +864,6 @@ func (m *Manager) openLog(p, name string, ring *Ring, must bool) {
 }
 
 func (m *Manager) readLines(r io.ReadCloser, name string, ring *Ring) {
-	defer r.Close()
 	br := bufio.NewReaderSize(r, 512)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -877,6 +876,7 @@ func (m *Manager) readLines(r io.ReadCloser, name string, ring *Ring) {
 			m.cfg.Log.Noticef("%s: %s", name, l)
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			r.Close()
 			return
 		}
 	}
