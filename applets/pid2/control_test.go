@@ -32,7 +32,7 @@ func TestRequestRoundTrip(t *testing.T) {
 			continue
 		}
 		got, err := parseRequest(string(line[:len(line)-1]))
-		if err != nil || got != r {
+		if err != nil || !reflect.DeepEqual(got, r) {
 			t.Errorf("%+v: line %q parsed as %+v, %v", r, line, got, err)
 		}
 	}
@@ -72,7 +72,7 @@ func TestReplyRoundTrip(t *testing.T) {
 		{Err: "no such service \"x\""},
 	} {
 		got, err := readReply(bufio.NewReader(strings.NewReader(string(formatReply(rep)))))
-		if err != nil || got != rep {
+		if err != nil || !reflect.DeepEqual(got, rep) {
 			t.Errorf("%+v: read back %+v, %v", rep, got, err)
 		}
 	}
@@ -105,7 +105,7 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		again := formatRequest(r)
 		r2, err := parseRequest(string(again[:len(again)-1]))
-		if err != nil || r2 != r {
+		if err != nil || !reflect.DeepEqual(r2, r) {
 			t.Fatalf("%q -> %+v -> %q -> %+v, %v", line, r, again, r2, err)
 		}
 	})

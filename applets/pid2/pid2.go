@@ -94,6 +94,7 @@ func defaultStateDir(client bool) string {
 }
 
 type options struct {
+	_                                                [0]func() // not comparable: no generated equality function
 	stateDir, etcDir, inittab, console, hotplugRules string
 }
 

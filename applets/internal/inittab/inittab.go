@@ -88,8 +88,9 @@ const shellMeta = "~`!$^&*()=|\\{}[];\"'<>?\n"
 // RC is an `rcS PATTERN PARAM` entry: run RCDIR/PATTERN* PARAM one at a time in
 // glob order, as procd does.
 type RC struct {
-	Pattern string // "S" or "K"
-	Param   string // "boot", "shutdown"
+	_       [0]func() // not comparable: no generated equality function
+	Pattern string    // "S" or "K"
+	Param   string    // "boot", "shutdown"
 }
 
 // Entry is one parsed inittab line.
@@ -113,6 +114,7 @@ func (e *Entry) Same(o *Entry) bool {
 
 // Error is one rejected line.
 type Error struct {
+	_    [0]func() // not comparable: no generated equality function
 	File string
 	Line int
 	Why  string

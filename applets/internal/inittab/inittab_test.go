@@ -27,10 +27,10 @@ func TestOpenWrtFixtures(t *testing.T) {
 			t.Fatalf("%s: %d entries", f, len(ents))
 		}
 		sys, shut := ents[0], ents[1]
-		if sys.Action != SysInit || sys.RC == nil || *sys.RC != (RC{"S", "boot"}) {
+		if sys.Action != SysInit || sys.RC == nil || !reflect.DeepEqual(*sys.RC, RC{Pattern: "S", Param: "boot"}) {
 			t.Errorf("%s: sysinit entry %+v", f, sys)
 		}
-		if shut.Action != Shutdown || shut.RC == nil || *shut.RC != (RC{"K", "shutdown"}) {
+		if shut.Action != Shutdown || shut.RC == nil || !reflect.DeepEqual(*shut.RC, RC{Pattern: "K", Param: "shutdown"}) {
 			t.Errorf("%s: shutdown entry %+v", f, shut)
 		}
 	}

@@ -58,10 +58,11 @@ type Spec struct {
 
 // Config holds the roots and knobs of a Manager.
 type Config struct {
-	StateDir string // pid files and log FIFOs
-	ProcDir  string // "/proc"
-	DevDir   string // "/dev"
-	Self     string // executable holding the trampoline (pid2 itself)
+	_        [0]func() // not comparable: no generated equality function
+	StateDir string    // pid files and log FIFOs
+	ProcDir  string    // "/proc"
+	DevDir   string    // "/dev"
+	Self     string    // executable holding the trampoline (pid2 itself)
 	Log      *kmsg.Logger
 	// Records is true when deaths of adopted services arrive as fd-3 records;
 	// otherwise adopted services are watched with pidfd_open (or polled).
@@ -86,15 +87,16 @@ const (
 
 // Status is what `pid2 status` shows for a service.
 type Status struct {
-	Name     string `json:"name"`
-	Action   string `json:"action"`
-	State    string `json:"state"`
-	Pid      int    `json:"pid"`
-	Restarts int    `json:"restarts"`
-	LastExit string `json:"last_exit"`
-	Adopted  bool   `json:"adopted"`
-	Note     string `json:"note,omitempty"`
-	Command  string `json:"command"`
+	_        [0]func() // not comparable: no generated equality function
+	Name     string    `json:"name"`
+	Action   string    `json:"action"`
+	State    string    `json:"state"`
+	Pid      int       `json:"pid"`
+	Restarts int       `json:"restarts"`
+	LastExit string    `json:"last_exit"`
+	Adopted  bool      `json:"adopted"`
+	Note     string    `json:"note,omitempty"`
+	Command  string    `json:"command"`
 }
 
 type service struct {
