@@ -259,7 +259,7 @@ func (d *daemon) enterEarly() {
 	d.wd = takeWatchdog("/dev/watchdog", d.log)
 	d.busy = true
 	d.startHotplug(d.booted() != "", func() { d.early <- struct{}{} })
-	d.steps = append(d.steps, d.enterInit)
+	d.queue(d.enterInit)
 }
 
 func (d *daemon) readInittab() []inittab.Entry {
@@ -327,14 +327,14 @@ func (d *daemon) enterInit() {
 	}
 	if booted == "" {
 		d.queueAll(inittab.SysInit, 0)
-		d.steps = append(d.steps, func() { d.setBooted("sysinit") })
+		d.queue(func() { d.setBooted("sysinit") })
 	}
 	if booted != "done" {
 		d.queueAll(inittab.Wait, 0)
 		d.queueAll(inittab.Once, 0)
-		d.steps = append(d.steps, func() { d.setBooted("done") })
+		d.queue(func() { d.setBooted("done") })
 	}
-	d.steps = append(d.steps, func() {
+	d.queue(func() {
 		d.startSupervised(inittab.Respawn, inittab.AskConsole, inittab.AskFirst)
 		d.enter(stateRunning)
 		d.startSupervised(inittab.RespawnLate, inittab.AskConsoleLate)
@@ -353,6 +353,12 @@ func (d *daemon) startSupervised(actions ...inittab.Action) {
 		}
 	}
 }
+
+// queue appends step to the steps. It is kept out of line (go:noinline): an
+// inlined append, with its write barriers, is bigger than the call.
+//
+//go:noinline
+func (d *daemon) queue(step func()) { d.steps = append(d.steps, step) }
 
 // advance runs the queued steps until one has to wait (busy) or none is left.
 func (d *daemon) advance() {
@@ -420,9 +426,9 @@ func (d *daemon) queueAll(a inittab.Action, bound time.Duration) {
 		switch {
 		case e.Action != a:
 		case e.RC != nil:
-			d.steps = append(d.steps, func() { d.queueRC(*e.RC, bound) })
+			d.queue(func() { d.queueRC(*e.RC, bound) })
 		default:
-			d.steps = append(d.steps, func() { d.task(taskSpec(e), bound, a != inittab.Once) })
+			d.queue(func() { d.task(taskSpec(e), bound, a != inittab.Once) })
 		}
 	}
 }
@@ -554,7 +560,7 @@ func (d *daemon) shutdown(s syscall.Signal) {
 		d.queueAll(inittab.CtrlAltDel, shutdownTerm)
 	}
 	d.queueAll(inittab.Shutdown, shutdownTerm)
-	d.steps = append(d.steps, func() {
+	d.queue(func() {
 		d.log.Noticef("- stopping services -")
 		d.m.StopAll()
 		d.exiting = true
