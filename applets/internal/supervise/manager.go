@@ -524,7 +524,10 @@ func (m *Manager) stop(s *service) {
 	s.killAt = m.now().Add(KillDelay)
 }
 
-// StopAll stops every service and disables respawning (shutdown).
+// StopAll stops every service and disables respawning (shutdown). It is kept
+// out of line (go:noinline): inlined, pid2 had two copies of its map loop.
+//
+//go:noinline
 func (m *Manager) StopAll() {
 	m.respawning = false
 	for _, s := range m.svcs {
@@ -533,7 +536,10 @@ func (m *Manager) StopAll() {
 	}
 }
 
-// Running returns how many services and tasks still have a process.
+// Running returns how many services and tasks still have a process. It is
+// kept out of line (go:noinline): inlined, pid2 had two copies of its map loop.
+//
+//go:noinline
 func (m *Manager) Running() int {
 	n := len(m.tasks)
 	for _, s := range m.svcs {
