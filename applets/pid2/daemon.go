@@ -428,7 +428,7 @@ func (d *daemon) queueAll(a inittab.Action, bound time.Duration) {
 		case e.RC != nil:
 			d.queue(func() { d.queueRC(*e.RC, bound) })
 		default:
-			d.queue(func() { d.task(taskSpec(e), bound, a != inittab.Once) })
+			d.queue(func() { d.task(&supervise.Task{Spec: taskSpec(e)}, bound, a != inittab.Once) })
 		}
 	}
 }
@@ -447,27 +447,28 @@ func (d *daemon) queueRC(rc inittab.RC, bound time.Duration) {
 	var steps []func()
 	for _, sc := range scripts {
 		steps = append(steps, func() {
-			d.task(supervise.Spec{Name: filepath.Base(sc), Kind: "rc", Path: sc, Argv: []string{sc, rc.Param}}, bound, true)
+			d.task(&supervise.Task{Spec: supervise.Spec{Name: filepath.Base(sc), Kind: "rc", Path: sc, Argv: []string{sc, rc.Param}}}, bound, true)
 		})
 	}
 	d.steps = append(steps, d.steps...)
 }
 
-// task runs spec; with wait, the steps wait for its end (a once entry's do
-// not).
-func (d *daemon) task(spec supervise.Spec, bound time.Duration, wait bool) {
+// task runs t (its Spec; task sets the rest); with wait, the steps wait for
+// its end (a once entry's do not).
+func (d *daemon) task(t *supervise.Task, bound time.Duration, wait bool) {
 	d.busy = wait // before RunTask: Done may come at once (a task that ran before)
-	t := supervise.Task{Spec: spec, Done: func(exit string) {
-		d.log.Infof("%s finished: %s", spec.Name, exit)
+	name := t.Name
+	t.Done = func(exit string) {
+		d.log.Infof("%s finished: %s", name, exit)
 		if wait {
 			d.stepDone()
 		}
-	}}
+	}
 	if bound > 0 {
 		t.TermAfter, t.KillAfter = bound, shutdownKill
 	}
 	if err := d.m.RunTask(t); err != nil {
-		d.log.Errorf("%s: %v", spec.Name, err)
+		d.log.Errorf("%s: %v", name, err)
 		d.stepDone()
 	}
 }

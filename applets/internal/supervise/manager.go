@@ -905,7 +905,7 @@ type Task struct {
 // re-execs: its writes never raise SIGPIPE, and the next pid2 reads the rest
 // (see AdoptTasks). A task that already ran under a previous pid2 is not run
 // again: Done gets the exit recorded then.
-func (m *Manager) RunTask(t Task) error {
+func (m *Manager) RunTask(t *Task) error {
 	if b, err := os.ReadFile(m.taskPath(t.Name, ".done")); err == nil {
 		exit := strings.TrimSpace(string(b))
 		m.cfg.Log.Infof("%s: ran before pid2 restarted (%s): not run again", t.Name, exit)
@@ -958,7 +958,7 @@ func (m *Manager) RunTask(t Task) error {
 }
 
 // boundTask applies t's time bound to tk, from now.
-func (m *Manager) boundTask(tk *task, t Task) {
+func (m *Manager) boundTask(tk *task, t *Task) {
 	if t.TermAfter > 0 {
 		tk.termAt = m.now().Add(t.TermAfter)
 		tk.killAt = tk.termAt.Add(t.KillAfter)

@@ -164,7 +164,7 @@ func TestStaleAndStrangerPidFiles(t *testing.T) {
 func TestTaskOutputAndBound(t *testing.T) {
 	m, log := newManager(t, true)
 	var exit string
-	err := m.RunTask(Task{Spec: Spec{Name: "S10x", Path: "/bin/sh", Argv: []string{"sh", "-c", "echo one; echo two; trap '' TERM; exec sleep 100"}},
+	err := m.RunTask(&Task{Spec: Spec{Name: "S10x", Path: "/bin/sh", Argv: []string{"sh", "-c", "echo one; echo two; trap '' TERM; exec sleep 100"}},
 		TermAfter: 100 * time.Millisecond, KillAfter: 200 * time.Millisecond, Done: func(e string) { exit = e }})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestTaskNotRunTwice(t *testing.T) {
 	mark := filepath.Join(t.TempDir(), "ran")
 	run := func(name string, done func(string)) {
 		t.Helper()
-		err := m.RunTask(Task{Spec: Spec{Name: name, Path: "/bin/sh", Argv: []string{"sh", "-c", "echo " + name + " >> " + mark}}, Done: done})
+		err := m.RunTask(&Task{Spec: Spec{Name: name, Path: "/bin/sh", Argv: []string{"sh", "-c", "echo " + name + " >> " + mark}}, Done: done})
 		if err != nil {
 			t.Fatal(err)
 		}
