@@ -310,7 +310,7 @@ func (d *daemon) enterInit() {
 	}
 	for i := range d.entries {
 		if e := &d.entries[i]; e.Action.Supervised() {
-			d.m.Add(d.spec(e))
+			d.add(e)
 			d.current[e.Name] = e
 			d.m.Adopt(e.Name)
 		}
@@ -319,7 +319,7 @@ func (d *daemon) enterInit() {
 	// output and learn their end; the steps below do not run them again.
 	d.m.AdoptTasks()
 	for _, n := range d.m.Leftovers() {
-		d.m.Add(supervise.Spec{Name: n, Kind: "leftover"})
+		d.m.Add(&supervise.Spec{Name: n, Kind: "leftover"})
 		if d.m.Adopt(n) {
 			d.log.Warnf("%s: not in %s any more: stopping it", n, d.o.inittab)
 		}
@@ -395,6 +395,12 @@ func (d *daemon) consoleName() string {
 // shutdown entry.
 func taskSpec(e *inittab.Entry) supervise.Spec {
 	return supervise.Spec{Name: e.Name, Kind: string(e.Action), Path: e.Path, Argv: e.Argv, TTY: e.TTY}
+}
+
+// add registers supervised entry e as a service.
+func (d *daemon) add(e *inittab.Entry) {
+	s := d.spec(e)
+	d.m.Add(&s)
 }
 
 // spec turns a supervised entry into a service.
@@ -591,7 +597,7 @@ func (d *daemon) reload() string {
 			removed = append(removed, name)
 		case !old.Same(e):
 			d.m.Stop(name, false)
-			d.m.Add(d.spec(e))
+			d.add(e)
 			d.m.Start(name)
 			changed = append(changed, name)
 		}
@@ -600,7 +606,7 @@ func (d *daemon) reload() string {
 		if d.current[name] != nil {
 			continue
 		}
-		d.m.Add(d.spec(e))
+		d.add(e)
 		// During INIT, the late entries wait for RUNNING, as at boot.
 		if d.state != stateInit || (e.Action != inittab.RespawnLate && e.Action != inittab.AskConsoleLate) {
 			d.m.Start(name)

@@ -226,13 +226,13 @@ func (m *Manager) findStarted(token string) (PidFile, bool) {
 // (go:noinline): inlined in pid2's four calls, it cost more than the calls.
 //
 //go:noinline
-func (m *Manager) Add(spec Spec) {
+func (m *Manager) Add(spec *Spec) {
 	if s, ok := m.svcs[spec.Name]; ok {
-		s.spec = spec
+		s.spec = *spec
 		s.forget = false
 		return
 	}
-	m.svcs[spec.Name] = &service{spec: spec, state: StateStopped, pidfd: -1}
+	m.svcs[spec.Name] = &service{spec: *spec, state: StateStopped, pidfd: -1}
 }
 
 // Has reports whether a service is known.

@@ -94,7 +94,7 @@ func status(m *Manager, name string) Status {
 
 func TestAdoptThenRescanRecord(t *testing.T) {
 	m, _ := newManager(t, true)
-	m.Add(Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
+	m.Add(&Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
 	old := stranger(t, m, "x")
 	if !m.Adopt("x") {
 		t.Fatal("live process with matching start time not adopted")
@@ -126,7 +126,7 @@ func TestAdoptThenRescanRecord(t *testing.T) {
 
 func TestAdoptedDeathByPidfd(t *testing.T) {
 	m, _ := newManager(t, false) // no fd-3 records: pidfd fallback
-	m.Add(Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
+	m.Add(&Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
 	old := stranger(t, m, "x")
 	if !m.Adopt("x") {
 		t.Fatal("not adopted")
@@ -141,8 +141,8 @@ func TestAdoptedDeathByPidfd(t *testing.T) {
 
 func TestStaleAndStrangerPidFiles(t *testing.T) {
 	m, _ := newManager(t, true)
-	m.Add(Spec{Name: "reused", Path: "/bin/true", Argv: []string{"true"}})
-	m.Add(Spec{Name: "garbage", Path: "/bin/true", Argv: []string{"true"}})
+	m.Add(&Spec{Name: "reused", Path: "/bin/true", Argv: []string{"true"}})
+	m.Add(&Spec{Name: "garbage", Path: "/bin/true", Argv: []string{"true"}})
 	_, start, _ := ProcState("/proc", os.Getpid())
 	// Our own PID, alive, but with another start time: a reused PID.
 	WriteFileAtomic(m.pidPath("reused"), PidFile{os.Getpid(), start + 7}.String())
@@ -186,7 +186,7 @@ func TestTaskOutputAndBound(t *testing.T) {
 // environment instead of starting a second copy.
 func TestAdoptUnrecordedStart(t *testing.T) {
 	m, _ := newManager(t, true)
-	m.Add(Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
+	m.Add(&Spec{Name: "x", Kind: "respawn", Path: "/bin/sleep", Argv: []string{"sleep", "101"}})
 	token := "123.456.7"
 	os.WriteFile(m.startingPath("x"), []byte(token), 0o600)
 	cmd := exec.Command("sleep", "100")
@@ -208,7 +208,7 @@ func TestAdoptUnrecordedStart(t *testing.T) {
 		t.Error("marker left")
 	}
 	// A marker whose process is gone: nothing adopted, marker removed.
-	m.Add(Spec{Name: "y", Path: "/bin/true", Argv: []string{"true"}})
+	m.Add(&Spec{Name: "y", Path: "/bin/true", Argv: []string{"true"}})
 	os.WriteFile(m.startingPath("y"), []byte("no.such.token"), 0o600)
 	if m.Adopt("y") {
 		t.Error("adopted without a process")
