@@ -436,8 +436,10 @@ func call(stateDir string, r request) (reply, error) {
 func client(stateDir string, args []string, stdout, stderr io.Writer) int {
 	r := request{Cmd: args[0]}
 	rest := args[1:]
+	usage := "" // the format of a usage error about r.Cmd
 	switch arity(r.Cmd) {
 	case 'o':
+	words:
 		for _, a := range rest {
 			switch {
 			case r.Cmd == "status" && (a == "--json" || a == "-j"):
@@ -445,27 +447,33 @@ func client(stateDir string, args []string, stdout, stderr io.Writer) int {
 			case strings.HasPrefix(a, "-"):
 				return errorf(stderr, "%s: unknown option %s", r.Cmd, a)
 			case r.Name != "":
-				return errorf(stderr, "%s: one NAME at most", r.Cmd)
+				usage = "%s: one NAME at most"
+				break words
 			default:
 				r.Name = a
 			}
 		}
 	case 'r':
 		if len(rest) != 1 {
-			return errorf(stderr, "usage: pid2 %s NAME", r.Cmd)
+			usage = "usage: pid2 %s NAME"
+		} else {
+			r.Name = rest[0]
 		}
-		r.Name = rest[0]
 	case 'n':
 		if len(rest) != 0 {
-			return errorf(stderr, "usage: pid2 %s", r.Cmd)
+			usage = "usage: pid2 %s"
 		}
 	default:
-		return errorf(stderr, "unknown command %q (see pid2 --help)", r.Cmd)
+		usage = "unknown command %q (see pid2 --help)"
 	}
-	if err := checkRequest(r); err != nil {
-		return errorf(stderr, "%v", err)
+	if usage != "" {
+		return errorf(stderr, usage, r.Cmd)
 	}
-	rep, err := call(stateDir, r)
+	var rep reply
+	err := checkRequest(r)
+	if err == nil {
+		rep, err = call(stateDir, r)
+	}
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}

@@ -1052,12 +1052,12 @@ func (m *Manager) Status(name string) ([]Status, error) {
 			continue
 		}
 		s := m.svcs[n]
-		st := Status{Name: n, Action: s.spec.Kind, State: s.state, Pid: s.pid, Restarts: s.restarts,
-			LastExit: s.lastExit, Adopted: s.adopted, Note: s.note, Command: strings.Join(s.spec.Argv, " ")}
-		if st.LastExit == "" {
-			st.LastExit = "-"
+		last := s.lastExit
+		if last == "" {
+			last = "-"
 		}
-		out = append(out, st)
+		out = append(out, Status{Name: n, Action: s.spec.Kind, State: s.state, Pid: s.pid, Restarts: s.restarts,
+			LastExit: last, Adopted: s.adopted, Note: s.note, Command: strings.Join(s.spec.Argv, " ")})
 	}
 	if name != "" && len(out) == 0 {
 		_, err := m.lookup(name)
