@@ -267,11 +267,13 @@ func readReply(r *bufio.Reader) (reply, error) {
 			}
 			return reply{}, err
 		}
+		if len(b) > 1 && b[0] == 'o' && b[1] == ' ' {
+			out = append(out, b[2:]...) // with its newline
+			b = b[:0]
+			continue
+		}
 		line := string(b[:len(b)-1])
-		b = b[:0]
 		switch {
-		case strings.HasPrefix(line, "o "):
-			out = append(append(out, line[2:]...), '\n')
 		case line == "ok":
 			return reply{OK: true, Out: string(out)}, nil
 		case strings.HasPrefix(line, "err "):
