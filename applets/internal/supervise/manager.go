@@ -1046,22 +1046,21 @@ func (m *Manager) adoptTask(name string, done func(string)) *task {
 
 // Status describes one service, or every service when name is "".
 func (m *Manager) Status(name string) ([]Status, error) {
-	var out []Status
-	for _, n := range m.Names() {
-		if name != "" && n != name {
-			continue
-		}
-		s := m.svcs[n]
-		last := s.lastExit
-		if last == "" {
-			last = "-"
-		}
-		out = append(out, Status{Name: n, Action: s.spec.Kind, State: s.state, Pid: s.pid, Restarts: s.restarts,
-			LastExit: last, Adopted: s.adopted, Note: s.note, Command: strings.Join(s.spec.Argv, " ")})
-	}
-	if name != "" && len(out) == 0 {
-		_, err := m.lookup(name)
+	names := []string{name}
+	if name == "" {
+		names = m.Names()
+	} else if _, err := m.lookup(name); err != nil {
 		return nil, err
+	}
+	var out []Status
+	for _, n := range names {
+		s := m.svcs[n]
+		st := Status{Name: n, Action: s.spec.Kind, State: s.state, Pid: s.pid, Restarts: s.restarts,
+			LastExit: s.lastExit, Adopted: s.adopted, Note: s.note, Command: strings.Join(s.spec.Argv, " ")}
+		if st.LastExit == "" {
+			st.LastExit = "-"
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }
