@@ -432,7 +432,7 @@ func (d *daemon) queueAll(a inittab.Action, bound time.Duration) {
 		switch {
 		case e.Action != a:
 		case e.RC != nil:
-			d.queue(func() { d.queueRC(*e.RC, bound) })
+			d.queue(func() { d.queueRC(e.RC, bound) })
 		default:
 			d.queue(func() { d.task(&supervise.Task{Spec: taskSpec(e)}, bound, a != inittab.Once) })
 		}
@@ -440,7 +440,7 @@ func (d *daemon) queueAll(a inittab.Action, bound time.Duration) {
 }
 
 // queueRC puts ETC/rc.d/PATTERN* PARAM at the front of the queue, in glob order.
-func (d *daemon) queueRC(rc inittab.RC, bound time.Duration) {
+func (d *daemon) queueRC(rc *inittab.RC, bound time.Duration) {
 	dir := filepath.Join(d.o.etcDir, "rc.d")
 	scripts, _ := filepath.Glob(filepath.Join(dir, rc.Pattern+"*"))
 	sort.Strings(scripts)
