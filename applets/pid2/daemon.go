@@ -681,7 +681,8 @@ func (d *daemon) control(r request) reply {
 // statusText is `pid2 status`: one line a service.
 func statusText(st []supervise.Status) string {
 	var b []byte
-	for _, s := range st {
+	for i := range st {
+		s := &st[i]
 		pid := "-"
 		if s.Pid != 0 {
 			pid = strconv.Itoa(s.Pid)

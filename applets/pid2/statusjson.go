@@ -13,7 +13,8 @@ import (
 // it drags along) stays out of the binary.
 func statusJSON(st []supervise.Status) []byte {
 	b := []byte{'['}
-	for i, s := range st {
+	for i := range st {
+		s := &st[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
