@@ -79,7 +79,10 @@ type ctlReq struct {
 }
 
 // arity says whether command cmd takes a NAME: 'n' never, 'o' optional, 'r'
-// required; 0 for an unknown command.
+// required; 0 for an unknown command. It is kept out of line (go:noinline):
+// its string switch is bigger than a call.
+//
+//go:noinline
 func arity(cmd string) byte {
 	switch cmd {
 	case "status", "log":
