@@ -114,19 +114,22 @@ func checkName(name string) error {
 // checkRequest validates a request's command, option and name.
 func checkRequest(r request) error {
 	arity := arity(r.Cmd)
+	var format string // of the error, with r.Cmd for its verb
 	switch {
 	case arity == 0:
-		return printf.Errorf("unknown command %q", r.Cmd)
+		format = "unknown command %q"
 	case r.JSON && r.Cmd != "status":
-		return printf.Errorf("%s: -j is for status only", r.Cmd)
+		format = "%s: -j is for status only"
 	case arity == 'r' && r.Name == "":
-		return printf.Errorf("%s: NAME missing", r.Cmd)
+		format = "%s: NAME missing"
 	case arity == 'n' && r.Name != "":
-		return printf.Errorf("%s takes no NAME", r.Cmd)
+		format = "%s takes no NAME"
 	case r.Name != "":
 		return checkName(r.Name)
+	default:
+		return nil
 	}
-	return nil
+	return printf.Errorf(format, r.Cmd)
 }
 
 func escapeWord(b []byte, w string, name bool) []byte {
