@@ -74,12 +74,19 @@ type parser struct {
 	depth int
 }
 
+// fail, more, peek and at are kept out of line (go:noinline): the parser
+// calls them from many places, and an inlined copy at each costs the binary
+// more than the call does (about 2 KB in all). The parser is not hot.
+
+//go:noinline
 func (p *parser) fail(off int, msg string) *Error {
 	return &Error{Pattern: p.pat, Offset: off, Msg: msg}
 }
 
+//go:noinline
 func (p *parser) more() bool { return p.pos < len(p.pat) }
 
+//go:noinline
 func (p *parser) peek() byte {
 	if p.pos < len(p.pat) {
 		return p.pat[p.pos]
@@ -325,6 +332,8 @@ func (p *parser) bracket(open int) (*node, error) {
 }
 
 // at returns the byte i past p.pos, or 0 past the end.
+//
+//go:noinline
 func (p *parser) at(i int) byte {
 	if p.pos+i < len(p.pat) {
 		return p.pat[p.pos+i]
