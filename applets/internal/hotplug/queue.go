@@ -230,7 +230,9 @@ func (p *Plug) runProgram(argv, env []string, what string) int {
 }
 
 // failed logs that the command tag (run for what) could not start, and
-// returns runProgram's code for it.
+// returns runProgram's code for it. Out of line: see beneath.Close.
+//
+//go:noinline
 func (p *Plug) failed(tag, what string, err error) int {
 	p.log.Errorf("%s (%s): %v", tag, what, err)
 	return -1
