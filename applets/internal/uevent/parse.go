@@ -57,7 +57,11 @@ type Event struct {
 	Dropped int
 }
 
-// Get returns the value of the variable key.
+// Get returns the value of the variable key. Get, String and Trigger.wanted are
+// kept out of line (go:noinline): inlined at every call site, here and in
+// hotplug, they cost the binary 2.4 KB more than the calls.
+//
+//go:noinline
 func (e *Event) Get(key string) (string, bool) {
 	for _, v := range e.Vars {
 		if v.Key == key {
@@ -86,6 +90,8 @@ func (e *Event) Environ() []string {
 }
 
 // String is a short description for log lines: "add /devices/... (net, seq 12)".
+//
+//go:noinline
 func (e *Event) String() string {
 	return printf.Sprintf("%s %s (%s, seq %d)", e.Action, e.DevPath, e.Subsystem, e.Seqnum)
 }

@@ -117,6 +117,10 @@ func (t *Trigger) subsystems(dirs []string, dir, sub string) []string {
 	return dirs
 }
 
+// wanted reports whether subsystem is one to trigger. Out of line: see
+// Event.Get.
+//
+//go:noinline
 func (t *Trigger) wanted(subsystem string) bool {
 	return len(t.Subsystems) == 0 || slices.Contains(t.Subsystems, subsystem)
 }
