@@ -93,10 +93,6 @@ func (c *compiler) block(v *value) *stmt {
 // tuple picks arguments as libubox's blobmsg_parse_array does: slot 0 is
 // the name, and each following slot takes the next element of its kind
 // (0 = any kind), silently passing over elements of another kind.
-// It is kept out of line (go:noinline): inlined at its 7 call sites it cost
-// the binary 400 bytes more than the calls.
-//
-//go:noinline
 func tuple(elems []*value, kinds ...kind) (slots [4]*value, ignored int) {
 	slots[0] = elems[0]
 	slot := 1
@@ -115,20 +111,29 @@ func tuple(elems []*value, kinds ...kind) (slots [4]*value, ignored int) {
 	return slots, ignored
 }
 
-func (c *compiler) ignored(v *value, n int) {
+// args picks the arguments of v with tuple, warns about the elements it
+// ignored, and checks that slots 1 to need are filled: if one is not, it
+// warns msg and reports false.
+func (c *compiler) args(v *value, need int, msg string, kinds ...kind) ([4]*value, bool) {
+	t, n := tuple(v.elems, kinds...)
 	if n > 0 {
 		c.warn(v.line, sprintf("%q: %d element(s) of an unexpected type or beyond its arguments ignored", v.elems[0].str, n))
 	}
+	for _, a := range t[1 : need+1] {
+		if a == nil {
+			c.warn(v.line, msg)
+			return t, false
+		}
+	}
+	return t, true
 }
 
 func (c *compiler) command(v *value) *stmt {
 	name := v.elems[0].str
 	switch name {
 	case "if":
-		t, n := tuple(v.elems, kArray, kArray, kArray)
-		c.ignored(v, n)
-		if t[1] == nil || t[2] == nil {
-			c.warn(v.line, `"if" needs a condition and a block (arrays): ignored`)
+		t, ok := c.args(v, 2, `"if" needs a condition and a block (arrays): ignored`, kArray, kArray, kArray)
+		if !ok {
 			return nopStmt
 		}
 		st := &stmt{op: sIf, cond: c.cond(t[1]), items: []*stmt{c.block(t[2]), nil}}
@@ -137,10 +142,8 @@ func (c *compiler) command(v *value) *stmt {
 		}
 		return st
 	case "case":
-		t, n := tuple(v.elems, kString, kObject)
-		c.ignored(v, n)
-		if t[1] == nil || t[2] == nil {
-			c.warn(v.line, `"case" needs a variable name and an object: ignored`)
+		t, ok := c.args(v, 2, `"case" needs a variable name and an object: ignored`, kString, kObject)
+		if !ok {
 			return nopStmt
 		}
 		st := &stmt{op: sCase, name: t[1].str, keys: t[2].keys}
@@ -151,10 +154,8 @@ func (c *compiler) command(v *value) *stmt {
 	case "return":
 		return returnStmt
 	case "include":
-		t, n := tuple(v.elems, kString)
-		c.ignored(v, n)
-		if t[1] == nil {
-			c.warn(v.line, `"include" needs a file name: ignored`)
+		t, ok := c.args(v, 1, `"include" needs a file name: ignored`, kString)
+		if !ok {
 			return nopStmt
 		}
 		f, err := c.l.include(c.f, t[1].str)
@@ -193,10 +194,8 @@ func (c *compiler) cond(v *value) *cond {
 	name := v.elems[0].str
 	switch name {
 	case "eq", "regex":
-		t, n := tuple(v.elems, kString, 0)
-		c.ignored(v, n)
-		if t[1] == nil || t[2] == nil {
-			c.warn(v.line, sprintf("%q needs a variable name and a value: the condition is an error", name))
+		t, ok := c.args(v, 2, `"`+name+`" needs a variable name and a value: the condition is an error`, kString, 0)
+		if !ok {
 			return errorCond
 		}
 		cd := &cond{op: cEq, name: t[1].str}
@@ -206,10 +205,8 @@ func (c *compiler) cond(v *value) *cond {
 		cd.alts = c.alts(name, t[2], cd.op == cRegex)
 		return cd
 	case "has":
-		t, n := tuple(v.elems, 0)
-		c.ignored(v, n)
-		if t[1] == nil {
-			c.warn(v.line, `"has" needs a variable name: the condition is an error`)
+		t, ok := c.args(v, 1, `"has" needs a variable name: the condition is an error`, 0)
+		if !ok {
 			return errorCond
 		}
 		return &cond{op: cHas, alts: c.alts(name, t[1], false)}
@@ -223,18 +220,14 @@ func (c *compiler) cond(v *value) *cond {
 		}
 		return cd
 	case "not":
-		t, n := tuple(v.elems, kArray)
-		c.ignored(v, n)
-		if t[1] == nil {
-			c.warn(v.line, `"not" needs a condition: the condition is an error`)
+		t, ok := c.args(v, 1, `"not" needs a condition: the condition is an error`, kArray)
+		if !ok {
 			return errorCond
 		}
 		return &cond{op: cNot, kids: []*cond{c.cond(t[1])}}
 	case "isdir":
-		t, n := tuple(v.elems, kString)
-		c.ignored(v, n)
-		if t[1] == nil {
-			c.warn(v.line, `"isdir" needs a path: the condition is an error`)
+		t, ok := c.args(v, 1, `"isdir" needs a path: the condition is an error`, kString)
+		if !ok {
 			return errorCond
 		}
 		p := compileTemplate(t[1].str)
