@@ -67,9 +67,9 @@ func (e coldplugErrors) Error() string {
 func (e coldplugErrors) Unwrap() []error { return e }
 
 func (p *Plug) beginTrigger() {
-	p.mu.Lock()
+	p.lock()
 	p.triggers++
-	p.mu.Unlock()
+	p.unlock()
 }
 
 // endTrigger records the kernel's sequence number once a trigger's writes
@@ -81,14 +81,14 @@ func (p *Plug) endTrigger() {
 		p.log.Warnf("coldplug: %v: settling on %v of quiet", err, p.cfg.Quiet)
 		seq = math.MaxUint64
 	}
-	p.mu.Lock()
+	p.lock()
 	p.triggers--
 	if seq > p.target {
 		p.target = seq
 	}
 	p.lastEvent = time.Now()
 	p.notifyLocked()
-	p.mu.Unlock()
+	p.unlock()
 }
 
 func readSeqnum(sys string) (uint64, error) {
@@ -114,8 +114,8 @@ const (
 // Retrigger replays every device again in the background (after lost
 // events). Calls during a running replay are folded into one more replay.
 func (p *Plug) Retrigger() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	if p.closed {
 		return
 	}
@@ -140,15 +140,15 @@ func (p *Plug) Retrigger() {
 				p.log.Errorf("replay: trigger: %v", err)
 			}
 			p.endTrigger()
-			p.mu.Lock()
+			p.lock()
 			if !p.pending || p.closed {
 				p.retriggering = false
-				p.mu.Unlock()
+				p.unlock()
 				return
 			}
 			p.pending = false
 			p.triggers++
-			p.mu.Unlock()
+			p.unlock()
 		}
 	}()
 }
@@ -161,13 +161,13 @@ func (p *Plug) waitSettled(stop <-chan struct{}) error {
 	deadline := time.NewTimer(p.cfg.SettleTimeout)
 	defer deadline.Stop()
 	for {
-		p.mu.Lock()
+		p.lock()
 		idle := len(p.jobs) == 0 && !p.busy && p.triggers == 0
 		last, target := p.lastSeq, p.target
 		quiet := time.Since(p.lastEvent)
 		changed := p.changed
 		queued := len(p.jobs)
-		p.mu.Unlock()
+		p.unlock()
 		if idle && last >= target {
 			return nil
 		}

@@ -28,8 +28,8 @@ type job struct {
 }
 
 func (p *Plug) enqueue(j *job) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	if p.closed {
 		return
 	}
@@ -48,32 +48,32 @@ func (p *Plug) enqueue(j *job) {
 func (p *Plug) worker() {
 	defer close(p.done)
 	for {
-		p.mu.Lock()
+		p.lock()
 		for len(p.jobs) == 0 && !p.closed {
-			p.mu.Unlock()
+			p.unlock()
 			select {
 			case <-p.wake:
 			case <-p.quit:
 			}
-			p.mu.Lock()
+			p.lock()
 		}
 		if p.closed {
-			p.mu.Unlock()
+			p.unlock()
 			return
 		}
 		j := p.jobs[0]
 		p.jobs[0] = nil
 		p.jobs = p.jobs[1:]
 		p.busy = true
-		p.mu.Unlock()
+		p.unlock()
 
 		p.runJob(j)
 
-		p.mu.Lock()
+		p.lock()
 		p.busy = false
 		p.lastEvent = time.Now()
 		p.notifyLocked()
-		p.mu.Unlock()
+		p.unlock()
 	}
 }
 
@@ -100,8 +100,8 @@ func (p *Plug) runJob(j *job) {
 }
 
 func (p *Plug) cancelButton(button string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	if t, ok := p.buttons[button]; ok {
 		t.Stop()
 		delete(p.buttons, button)
@@ -112,18 +112,18 @@ func (p *Plug) cancelButton(button string) {
 // timeout variables (procd's button timer).
 func (p *Plug) armButton(j *job, code int) {
 	seen := strconv.Itoa(code)
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	if p.closed {
 		return
 	}
 	var t *time.Timer
 	t = time.AfterFunc(time.Duration(code)*time.Second, func() {
-		p.mu.Lock()
+		p.lock()
 		if p.buttons[j.button] == t {
 			delete(p.buttons, j.button)
 		}
-		p.mu.Unlock()
+		p.unlock()
 		p.enqueue(&job{kind: "exec", argv: j.argv,
 			vars:  []string{"BUTTON=" + j.button, "ACTION=timeout", "SEEN=" + seen},
 			event: "button " + j.button + " held " + seen + " s"})
