@@ -367,11 +367,10 @@ func (r *jsonReader) str() (string, error) {
 		case c == quote:
 			r.pos++
 			return r.cutNUL(string(b), startLine), nil
-		case c == '\n':
-			r.line++
-			b = append(b, c)
-			r.pos++
 		case c != '\\':
+			if c == '\n' {
+				r.line++
+			}
 			b = append(b, c)
 			r.pos++
 		default:
@@ -381,19 +380,11 @@ func (r *jsonReader) str() (string, error) {
 			}
 			e := r.data[r.pos+1]
 			r.pos += 2
+			if i := strings.IndexByte("\"\\/'bfnrt", e); i >= 0 {
+				b = append(b, "\"\\/'\b\f\n\r\t"[i])
+				continue
+			}
 			switch e {
-			case '"', '\\', '/', '\'':
-				b = append(b, e)
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
 			case 'u':
 				cp, ok := r.hex4()
 				if !ok {
