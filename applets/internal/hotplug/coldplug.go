@@ -42,9 +42,12 @@ func (p *Plug) Coldplug(stop <-chan struct{}) error {
 	if err := p.waitSettled(stop); err != nil {
 		errs = append(errs, err)
 	} else {
-		ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-		p.log.Infof("coldplug settled in %v (fresh /dev %v, trigger %v, the rest %v)", ms(time.Since(start)),
-			ms(remounted.Sub(start)), ms(triggered.Sub(remounted)), ms(time.Since(triggered)))
+		now := time.Now()
+		var ms [4]any
+		for i, d := range [4]time.Duration{now.Sub(start), remounted.Sub(start), triggered.Sub(remounted), now.Sub(triggered)} {
+			ms[i] = d.Round(time.Millisecond)
+		}
+		p.log.Infof("coldplug settled in %v (fresh /dev %v, trigger %v, the rest %v)", ms[:]...)
 	}
 	if len(errs) == 0 {
 		return nil
