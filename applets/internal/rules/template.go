@@ -23,27 +23,27 @@ func compileTemplate(s string) template {
 		return template{lit: s}
 	}
 	var t template
-	var text strings.Builder
+	var text []byte
 	inVar := false
 	rest := s
 	for {
 		i := strings.IndexByte(rest, '%')
 		if i < 0 {
 			if !inVar {
-				text.WriteString(rest)
+				text = append(text, rest...)
 			}
 			break
 		}
 		seg := rest[:i]
 		rest = rest[i+1:]
 		if !inVar {
-			text.WriteString(seg)
+			text = append(text, seg...)
 		} else if seg == "" {
-			text.WriteByte('%')
+			text = append(text, '%')
 		} else {
-			if text.Len() > 0 {
-				t.parts = append(t.parts, part{text: text.String()})
-				text.Reset()
+			if len(text) > 0 {
+				t.parts = append(t.parts, part{text: string(text)})
+				text = text[:0]
 			}
 			t.parts = append(t.parts, part{text: seg, isVar: true})
 		}
@@ -54,8 +54,8 @@ func compileTemplate(s string) template {
 		// libubox looks it up too, but the result is discarded anyway.
 		t.unterminated = true
 	}
-	if text.Len() > 0 {
-		t.parts = append(t.parts, part{text: text.String()})
+	if len(text) > 0 {
+		t.parts = append(t.parts, part{text: string(text)})
 	}
 	if len(t.parts) == 1 && !t.parts[0].isVar {
 		t.lit, t.parts = t.parts[0].text, nil
