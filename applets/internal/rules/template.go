@@ -82,7 +82,6 @@ func (t *template) expand(r *runState) string {
 	if len(t.parts) > len(small) {
 		vals = make([]string, 0, len(t.parts))
 	}
-	n := 0
 	for i := range t.parts {
 		p := &t.parts[i]
 		v := p.text
@@ -90,12 +89,6 @@ func (t *template) expand(r *runState) string {
 			v, _ = r.lookup(p.text)
 		}
 		vals = append(vals, v)
-		n += len(v)
 	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, v := range vals {
-		b.WriteString(v)
-	}
-	return b.String()
+	return strings.Join(vals, "")
 }
