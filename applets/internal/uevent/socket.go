@@ -132,18 +132,18 @@ func (c *Conn) Receive() (*Event, error) {
 		port, uid, why := sender(from, c.oob[:oobn])
 		if why != "" {
 			k := c.foreign.Add(1)
-			c.logDrop(k, "dropped a message not sent by the kernel (%s, port %d, uid %d): %d so far", why, port, uid, k)
+			c.logDrop(k, "uevent: dropped a message not sent by the kernel (%s, port %d, uid %d): %d so far", why, port, uid, k)
 			continue
 		}
 		if flags&unix.MSG_TRUNC != 0 || n > MaxSize {
 			k := c.malformed.Add(1)
-			c.logDrop(k, "dropped a truncated kernel message: %d so far", k)
+			c.logDrop(k, "uevent: dropped a truncated kernel message: %d so far", k)
 			continue
 		}
 		ev, perr := Parse(c.buf[:n])
 		if perr != nil {
 			k := c.malformed.Add(1)
-			c.logDrop(k, "dropped a malformed kernel message (%v): %d so far", perr, k)
+			c.logDrop(k, "uevent: dropped a malformed kernel message (%v): %d so far", perr, k)
 			continue
 		}
 		c.accepted.Add(1)
@@ -183,8 +183,9 @@ func sender(from unix.Sockaddr, oob []byte) (port uint32, uid uint32, why string
 	return port, uid, ""
 }
 
+// logDrop logs a drop when count is a power of two.
 func (c *Conn) logDrop(count uint64, format string, args ...any) {
 	if c.log != nil && count&(count-1) == 0 {
-		c.log.Warnf("uevent: "+format, args...)
+		c.log.Warnf(format, args...)
 	}
 }
