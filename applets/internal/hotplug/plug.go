@@ -280,32 +280,41 @@ func (p *Plug) command(ev *uevent.Event, cmd string, args []string) {
 	switch cmd {
 	case "makedev":
 		p.makedev(ev, args)
+		return
 	case "rm":
 		p.remove(ev, args)
+		return
 	case "exec", "button":
 		if len(args) == 0 || args[0] == "" {
 			p.log.Warnf("%s without a program for %v", cmd, ev)
 			return
 		}
-		j := &job{kind: cmd, argv: args, vars: ev.Environ(), event: ev.String()}
-		if cmd == "button" {
-			j.button, _ = ev.Get("BUTTON")
-		}
-		p.enqueue(j)
 	case "load-firmware":
 		if len(args) == 0 {
 			p.log.Warnf("load-firmware without a directory for %v", ev)
 			return
 		}
-		p.enqueue(&job{kind: cmd, argv: args[:1], ev: ev, event: ev.String()})
+		args = args[:1]
 	case "start-console":
 		if len(args) == 0 {
 			return
 		}
-		p.enqueue(&job{kind: cmd, argv: args[:1], event: ev.String()})
+		args = args[:1]
 	default:
 		p.log.Debugf("unknown command %q in the rules, ignored", cmd)
+		return
 	}
+	j := &job{kind: cmd, argv: args, event: ev.String()}
+	switch cmd {
+	case "button":
+		j.button, _ = ev.Get("BUTTON")
+		fallthrough
+	case "exec":
+		j.vars = ev.Environ()
+	case "load-firmware":
+		j.ev = ev
+	}
+	p.enqueue(j)
 }
 
 // SourceStats returns the socket's counters (accepted, foreign, malformed,
