@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 
+	"toybox-go/applets/internal/command"
 	"toybox-go/applets/internal/getopt"
 	"toybox-go/applets/internal/hotplug"
 	"toybox-go/applets/printf"
@@ -39,14 +40,13 @@ func Main(args []string) int {
 	sub := fs.Arg(0)
 	c := &hotplug.Caller{Etc: *etc, Shell: "/bin/sh", Functions: "/lib/functions.sh"}
 	scripts, err := c.Scripts(sub)
-	if err != nil {
-		printf.Fprintln(os.Stderr, "hotplug-call:", err)
-		return 1
-	}
-	if len(scripts) == 0 {
+	if err == nil && len(scripts) == 0 {
 		return 0
 	}
-	cmd, err := c.Command(sub, scripts, os.Environ())
+	var cmd *command.Cmd
+	if err == nil {
+		cmd, err = c.Command(sub, scripts, os.Environ())
+	}
 	if err != nil {
 		printf.Fprintln(os.Stderr, "hotplug-call:", err)
 		return 1
