@@ -243,12 +243,19 @@ func (c *compiler) cond(v *value) *cond {
 
 // alts compiles the value of eq/regex/has: a string or an array of them.
 func (c *compiler) alts(name string, v *value, regex bool) []alt {
-	one := func(e *value) alt {
+	elems := v.elems
+	if v.kind != kArray {
+		elems = []*value{v}
+	}
+	alts := make([]alt, len(elems))
+	for i, e := range elems {
+		a := &alts[i]
 		if e.kind != kString {
 			c.warn(e.line, sprintf("%q: a %s where a string is expected: an error when reached", name, e.kind))
-			return alt{bad: true}
+			a.bad = true
+			continue
 		}
-		a := alt{s: e.str}
+		a.s = e.str
 		if regex {
 			m, err := compileMatcher(e.str)
 			if err != nil {
@@ -256,14 +263,6 @@ func (c *compiler) alts(name string, v *value, regex bool) []alt {
 			}
 			a.m = m
 		}
-		return a
-	}
-	if v.kind != kArray {
-		return []alt{one(v)}
-	}
-	alts := make([]alt, 0, len(v.elems))
-	for _, e := range v.elems {
-		alts = append(alts, one(e))
 	}
 	return alts
 }
