@@ -43,16 +43,16 @@ func compileMatcher(pattern string) (matcher, error) {
 		body = body[:len(body)-1]
 	}
 	if !strings.ContainsAny(body, `.[]()*+?{}|^$\`) {
-		switch {
-		case anchorStart && anchorEnd:
-			return matcher{kind: matchEqual, lit: body}, nil
-		case anchorStart:
-			return matcher{kind: matchPrefix, lit: body}, nil
-		case anchorEnd:
-			return matcher{kind: matchSuffix, lit: body}, nil
-		default:
-			return matcher{kind: matchContains, lit: body}, nil
+		// matchContains, then matchPrefix for a start anchor, matchSuffix
+		// for an end anchor, matchEqual for both.
+		kind := matchContains
+		if anchorStart {
+			kind++
 		}
+		if anchorEnd {
+			kind += 2
+		}
+		return matcher{kind: kind, lit: body}, nil
 	}
 	re, err := ere.Compile(pattern)
 	if err != nil {
