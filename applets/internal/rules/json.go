@@ -168,10 +168,8 @@ func (r *jsonReader) value() (*value, error) {
 	}
 	c := r.data[r.pos]
 	switch {
-	case c == '[':
-		return r.array()
-	case c == '{':
-		return r.object()
+	case c == '[' || c == '{':
+		return r.container(c == '{')
 	case c == '"' || c == '\'':
 		line := r.line
 		s, err := r.str()
@@ -210,39 +208,6 @@ func (r *jsonReader) enter() error {
 	return nil
 }
 
-func (r *jsonReader) array() (*value, error) {
-	v := &value{kind: kArray, line: r.line}
-	if err := r.enter(); err != nil {
-		return nil, err
-	}
-	r.pos++ // [
-	for {
-		c, err := r.next(v)
-		if err != nil {
-			return nil, err
-		}
-		if c == ']' {
-			// Reached directly after '[' or after a trailing comma:
-			// json-c's non-strict mode accepts both.
-			r.pos++
-			r.depth--
-			return v, nil
-		}
-		e, err := r.value()
-		if err != nil {
-			return nil, err
-		}
-		v.elems = append(v.elems, e)
-		closed, err := r.endOf(v, "]")
-		if err != nil {
-			return nil, err
-		}
-		if closed {
-			return v, nil
-		}
-	}
-}
-
 // next skips the blanks inside the array or object v and returns the byte
 // that follows them: the end of the data there is an error.
 func (r *jsonReader) next(v *value) (byte, error) {
@@ -273,39 +238,49 @@ func (r *jsonReader) endOf(v *value, closing string) (bool, error) {
 	return true, nil
 }
 
-func (r *jsonReader) object() (*value, error) {
-	v := &value{kind: kObject, line: r.line}
+// container reads an array, or an object when obj, from its opening
+// bracket or brace on.
+func (r *jsonReader) container(obj bool) (*value, error) {
+	v := &value{kind: kArray, line: r.line}
+	closing := "]"
+	if obj {
+		v.kind, closing = kObject, "}"
+	}
 	if err := r.enter(); err != nil {
 		return nil, err
 	}
-	r.pos++ // {
+	r.pos++ // [ or {
 	for {
 		c, err := r.next(v)
 		if err != nil {
 			return nil, err
 		}
-		if c == '}' {
+		if c == closing[0] {
+			// Reached directly after the opening or after a trailing
+			// comma: json-c's non-strict mode accepts both.
 			r.pos++
 			r.depth--
 			return v, nil
 		}
-		if c != '"' && c != '\'' {
-			return nil, r.fail("expected a quoted member name in object, found %q", string(r.data[r.pos:r.pos+1]))
-		}
+		var key string
 		keyLine := r.line
-		key, err := r.str()
-		if err != nil {
-			return nil, err
-		}
-		if err := r.skipSpace(); err != nil {
-			return nil, err
-		}
-		if r.pos >= len(r.data) || r.data[r.pos] != ':' {
-			return nil, r.fail("expected ':' after member name %q", clip(key))
-		}
-		r.pos++
-		if err := r.skipSpace(); err != nil {
-			return nil, err
+		if obj {
+			if c != '"' && c != '\'' {
+				return nil, r.fail("expected a quoted member name in object, found %q", string(r.data[r.pos:r.pos+1]))
+			}
+			if key, err = r.str(); err != nil {
+				return nil, err
+			}
+			if err := r.skipSpace(); err != nil {
+				return nil, err
+			}
+			if r.pos >= len(r.data) || r.data[r.pos] != ':' {
+				return nil, r.fail("expected ':' after member name %q", clip(key))
+			}
+			r.pos++
+			if err := r.skipSpace(); err != nil {
+				return nil, err
+			}
 		}
 		e, err := r.value()
 		if err != nil {
@@ -322,10 +297,12 @@ func (r *jsonReader) object() (*value, error) {
 			}
 		}
 		if !dup {
-			v.keys = append(v.keys, key)
+			if obj {
+				v.keys = append(v.keys, key)
+			}
 			v.elems = append(v.elems, e)
 		}
-		closed, err := r.endOf(v, "}")
+		closed, err := r.endOf(v, closing)
 		if err != nil {
 			return nil, err
 		}
