@@ -261,7 +261,6 @@ func (p *Plug) runCmd(cmd *command.Cmd, tag, what string) int {
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	timer := time.NewTimer(p.cfg.ExecTimeout)
-	defer timer.Stop()
 	var why string
 	select {
 	case err = <-waited:
@@ -270,6 +269,7 @@ func (p *Plug) runCmd(cmd *command.Cmd, tag, what string) int {
 	case <-p.quit:
 		why = "stopping"
 	}
+	timer.Stop()
 	if why != "" {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-waited
