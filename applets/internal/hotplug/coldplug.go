@@ -162,7 +162,14 @@ var ErrSettleTimeout = errors.New("coldplug did not settle")
 
 func (p *Plug) waitSettled(stop <-chan struct{}) error {
 	deadline := time.NewTimer(p.cfg.SettleTimeout)
-	defer deadline.Stop()
+	err := p.settle(stop, deadline)
+	deadline.Stop()
+	return err
+}
+
+// settle is waitSettled's loop, until the events settle, the deadline
+// fires or stop is closed.
+func (p *Plug) settle(stop <-chan struct{}, deadline *time.Timer) error {
 	for {
 		p.lock()
 		idle := len(p.jobs) == 0 && !p.busy && p.triggers == 0
