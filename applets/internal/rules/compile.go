@@ -93,7 +93,7 @@ func (c *compiler) block(v *value) *stmt {
 // tuple picks arguments as libubox's blobmsg_parse_array does: slot 0 is
 // the name, and each following slot takes the next element of its kind
 // (0 = any kind), silently passing over elements of another kind.
-func tuple(elems []*value, kinds ...kind) (slots [4]*value, ignored int) {
+func tuple(slots *[4]*value, elems []*value, kinds ...kind) (ignored int) {
 	slots[0] = elems[0]
 	slot := 1
 	for _, e := range elems[1:] {
@@ -108,32 +108,32 @@ func tuple(elems []*value, kinds ...kind) (slots [4]*value, ignored int) {
 		slots[slot] = e
 		slot++
 	}
-	return slots, ignored
+	return ignored
 }
 
-// args picks the arguments of v with tuple, warns about the elements it
+// args picks the arguments of v into t with tuple, warns about the elements it
 // ignored, and checks that slots 1 to need are filled: if one is not, it
 // warns msg and reports false.
-func (c *compiler) args(v *value, need int, msg string, kinds ...kind) ([4]*value, bool) {
-	t, n := tuple(v.elems, kinds...)
+func (c *compiler) args(t *[4]*value, v *value, need int, msg string, kinds ...kind) bool {
+	n := tuple(t, v.elems, kinds...)
 	if n > 0 {
 		c.warn(v.line, sprintf("%q: %d element(s) of an unexpected type or beyond its arguments ignored", v.elems[0].str, n))
 	}
 	for _, a := range t[1 : need+1] {
 		if a == nil {
 			c.warn(v.line, msg)
-			return t, false
+			return false
 		}
 	}
-	return t, true
+	return true
 }
 
 func (c *compiler) command(v *value) *stmt {
 	name := v.elems[0].str
 	switch name {
 	case "if":
-		t, ok := c.args(v, 2, `"if" needs a condition and a block (arrays): ignored`, kArray, kArray, kArray)
-		if !ok {
+		var t [4]*value
+		if !c.args(&t, v, 2, `"if" needs a condition and a block (arrays): ignored`, kArray, kArray, kArray) {
 			return nopStmt
 		}
 		st := &stmt{op: sIf, cond: c.cond(t[1]), items: []*stmt{c.block(t[2]), nil}}
@@ -142,8 +142,8 @@ func (c *compiler) command(v *value) *stmt {
 		}
 		return st
 	case "case":
-		t, ok := c.args(v, 2, `"case" needs a variable name and an object: ignored`, kString, kObject)
-		if !ok {
+		var t [4]*value
+		if !c.args(&t, v, 2, `"case" needs a variable name and an object: ignored`, kString, kObject) {
 			return nopStmt
 		}
 		st := &stmt{op: sCase, name: t[1].str, keys: t[2].keys}
@@ -154,8 +154,8 @@ func (c *compiler) command(v *value) *stmt {
 	case "return":
 		return returnStmt
 	case "include":
-		t, ok := c.args(v, 1, `"include" needs a file name: ignored`, kString)
-		if !ok {
+		var t [4]*value
+		if !c.args(&t, v, 1, `"include" needs a file name: ignored`, kString) {
 			return nopStmt
 		}
 		f, err := c.l.include(c.f, t[1].str)
@@ -194,8 +194,8 @@ func (c *compiler) cond(v *value) *cond {
 	name := v.elems[0].str
 	switch name {
 	case "eq", "regex":
-		t, ok := c.args(v, 2, `"`+name+`" needs a variable name and a value: the condition is an error`, kString, 0)
-		if !ok {
+		var t [4]*value
+		if !c.args(&t, v, 2, `"`+name+`" needs a variable name and a value: the condition is an error`, kString, 0) {
 			return errorCond
 		}
 		cd := &cond{op: cEq, name: t[1].str}
@@ -205,8 +205,8 @@ func (c *compiler) cond(v *value) *cond {
 		cd.alts = c.alts(name, t[2], cd.op == cRegex)
 		return cd
 	case "has":
-		t, ok := c.args(v, 1, `"has" needs a variable name: the condition is an error`, 0)
-		if !ok {
+		var t [4]*value
+		if !c.args(&t, v, 1, `"has" needs a variable name: the condition is an error`, 0) {
 			return errorCond
 		}
 		return &cond{op: cHas, alts: c.alts(name, t[1], false)}
@@ -220,14 +220,14 @@ func (c *compiler) cond(v *value) *cond {
 		}
 		return cd
 	case "not":
-		t, ok := c.args(v, 1, `"not" needs a condition: the condition is an error`, kArray)
-		if !ok {
+		var t [4]*value
+		if !c.args(&t, v, 1, `"not" needs a condition: the condition is an error`, kArray) {
 			return errorCond
 		}
 		return &cond{op: cNot, kids: []*cond{c.cond(t[1])}}
 	case "isdir":
-		t, ok := c.args(v, 1, `"isdir" needs a path: the condition is an error`, kString)
-		if !ok {
+		var t [4]*value
+		if !c.args(&t, v, 1, `"isdir" needs a path: the condition is an error`, kString) {
 			return errorCond
 		}
 		p := compileTemplate(t[1].str)
