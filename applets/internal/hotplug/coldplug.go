@@ -218,11 +218,19 @@ func FreshDev(dev string, log *kmsg.Logger) error {
 		fd, err := unix.OpenTree(unix.AT_FDCWD, pts, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 		if err == nil {
 			tree = fd
-			defer unix.Close(tree)
 		} else if log != nil {
 			log.Debugf("coldplug: keeping %s: open_tree: %v", pts, err)
 		}
 	}
+	err := freshDev(dev, pts, tree, log)
+	if tree >= 0 {
+		unix.Close(tree)
+	}
+	return err
+}
+
+// freshDev is FreshDev once the devpts mount is cloned (tree >= 0) or not.
+func freshDev(dev, pts string, tree int, log *kmsg.Logger) error {
 	_ = unix.Unmount(pts, unix.MNT_DETACH)
 	// EINVAL when dev is not a mount point (an initramfs directory): the new
 	// tmpfs simply covers it.
