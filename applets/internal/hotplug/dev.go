@@ -82,28 +82,36 @@ func (p *Plug) makedev(ev *uevent.Event, args []string) {
 // while they stay below root (see beneath), so a DEVNAME that walks a link out
 // of /dev makes nothing. An existing name is an fs.ErrExist error.
 func mknod(root, rel string, mode uint32, dev uint64, gid int) error {
+	return inParent(root, rel, true, func(r *beneath, dir int, base string) error {
+		if err := unix.Mknodat(dir, base, mode, int(dev)); err != nil {
+			return r.error("mknod", rel, err)
+		}
+		if err := unix.Fchmodat(dir, base, mode&0o7777, 0); err != nil {
+			return r.error("chmod", rel, err)
+		}
+		if gid >= 0 {
+			if err := unix.Fchownat(dir, base, 0, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return r.error("chown", rel, err)
+			}
+		}
+		return nil
+	})
+}
+
+// inParent runs op on the directory (O_PATH) holding rel below root, made
+// first with mkdir, and on rel's last component; it closes what it opened.
+func inParent(root, rel string, mkdir bool, op func(r *beneath, dir int, base string) error) error {
 	r, err := openBeneath(root)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	fd, base, err := r.parent(rel, true)
-	if err != nil {
-		return err
+	dir, base, err := r.parent(rel, mkdir)
+	if err == nil {
+		err = op(r, dir, base)
+		unix.Close(dir)
 	}
-	defer unix.Close(fd)
-	if err := unix.Mknodat(fd, base, mode, int(dev)); err != nil {
-		return r.error("mknod", rel, err)
-	}
-	if err := unix.Fchmodat(fd, base, mode&0o7777, 0); err != nil {
-		return r.error("chmod", rel, err)
-	}
-	if gid >= 0 {
-		if err := unix.Fchownat(fd, base, 0, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return r.error("chown", rel, err)
-		}
-	}
-	return nil
+	r.Close()
+	return err
 }
 
 // remove carries out [rm PATH]: unlink, never a directory.
@@ -120,25 +128,21 @@ func (p *Plug) remove(ev *uevent.Event, args []string) {
 		p.log.Errorf("rm %q: %v", args[0], err)
 		return
 	}
-	defer r.Close()
 	fd, base, err := r.parent(rel, false)
 	if err != nil {
 		p.log.Debugf("rm %q: %v", args[0], err)
-		return
+	} else {
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			p.log.Debugf("rm %q: %v", args[0], r.error("lstat", rel, err))
+		} else if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			p.log.Warnf("rm %q: a directory, left alone", args[0])
+		} else if err := unix.Unlinkat(fd, base, 0); err != nil {
+			p.log.Errorf("rm %q: %v", args[0], r.error("unlink", rel, err))
+		}
+		unix.Close(fd)
 	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		p.log.Debugf("rm %q: %v", args[0], r.error("lstat", rel, err))
-		return
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		p.log.Warnf("rm %q: a directory, left alone", args[0])
-		return
-	}
-	if err := unix.Unlinkat(fd, base, 0); err != nil {
-		p.log.Errorf("rm %q: %v", args[0], r.error("unlink", rel, err))
-	}
+	r.Close()
 }
 
 // lookupGroup finds name's gid in an /etc/group file ("name:password:gid:

@@ -164,20 +164,12 @@ func devSymlinkArgs(argv []string) (target, name string, ok bool) {
 
 // symlinkInDev makes dev/name -> target, failing like ln -s when name exists.
 func symlinkInDev(dev, target, name string) error {
-	r, err := openBeneath(dev)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	dir, base, err := r.parent(name, false)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dir)
-	if err := unix.Symlinkat(target, dir, base); err != nil {
-		return r.error("symlink", name, err)
-	}
-	return nil
+	return inParent(dev, name, false, func(r *beneath, dir int, base string) error {
+		if err := unix.Symlinkat(target, dir, base); err != nil {
+			return r.error("symlink", name, err)
+		}
+		return nil
+	})
 }
 
 // hotplugCallArg returns SUBSYSTEM when argv is [.../hotplug-call SUBSYSTEM].
