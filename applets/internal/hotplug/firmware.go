@@ -52,13 +52,19 @@ func copyFirmware(dir, name, sysdir string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer root.Close()
 	// Names and symbolic links that lead out of dir are refused.
 	img, err := root.openFile(name, unix.O_RDONLY)
+	root.Close()
 	if err != nil {
 		return 0, err
 	}
-	defer img.Close()
+	n, err := sendFirmware(img, dir, name, sysdir)
+	img.Close()
+	return n, err
+}
+
+// sendFirmware writes the image img (dir/name) to the request at sysdir.
+func sendFirmware(img *os.File, dir, name, sysdir string) (int64, error) {
 	if fi, err := img.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return 0, printf.Errorf("%s/%s: not a regular file", dir, name)
 	}
