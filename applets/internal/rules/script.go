@@ -105,7 +105,13 @@ func readLimited(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer fd.Close()
+	data, err := readRegular(fd)
+	fd.Close()
+	return data, err
+}
+
+// readRegular is readLimited once the file is open.
+func readRegular(fd *os.File) ([]byte, error) {
 	fi, err := fd.Stat()
 	if err != nil {
 		return nil, err
