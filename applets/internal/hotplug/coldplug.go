@@ -118,7 +118,12 @@ const (
 // events). Calls during a running replay are folded into one more replay.
 func (p *Plug) Retrigger() {
 	p.lock()
-	defer p.unlock()
+	p.retriggerLocked()
+	p.unlock()
+}
+
+// retriggerLocked is Retrigger with p.mu held.
+func (p *Plug) retriggerLocked() {
 	if p.closed {
 		return
 	}

@@ -29,19 +29,18 @@ type job struct {
 
 func (p *Plug) enqueue(j *job) {
 	p.lock()
-	defer p.unlock()
-	if p.closed {
-		return
-	}
-	if len(p.jobs) >= p.cfg.MaxQueue {
+	switch {
+	case p.closed:
+	case len(p.jobs) >= p.cfg.MaxQueue:
 		p.log.Errorf("queue full (%d commands): dropped %s %q for %s", len(p.jobs), j.kind, j.argv, j.event)
-		return
-	}
-	p.jobs = append(p.jobs, j)
-	select {
-	case p.wake <- struct{}{}:
 	default:
+		p.jobs = append(p.jobs, j)
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
+	p.unlock()
 }
 
 // worker runs queued commands one at a time, in order, until Close.
@@ -101,11 +100,11 @@ func (p *Plug) runJob(j *job) {
 
 func (p *Plug) cancelButton(button string) {
 	p.lock()
-	defer p.unlock()
 	if t, ok := p.buttons[button]; ok {
 		t.Stop()
 		delete(p.buttons, button)
 	}
+	p.unlock()
 }
 
 // armButton queues the same program again after code seconds, with only the
@@ -113,22 +112,21 @@ func (p *Plug) cancelButton(button string) {
 func (p *Plug) armButton(j *job, code int) {
 	seen := strconv.Itoa(code)
 	p.lock()
-	defer p.unlock()
-	if p.closed {
-		return
+	if !p.closed {
+		var t *time.Timer
+		t = time.AfterFunc(time.Duration(code)*time.Second, func() {
+			p.lock()
+			if p.buttons[j.button] == t {
+				delete(p.buttons, j.button)
+			}
+			p.unlock()
+			p.enqueue(&job{kind: "exec", argv: j.argv,
+				vars:  []string{"BUTTON=" + j.button, "ACTION=timeout", "SEEN=" + seen},
+				event: "button " + j.button + " held " + seen + " s"})
+		})
+		p.buttons[j.button] = t
 	}
-	var t *time.Timer
-	t = time.AfterFunc(time.Duration(code)*time.Second, func() {
-		p.lock()
-		if p.buttons[j.button] == t {
-			delete(p.buttons, j.button)
-		}
-		p.unlock()
-		p.enqueue(&job{kind: "exec", argv: j.argv,
-			vars:  []string{"BUTTON=" + j.button, "ACTION=timeout", "SEEN=" + seen},
-			event: "button " + j.button + " held " + seen + " s"})
-	})
-	p.buttons[j.button] = t
+	p.unlock()
 }
 
 // childEnv is the daemon's environment with vars added, replacing names
