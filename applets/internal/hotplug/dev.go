@@ -152,8 +152,9 @@ func lookupGroup(file, name string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	defer f.Close()
-	return findGroup(f, file, name)
+	gid, err := findGroup(f, file, name)
+	f.Close()
+	return gid, err
 }
 
 func findGroup(r io.Reader, file, name string) (int, error) {

@@ -45,7 +45,6 @@ func (p *Plug) enqueue(j *job) {
 
 // worker runs queued commands one at a time, in order, until Close.
 func (p *Plug) worker() {
-	defer close(p.done)
 	for {
 		p.lock()
 		for len(p.jobs) == 0 && !p.closed {
@@ -58,6 +57,7 @@ func (p *Plug) worker() {
 		}
 		if p.closed {
 			p.unlock()
+			close(p.done)
 			return
 		}
 		j := p.jobs[0]
@@ -277,7 +277,6 @@ func (p *Plug) runCmd(cmd *command.Cmd, tag, what string) int {
 }
 
 func (p *Plug) logLines(r io.ReadCloser, tag string) {
-	defer r.Close()
 	br := bufio.NewReaderSize(r, 4096)
 	for {
 		// ReadSlice bounds a line to the buffer: a longer one is logged in pieces.
@@ -286,7 +285,8 @@ func (p *Plug) logLines(r io.ReadCloser, tag string) {
 			p.log.Infof("%s: %s", tag, s)
 		}
 		if err != nil && err != bufio.ErrBufferFull {
-			return
+			break
 		}
 	}
+	r.Close()
 }

@@ -12,10 +12,8 @@ import (
 func serve(rulesFile string, log *kmsg.Logger) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 	stop := make(chan struct{})
 	returned := make(chan struct{})
-	defer close(returned)
 	go func() {
 		select {
 		case <-sigs:
@@ -23,7 +21,10 @@ func serve(rulesFile string, log *kmsg.Logger) error {
 		case <-returned:
 		}
 	}()
-	return ServeUntil(stop, rulesFile, log)
+	err := ServeUntil(stop, rulesFile, log)
+	close(returned)
+	signal.Stop(sigs)
+	return err
 }
 
 // ServeUntil is Serve until stop is closed instead of a signal.
@@ -42,7 +43,8 @@ func ServeUntil(stop <-chan struct{}, rulesFile string, log *kmsg.Logger) error 
 	if err != nil {
 		return err
 	}
-	defer p.Close()
 	log.Infof("listening for uevents with %s", rulesFile)
-	return p.Run(stop)
+	err = p.Run(stop)
+	p.Close()
+	return err
 }
