@@ -67,6 +67,7 @@ type jsonReader struct {
 }
 
 type syntaxError struct {
+	_ [0]func() // not comparable: no generated equality function
 	line int
 	msg  string
 }
@@ -84,7 +85,7 @@ func parseJSON(data []byte, warn func(line int, msg string)) (v *value, err erro
 		return nil, err
 	}
 	if r.pos >= len(r.data) {
-		return nil, &syntaxError{r.line, "empty file: no JSON value"}
+		return nil, &syntaxError{line: r.line, msg: "empty file: no JSON value"}
 	}
 	v, err = r.value()
 	if err != nil {
@@ -101,7 +102,7 @@ func (r *jsonReader) fail(format string, args ...any) error {
 	if len(args) > 0 {
 		msg = sprintf(format, args...)
 	}
-	return &syntaxError{r.line, msg}
+	return &syntaxError{line: r.line, msg: msg}
 }
 
 // skipSpace skips what json-c treats as blank: isspace() bytes and comments.
