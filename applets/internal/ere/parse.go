@@ -31,6 +31,7 @@ import "strconv"
 // Error is a pattern that does not compile: Offset is the byte offset in
 // Pattern where the problem was found.
 type Error struct {
+	_       [0]func() // not comparable: no generated equality function
 	Pattern string
 	Offset  int
 	Msg     string

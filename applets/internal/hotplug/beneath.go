@@ -20,7 +20,7 @@ var errEscapes = errors.New("path escapes from its directory")
 // os.Root gives, for a fraction of its code; the *at calls below then work on
 // a parent directory opened that way. Without openat2, walk does the same.
 type beneath struct {
-	_ [0]func() // not comparable: no generated equality function
+	_    [0]func() // not comparable: no generated equality function
 	path string
 	fd   int // O_PATH
 }

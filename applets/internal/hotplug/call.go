@@ -20,9 +20,10 @@ import (
 // one does not reach the next), with the event's environment. One shell runs
 // them all: a process start is the expensive part on small machines.
 type Caller struct {
-	Etc       string // the /etc root
-	Shell     string // /bin/sh
-	Functions string // sourced first when it exists (/lib/functions.sh); "" for none
+	_         [0]func() // not comparable: no generated equality function
+	Etc       string    // the /etc root
+	Shell     string    // /bin/sh
+	Functions string    // sourced first when it exists (/lib/functions.sh); "" for none
 }
 
 // CallPath is the PATH base-files' hotplug-call sets (TARGET_INIT_PATH).

@@ -53,7 +53,7 @@ type cond struct {
 // alt is one alternative of eq, regex or has. bad marks an element that
 // is not a string: libubox reports an error (-1) when it gets to it.
 type alt struct {
-	_ [0]func() // not comparable: no generated equality function
+	_   [0]func() // not comparable: no generated equality function
 	s   string
 	m   matcher
 	bad bool

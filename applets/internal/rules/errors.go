@@ -6,6 +6,7 @@ import "toybox-go/applets/printf"
 // Parse and LoadFile return one when a file cannot be used at all;
 // Script.Warnings holds the ones that only cost a rule.
 type Error struct {
+	_    [0]func() // not comparable: no generated equality function
 	File string
 	Line int // 1-based; 0 when the problem is not tied to a line
 	Msg  string

@@ -67,7 +67,7 @@ type jsonReader struct {
 }
 
 type syntaxError struct {
-	_ [0]func() // not comparable: no generated equality function
+	_    [0]func() // not comparable: no generated equality function
 	line int
 	msg  string
 }

@@ -14,7 +14,7 @@ import (
 // engine; the rest go to package ere, our POSIX ERE matcher (bytes, C
 // locale, '.' matches a newline as without REG_NEWLINE).
 type matcher struct {
-	_ [0]func() // not comparable: no generated equality function
+	_    [0]func() // not comparable: no generated equality function
 	kind matchKind
 	lit  string
 	re   *ere.Regexp

@@ -37,7 +37,7 @@ type Script struct {
 
 // file is one loaded rules file; id indexes the per-run include guard.
 type file struct {
-	_ [0]func() // not comparable: no generated equality function
+	_       [0]func() // not comparable: no generated equality function
 	id      int
 	path    string
 	body    *stmt

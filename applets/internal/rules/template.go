@@ -12,7 +12,7 @@ type template struct {
 }
 
 type part struct {
-	_ [0]func() // not comparable: no generated equality function
+	_     [0]func() // not comparable: no generated equality function
 	text  string
 	isVar bool
 }

@@ -41,6 +41,7 @@ var (
 
 // Var is one KEY=VALUE pair of a message.
 type Var struct {
+	_          [0]func() // not comparable: no generated equality function
 	Key, Value string
 }
 
@@ -142,7 +143,7 @@ func Parse(msg []byte) (*Event, error) {
 			ev.Dropped++
 			continue
 		}
-		ev.Vars = append(ev.Vars, Var{key, string(v)})
+		ev.Vars = append(ev.Vars, Var{Key: key, Value: string(v)})
 	}
 
 	var have bool

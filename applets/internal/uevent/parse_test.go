@@ -177,7 +177,7 @@ func FuzzParse(f *testing.F) {
 		seen := map[string]bool{}
 		for _, v := range ev.Vars {
 			if seen[v.Key] || !validKey([]byte(v.Key)) || strings.ContainsRune(v.Key+v.Value, 0) {
-				t.Fatalf("bad var %q in %q", v, in)
+				t.Fatalf("bad var %q=%q in %q", v.Key, v.Value, in)
 			}
 			seen[v.Key] = true
 		}
