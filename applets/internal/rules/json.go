@@ -26,20 +26,12 @@ const (
 	kObject
 )
 
+// kindNames name the kinds in messages, kind 0 (none) first.
+var kindNames = [...]string{"nothing", "string", "number", "boolean", "null", "array", "object"}
+
 func (k kind) String() string {
-	switch k {
-	case kString:
-		return "string"
-	case kNumber:
-		return "number"
-	case kBool:
-		return "boolean"
-	case kNull:
-		return "null"
-	case kArray:
-		return "array"
-	case kObject:
-		return "object"
+	if int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return "nothing"
 }
