@@ -52,22 +52,22 @@ func (p *Plug) Coldplug(stop <-chan struct{}) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return coldplugErrors(errs)
+	return &coldplugErrors{errs}
 }
 
 // coldplugErrors is what went wrong in Coldplug, one error a line: what
 // errors.Join gives, without bringing its code in for this one use.
-type coldplugErrors []error
+type coldplugErrors struct{ errs []error }
 
-func (e coldplugErrors) Error() string {
-	s := e[0].Error()
-	for _, err := range e[1:] {
+func (e *coldplugErrors) Error() string {
+	s := e.errs[0].Error()
+	for _, err := range e.errs[1:] {
 		s += "\n" + err.Error()
 	}
 	return s
 }
 
-func (e coldplugErrors) Unwrap() []error { return e }
+func (e *coldplugErrors) Unwrap() []error { return e.errs }
 
 func (p *Plug) beginTrigger() {
 	p.lock()
