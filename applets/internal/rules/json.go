@@ -452,9 +452,9 @@ func isDecimal(s string) bool {
 
 var sprintf = printf.Sprintf
 
-// clip shortens text quoted in a message. It is kept out of line (go:noinline): inlined
-// at its 9 call sites (each with a string concatenation) it cost the binary
-// 600 bytes more than the calls.
+// clip shortens text quoted in a message. It is kept out of line
+// (go:noinline): inlined at its 9 call sites (each with a string
+// concatenation) it cost the binary 600 bytes more than the calls.
 //
 //go:noinline
 func clip(s string) string {

@@ -58,9 +58,9 @@ type Event struct {
 	Dropped int
 }
 
-// Get returns the value of the variable key. Get, String and Trigger.wanted are
-// kept out of line (go:noinline): inlined at every call site, here and in
-// hotplug, they cost the binary 2.4 KB more than the calls.
+// Get returns the value of the variable key. Get, String and
+// Trigger.wanted are kept out of line (go:noinline): inlined at every call
+// site, here and in hotplug, they cost the binary 2.4 KB more than the calls.
 //
 //go:noinline
 func (e *Event) Get(key string) (string, bool) {
