@@ -200,18 +200,17 @@ func (p *Plug) runProgram(argv, env []string, what string) int {
 	}
 	if sub, ok := hotplugCallArg(argv); ok {
 		scripts, err := p.caller.Scripts(sub)
-		if err != nil {
-			return p.failed(argv[0]+" "+sub, what, err)
-		}
-		if len(scripts) == 0 {
+		if err == nil && len(scripts) == 0 {
 			return 0 // no process for an event nobody listens to
 		}
-		if p.isSelf(argv[0]) {
-			cmd, err := p.caller.Command(sub, scripts, env)
-			if err != nil {
-				return p.failed(argv[0]+" "+sub, what, err)
+		if err == nil && p.isSelf(argv[0]) {
+			var cmd *command.Cmd
+			if cmd, err = p.caller.Command(sub, scripts, env); err == nil {
+				return p.runCmd(cmd, "hotplug-call "+sub, what)
 			}
-			return p.runCmd(cmd, "hotplug-call "+sub, what)
+		}
+		if err != nil {
+			return p.failed(argv[0]+" "+sub, what, err)
 		}
 	}
 	cmd := command.Command(argv[0], argv[1:]...)
