@@ -14,6 +14,10 @@ import (
 	"toybox-go/applets/printf"
 )
 
+// flags starts an applet's options. Kept out of line (go:noinline): an
+// inlined copy at each applet costs more than a call.
+//
+//go:noinline
 func (s *System) flags(name, usage string) *getopt.Set {
 	return getopt.New(name, usage, s.Stderr)
 }
@@ -276,7 +280,10 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 	}
 }
 
-// modinfoLine prints one "key:" line, the value at column 17.
+// modinfoLine prints one "key:" line, the value at column 17. Kept out of
+// line (go:noinline): an inlined copy at each caller costs more than a call.
+//
+//go:noinline
 func modinfoLine(w io.Writer, k, v string) { printf.Fprintf(w, "%-16s%s\n", k+":", v) }
 
 // text is a parameter as kmod's modinfo shows it: "name:desc (type)",

@@ -185,12 +185,18 @@ func (s *System) errorf(name, format string, args ...any) {
 	printf.Fprintf(s.Stderr, "%s: %s\n", name, printf.Sprintf(format, args...))
 }
 
-// say prints one line of modprobe -v/-n/-D output.
+// say prints one line of modprobe -v/-n/-D output. Kept out of line
+// (go:noinline): an inlined copy at each of its callers costs more than a call.
+//
+//go:noinline
 func (s *System) say(line string) {
 	io.WriteString(s.Stdout, line+"\n")
 }
 
-// fail prints "name: err" on stderr.
+// fail prints "name: err" on stderr. Kept out of line (go:noinline): an
+// inlined copy at each of its ten callers costs more than a call.
+//
+//go:noinline
 func (s *System) fail(name string, err error) {
 	printf.Fprintf(s.Stderr, "%s: %v\n", name, err)
 }
