@@ -271,7 +271,10 @@ func (f *File) header(i int) Section {
 }
 
 // word decodes the n-byte unsigned integer at the start of b in the file's
-// byte order.
+// byte order. Kept out of line (go:noinline): its loop, inlined at each of
+// its eight callers, costs more than a call.
+//
+//go:noinline
 func (f *File) word(b []byte, n int) uint64 {
 	var v uint64
 	for i := range n {

@@ -123,7 +123,11 @@ func LoadConf(paths ...string) *Conf {
 	return c
 }
 
-// problem records a line or file that was not understood.
+// problem records a line or file that was not understood. Kept out of line
+// (go:noinline): an inlined copy at each of its callers costs more than a
+// call.
+//
+//go:noinline
 func (c *Conf) problem(format string, args ...any) {
 	c.Problems = append(c.Problems, printf.Sprintf(format, args...))
 }

@@ -95,7 +95,10 @@ type Index struct {
 
 type aliasEntry struct{ pattern, module string }
 
-// problem records a non-fatal finding.
+// problem records a non-fatal finding. Kept out of line (go:noinline): an
+// inlined copy at each of its callers costs more than a call.
+//
+//go:noinline
 func (ix *Index) problem(err error) { ix.Problems = append(ix.Problems, err.Error()) }
 
 // Depmod reports whether dependencies come from a fresh modules.dep.
@@ -489,6 +492,10 @@ func (ix *Index) addAlias(pattern, module string) {
 }
 
 // read fills m from its .modinfo; caller holds ix.mu or owns m exclusively.
+// Kept out of line (go:noinline): an inlined copy at each of its callers
+// costs more than a call.
+//
+//go:noinline
 func (ix *Index) read(m *Module) {
 	if m.read || m.depmod && ix.DependsOnly {
 		return
