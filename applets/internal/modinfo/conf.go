@@ -48,6 +48,11 @@ func (c *Conf) InstallCommand(name string) (string, bool) { return firstCommand(
 // RemoveCommand is InstallCommand for remove lines.
 func (c *Conf) RemoveCommand(name string) (string, bool) { return firstCommand(c.Remove, name) }
 
+// firstCommand is the command of the first line of list whose module
+// pattern matches name. Kept out of line (go:noinline): inlined at each
+// caller it costs more than a call.
+//
+//go:noinline
 func firstCommand(list []ConfCommand, name string) (string, bool) {
 	for _, x := range list {
 		if Match(x.Module, name) {

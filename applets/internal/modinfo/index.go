@@ -43,6 +43,10 @@ type Module struct {
 }
 
 // Field values by key, in order.
+// Kept out of line (go:noinline): inlined at each caller it costs more
+// than a call.
+//
+//go:noinline
 func (m *Module) Values(key string) []string {
 	var out []string
 	for _, f := range m.Fields {
@@ -227,6 +231,10 @@ func (w *walker) walk(path, rel string, quiet bool) {
 
 // joinName is filepath.Join(dir, name) for a clean dir and a plain name,
 // without cleaning again.
+// Kept out of line (go:noinline): inlined at each caller it costs more
+// than a call.
+//
+//go:noinline
 func joinName(dir, name string) string {
 	switch dir {
 	case "", ".":
@@ -542,6 +550,10 @@ func (m *Module) load() {
 }
 
 // softLists splits the words "pre: a b post: c" into their lists.
+// Kept out of line (go:noinline): inlined at each caller it costs more
+// than a call.
+//
+//go:noinline
 func softLists(words []string) (pre, post []string) {
 	var cur *[]string
 	for _, w := range words {

@@ -71,6 +71,10 @@ func ParseModinfo(data []byte) []Field {
 
 // Compressed reports the compression suffix of a module file name (".xz",
 // ".zst", ".gz") or "".
+// Kept out of line (go:noinline): inlined at each caller it costs more
+// than a call.
+//
+//go:noinline
 func Compressed(path string) string {
 	for _, s := range []string{".ko.xz", ".ko.zst", ".ko.gz"} {
 		if strings.HasSuffix(path, s) {

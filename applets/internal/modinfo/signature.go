@@ -114,6 +114,10 @@ func (s *Signature) Fields() []Field {
 
 // hexColons writes bytes as kmod does: "01:AB:..", a new line and two tabs
 // after every twentieth byte.
+// Kept out of line (go:noinline): inlined at each caller it costs more
+// than a call.
+//
+//go:noinline
 func hexColons(b []byte) string {
 	const digits = "0123456789ABCDEF"
 	out := make([]byte, 0, len(b)*3+len(b)/20*3)
