@@ -218,6 +218,7 @@ func (s *System) applyRoot(base, rel string) {
 }
 
 type param struct {
+	_               [0]func() // not comparable: no generated equality function
 	name, desc, typ string
 	hasDesc         bool
 }

@@ -3,6 +3,7 @@ package kmodloader
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -138,8 +139,8 @@ func TestParseModulesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []entry{{"bonding", "max_bonds=0", 1}, {"ohci-hcd", "a=1 b=2", 4}, {"foo.ko", "", 5}}
-	if !slices.Equal(got, want) {
+	want := []entry{{Name: "bonding", Params: "max_bonds=0", Line: 1}, {Name: "ohci-hcd", Params: "a=1 b=2", Line: 4}, {Name: "foo.ko", Params: "", Line: 5}}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v", got)
 	}
 }
@@ -148,12 +149,12 @@ func TestParseModulesFile(t *testing.T) {
 // list, an AutoProbe list) parse into the modules and parameters they name.
 func TestOpenWrtFiles(t *testing.T) {
 	for text, w := range map[string][]entry{
-		"bonding max_bonds=0\n":                {{"bonding", "max_bonds=0", 1}},
-		"ohci-at91\nohci-hcd\nohci-platform\n": {{"ohci-at91", "", 1}, {"ohci-hcd", "", 2}, {"ohci-platform", "", 3}},
-		"ip_tables\nx_tables\n":                {{"ip_tables", "", 1}, {"x_tables", "", 2}},
+		"bonding max_bonds=0\n":                {{Name: "bonding", Params: "max_bonds=0", Line: 1}},
+		"ohci-at91\nohci-hcd\nohci-platform\n": {{Name: "ohci-at91", Params: "", Line: 1}, {Name: "ohci-hcd", Params: "", Line: 2}, {Name: "ohci-platform", Params: "", Line: 3}},
+		"ip_tables\nx_tables\n":                {{Name: "ip_tables", Params: "", Line: 1}, {Name: "x_tables", Params: "", Line: 2}},
 	} {
 		got, err := parseModulesFile(strings.NewReader(text))
-		if err != nil || !slices.Equal(got, w) {
+		if err != nil || !reflect.DeepEqual(got, w) {
 			t.Errorf("%q: %+v %v", text, got, err)
 		}
 	}

@@ -114,6 +114,7 @@ func malformed(format string, args ...any) error {
 
 // Section is one decoded section header.
 type Section struct {
+	_         [0]func() // not comparable: no generated equality function
 	Index     int
 	Name      string
 	NameOff   uint32 // sh_name

@@ -31,6 +31,7 @@ type Conf struct {
 
 // ConfAlias is an `alias PATTERN MODULE` line.
 type ConfAlias struct {
+	_               [0]func() // not comparable: no generated equality function
 	Pattern, Module string
 }
 
@@ -38,6 +39,7 @@ type ConfAlias struct {
 // a glob pattern (kmod matches it with fnmatch); Command is the rest of the
 // line as it stands, comments and all (the shell sees it so).
 type ConfCommand struct {
+	_               [0]func() // not comparable: no generated equality function
 	Module, Command string
 }
 
@@ -231,7 +233,7 @@ func (c *Conf) parseLine(raw string) string {
 		if len(f) != 3 {
 			return "alias takes a pattern and a module name"
 		}
-		c.Aliases = append(c.Aliases, ConfAlias{normalizeAlias(f[1]), Normalize(f[2])})
+		c.Aliases = append(c.Aliases, ConfAlias{Pattern: normalizeAlias(f[1]), Module: Normalize(f[2])})
 	case "install", "remove":
 		// The command is the raw rest of the line, '#' included: kmod
 		// hands it to the shell as it stands.
@@ -239,7 +241,7 @@ func (c *Conf) parseLine(raw string) string {
 		if !ok {
 			return f[0] + " needs a module name and a command"
 		}
-		x := ConfCommand{normalizeAlias(mod), cmd}
+		x := ConfCommand{Module: normalizeAlias(mod), Command: cmd}
 		if f[0] == "install" {
 			c.Install = append(c.Install, x)
 		} else {

@@ -21,7 +21,7 @@ func FuzzParseModinfo(f *testing.F) {
 				t.Fatalf("empty field from %q", data)
 			}
 			if strings.ContainsRune(fl.Key, 0) || strings.ContainsRune(fl.Value, 0) {
-				t.Fatalf("NUL inside field %q", fl)
+				t.Fatalf("NUL inside field %q=%q", fl.Key, fl.Value)
 			}
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,9 +15,9 @@ import (
 
 func TestParseModinfo(t *testing.T) {
 	got := ParseModinfo([]byte("license=GPL\x00\x00\x00alias=fs-ext4\x00depends=jbd2,mbcache\x00intree=Y\x00odd\x00trail=x"))
-	want := []Field{{"license", "GPL"}, {"alias", "fs-ext4"}, {"depends", "jbd2,mbcache"}, {"intree", "Y"}, {"odd", ""}, {"trail", "x"}}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %q", got)
+	want := []Field{{Key: "license", Value: "GPL"}, {Key: "alias", Value: "fs-ext4"}, {Key: "depends", Value: "jbd2,mbcache"}, {Key: "intree", Value: "Y"}, {Key: "odd", Value: ""}, {Key: "trail", Value: "x"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v", got)
 	}
 	if ParseModinfo(nil) != nil {
 		t.Error("empty section gives fields")
@@ -93,7 +94,7 @@ func TestHostileFiles(t *testing.T) {
 	for name, tc := range cases {
 		fields, _, err := ReadFile(tc.path)
 		if err == nil {
-			t.Errorf("%s: no error, fields %q", name, fields)
+			t.Errorf("%s: no error, fields %+v", name, fields)
 			continue
 		}
 		if tc.want != "" && !strings.Contains(err.Error(), tc.want) {
@@ -215,7 +216,7 @@ blacklist
 	if !slices.Equal(c.SoftPre["ext4"], []string{"crc32c"}) || !slices.Equal(c.SoftPost["ext4"], []string{"nothing"}) {
 		t.Errorf("softdep %q %q", c.SoftPre, c.SoftPost)
 	}
-	if len(c.Aliases) != 1 || c.Aliases[0] != (ConfAlias{"my_fs", "overlay"}) {
+	if len(c.Aliases) != 1 || !reflect.DeepEqual(c.Aliases[0], ConfAlias{Pattern: "my_fs", Module: "overlay"}) {
 		t.Errorf("aliases %v", c.Aliases)
 	}
 	if cmd, ok := c.InstallCommand("foo"); !ok || cmd != "/bin/true" {

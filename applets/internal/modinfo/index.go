@@ -97,7 +97,10 @@ type Index struct {
 	depmod      bool
 }
 
-type aliasEntry struct{ pattern, module string }
+type aliasEntry struct {
+	_               [0]func() // not comparable: no generated equality function
+	pattern, module string
+}
 
 // problem records a non-fatal finding. Kept out of line (go:noinline): an
 // inlined copy at each of its callers costs more than a call.
@@ -258,6 +261,7 @@ func dtype(mode uint32) uint8 {
 }
 
 type dirent struct {
+	_    [0]func() // not comparable: no generated equality function
 	name string
 	typ  uint8
 }
@@ -287,7 +291,7 @@ func readDirents(fd int, buf []byte) ([]dirent, error) {
 	}
 	sort.Strings(keys)
 	for i, k := range keys {
-		out[i] = dirent{k[:len(k)-2], k[len(k)-1]}
+		out[i] = dirent{name: k[:len(k)-2], typ: k[len(k)-1]}
 	}
 	return out, nil
 }
@@ -307,7 +311,7 @@ func parseDirents(buf []byte, out []dirent) []dirent {
 			name = name[:i]
 		}
 		if s := string(name); s != "." && s != ".." && s != "" {
-			out = append(out, dirent{s, buf[18]})
+			out = append(out, dirent{name: s, typ: buf[18]})
 		}
 		buf = buf[reclen:]
 	}
@@ -465,7 +469,7 @@ func (ix *Index) loadBuiltins(dir string) {
 		if m == nil {
 			continue
 		}
-		m.Fields = append(m.Fields, Field{key, val})
+		m.Fields = append(m.Fields, Field{Key: key, Value: val})
 		if key == "alias" {
 			m.Aliases = append(m.Aliases, val)
 			ix.addAlias(val, m.Name)
@@ -493,7 +497,7 @@ func (ix *Index) addAlias(pattern, module string) {
 		return
 	}
 	if isGlob(p) {
-		ix.aliasGlob = append(ix.aliasGlob, aliasEntry{p, module})
+		ix.aliasGlob = append(ix.aliasGlob, aliasEntry{pattern: p, module: module})
 	} else {
 		ix.aliasExact[p] = append(ix.aliasExact[p], module)
 	}

@@ -29,6 +29,7 @@ import (
 
 // Field is one key=value string of a .modinfo section, in section order.
 type Field struct {
+	_          [0]func() // not comparable: no generated equality function
 	Key, Value string
 }
 
@@ -64,7 +65,7 @@ func ParseModinfo(data []byte) []Field {
 		if k == "" {
 			continue // "=value": no key, nothing to show
 		}
-		out = append(out, Field{k, v})
+		out = append(out, Field{Key: k, Value: v})
 	}
 	return out
 }

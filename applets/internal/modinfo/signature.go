@@ -107,7 +107,7 @@ func (s *Signature) Fields() []Field {
 	vals := [...]string{s.IDType, s.Signer, hexColons(s.KeyID), s.HashAlgo, hexColons(s.Sig)}
 	out := make([]Field, len(keys))
 	for i := range keys {
-		out[i] = Field{keys[i], vals[i]}
+		out[i] = Field{Key: keys[i], Value: vals[i]}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -31,12 +32,12 @@ func TestParseSignatureDefault(t *testing.T) {
 	if err != nil || s == nil {
 		t.Fatalf("%v %v", s, err)
 	}
-	want := []Field{{"sig_id", "X509"}, {"signer", "Signer"}, {"sig_key", "AB:01"}, {"sig_hashalgo", "sha256"},
-		{"signature", strings.Repeat("5A:", 20) + "\n\t\t" + strings.Repeat("5A:", 20) + "\n\t\t5A"}}
+	want := []Field{{Key: "sig_id", Value: "X509"}, {Key: "signer", Value: "Signer"}, {Key: "sig_key", Value: "AB:01"}, {Key: "sig_hashalgo", Value: "sha256"},
+		{Key: "signature", Value: strings.Repeat("5A:", 20) + "\n\t\t" + strings.Repeat("5A:", 20) + "\n\t\t5A"}}
 	got := s.Fields()
 	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("field %d = %q, want %q", i, got[i], want[i])
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("field %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
 	// Unsigned, and hostile trailers: nothing, or an error; never a panic.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -32,12 +33,12 @@ func TestParseDirents(t *testing.T) {
 		buf = append(buf, dirent64(e.name, e.typ)...)
 	}
 	got := parseDirents(buf, nil)
-	want := []dirent{{"loop.ko", unix.DT_REG}, {"kernel", unix.DT_DIR}, {"build", unix.DT_LNK}}
+	want := []dirent{{name: "loop.ko", typ: unix.DT_REG}, {name: "kernel", typ: unix.DT_DIR}, {name: "build", typ: unix.DT_LNK}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	for i := range want {
-		if got[i] != want[i] {
+		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("entry %d: %v, want %v", i, got[i], want[i])
 		}
 	}
