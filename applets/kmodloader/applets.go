@@ -157,7 +157,6 @@ func (s *System) modinfo(args []string) int {
 	}
 	s.applyRoot(*base, *rel)
 	w := new(bytes.Buffer)
-	defer s.flush(w)
 	var ix *modinfo.Index
 	status := 0
 	for _, arg := range fs.Args() {
@@ -171,6 +170,7 @@ func (s *System) modinfo(args []string) int {
 				var err error
 				if ix, err = s.openIndex(s.conf()); err != nil {
 					s.fail("modinfo", err)
+					s.flush(w)
 					return 1
 				}
 			}
@@ -193,6 +193,7 @@ func (s *System) modinfo(args []string) int {
 			printModinfo(w, m, *field)
 		}
 	}
+	s.flush(w)
 	return status
 }
 

@@ -51,7 +51,6 @@ func insertKernel(path, params string) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
 	flags := 0
 	comp := modinfo.Compressed(path)
 	if comp != "" {
@@ -65,6 +64,7 @@ func insertKernel(path, params string) error {
 			err = unix.InitModule(image, params)
 		}
 	}
+	unix.Close(fd)
 	if err == nil || err == unix.EEXIST {
 		return nil
 	}

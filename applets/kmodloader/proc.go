@@ -54,8 +54,9 @@ func (s *System) procModules() ([]procModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return parseProcModules(f), nil
+	mods := parseProcModules(f)
+	f.Close()
+	return mods, nil
 }
 
 // loadedSet is the set of loaded module names (normalised). A missing

@@ -96,21 +96,21 @@ func ReadFile(path string) (fields []Field, machine elfsect.Machine, err error) 
 	if err != nil {
 		return nil, 0, err
 	}
-	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
+	if err = unix.Fstat(fd, &st); err != nil {
+		err = &fs.PathError{Op: "stat", Path: path, Err: err}
+	} else if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		err = errors.New(path + ": not a regular file")
+	} else {
+		br := getBlockReader(fdReader(fd), st.Size)
+		fields, machine, err = readELF(br, st.Size) // recovers its panics
+		putBlockReader(br)
+		if err != nil {
+			fields, machine, err = nil, 0, printf.Errorf("%s: %w", path, err)
+		}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, 0, errors.New(path + ": not a regular file")
-	}
-	br := getBlockReader(fdReader(fd), st.Size)
-	defer putBlockReader(br)
-	fields, machine, err = readELF(br, st.Size)
-	if err != nil {
-		return nil, 0, printf.Errorf("%s: %w", path, err)
-	}
-	return fields, machine, nil
+	unix.Close(fd) // no defer: one exit
+	return fields, machine, err
 }
 
 // OpenFile opens a file (or, with unix.O_DIRECTORY, a directory) for

@@ -87,14 +87,18 @@ func ReadSignature(path string) (*Signature, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, err
+	err = unix.Fstat(fd, &st)
+	var buf []byte
+	if err == nil {
+		n := min(st.Size, maxSignature)
+		buf = make([]byte, n)
+		if _, err = fdReader(fd).ReadAt(buf, st.Size-n); err == io.EOF {
+			err = nil
+		}
 	}
-	n := min(st.Size, maxSignature)
-	buf := make([]byte, n)
-	if _, err := fdReader(fd).ReadAt(buf, st.Size-n); err != nil && err != io.EOF {
+	unix.Close(fd) // no defer: one exit
+	if err != nil {
 		return nil, err
 	}
 	return ParseSignature(buf)
