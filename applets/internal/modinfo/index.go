@@ -149,7 +149,7 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 	depPath := filepath.Join(ix.Dir, "modules.dep")
 	var dep unix.Stat_t
 	haveDep := len(found) == 1 && unix.Stat(depPath, &dep) == nil
-	w := walker{ix: ix, stamp: haveDep, seen: map[[2]uint64]bool{}}
+	w := walker{ix: ix, stamp: haveDep}
 	for _, d := range found {
 		w.walk(filepath.Clean(d), "", false)
 	}
@@ -175,8 +175,11 @@ type walker struct {
 	ix     *Index
 	stamp  bool // track the newest module mtime (for modules.dep freshness)
 	newest unix.Timespec
-	seen   map[[2]uint64]bool
-	buf    []byte // getdents buffer
+	// seen holds the (device, inode) of the directories entered: a list
+	// (a few hundred in a distribution's tree, one on OpenWrt) searched
+	// linearly, since a map of this key type is 700 bytes of binary.
+	seen [][2]uint64
+	buf  []byte // getdents buffer
 }
 
 // walk reads one directory with getdents(2) on a descriptor of its own (the
@@ -197,11 +200,13 @@ func (w *walker) walk(path, rel string, quiet bool) {
 		return
 	}
 	key := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
-	if _, seen := w.seen[key]; seen {
-		unix.Close(fd)
-		return
+	for _, k := range w.seen {
+		if k == key {
+			unix.Close(fd)
+			return
+		}
 	}
-	w.seen[key] = true
+	w.seen = append(w.seen, key)
 	if w.buf == nil {
 		w.buf = make([]byte, 8192)
 	}
