@@ -227,17 +227,21 @@ type param struct {
 // printModinfo prints in kmod's layout: "key:" padded to 16 columns, filename
 // first, parameters last (parm and parmtype merged, in kmod's order).
 func printModinfo(w io.Writer, m *modinfo.Module, field string) {
-	var params []*param
-	byName := map[string]*param{}
+	var params []*param // a list, not a map: a module has a few parameters
 	for _, f := range m.Fields {
 		if f.Key != "parm" && f.Key != "parmtype" {
 			continue
 		}
 		n, rest, _ := strings.Cut(f.Value, ":")
-		p := byName[n]
+		var p *param
+		for _, q := range params {
+			if q.name == n {
+				p = q
+				break
+			}
+		}
 		if p == nil {
 			p = &param{name: n}
-			byName[n] = p
 			params = append([]*param{p}, params...) // kmod lists them last seen first
 		}
 		if f.Key == "parm" {
