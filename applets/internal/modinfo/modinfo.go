@@ -189,15 +189,19 @@ func readELF(r io.ReaderAt, size int64) (fields []Field, machine elfsect.Machine
 // Readers and their blocks are recycled (blockPool): nothing read through one
 // outlives ReadFile, the fields are copied out as strings.
 type blockReader struct {
-	r      fdReader
-	size   int64
-	blocks map[int64][]byte
+	r    fdReader
+	size int64
+	// blocks and idx are the blocks read and their numbers: a list (a module
+	// takes a handful of blocks) searched linearly, where a map of this type
+	// would be 600 bytes of binary.
+	blocks [][]byte
+	idx    []int64
 	free   [][]byte // spare blocks of blockSize bytes
 }
 
 const blockSize = 4 << 10
 
-var blockPool = sync.Pool{New: func() any { return &blockReader{blocks: map[int64][]byte{}} }}
+var blockPool = sync.Pool{New: func() any { return new(blockReader) }}
 
 func getBlockReader(r fdReader, size int64) *blockReader {
 	b := blockPool.Get().(*blockReader)
@@ -206,10 +210,11 @@ func getBlockReader(r fdReader, size int64) *blockReader {
 }
 
 func putBlockReader(b *blockReader) {
-	for idx, blk := range b.blocks {
+	for _, blk := range b.blocks {
 		b.free = append(b.free, blk[:cap(blk)])
-		delete(b.blocks, idx)
 	}
+	clear(b.blocks) // drop the references
+	b.blocks, b.idx = b.blocks[:0], b.idx[:0]
 	b.r = -1
 	blockPool.Put(b)
 }
@@ -225,8 +230,14 @@ func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
 			return n, io.EOF
 		}
 		idx := pos / blockSize
-		blk, ok := b.blocks[idx]
-		if !ok {
+		var blk []byte
+		for i, x := range b.idx {
+			if x == idx {
+				blk = b.blocks[i]
+				break
+			}
+		}
+		if blk == nil {
 			start := idx * blockSize
 			l := int64(blockSize)
 			if start+l > b.size {
@@ -245,7 +256,7 @@ func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
 				}
 				return n, err
 			}
-			b.blocks[idx] = blk
+			b.blocks, b.idx = append(b.blocks, blk), append(b.idx, idx)
 		}
 		c := copy(p[n:], blk[pos-idx*blockSize:])
 		n += c
