@@ -36,10 +36,13 @@ type job struct {
 // loader resolves and loads modules: dependencies first, soft dependencies
 // around them, each module at most once, failures recorded with their reason.
 type loader struct {
-	ix     *modinfo.Index
-	conf   *modinfo.Conf
-	live   map[string]bool // loaded or built-in
-	jobs   map[string]*job
+	ix   *modinfo.Index
+	conf *modinfo.Conf
+	live map[string]bool // loaded or built-in
+	// jobs is every job, in the order want() met them: a list searched
+	// linearly (a boot loads some hundreds of modules at most), where a map
+	// of this type would be the binary's only one.
+	jobs   []*job
 	order  []*job // dependencies before their users
 	loads  int
 	insert func(m *modinfo.Module, params string) error
@@ -61,7 +64,7 @@ func newLoader(ix *modinfo.Index, conf *modinfo.Conf, live map[string]bool) *loa
 	if conf == nil {
 		conf = modinfo.NewConf()
 	}
-	return &loader{ix: ix, conf: conf, live: live, jobs: map[string]*job{},
+	return &loader{ix: ix, conf: conf, live: live,
 		logf: func(int, string, ...any) {}}
 }
 
@@ -71,7 +74,7 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	if m.Builtin || l.live[m.Name] {
 		return nil
 	}
-	if j := l.jobs[m.Name]; j != nil {
+	if j := l.job(m.Name); j != nil {
 		j.params = joinWords(j.params, params)
 		j.extra = joinWords(j.extra, params)
 		if !soft {
@@ -80,7 +83,7 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 		return j
 	}
 	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), extra: strings.TrimSpace(params), soft: soft, building: true}
-	l.jobs[m.Name] = j // before recursing: a dependency cycle ends here
+	l.jobs = append(l.jobs, j) // before recursing: a dependency cycle ends here
 	// kmod's order: dependencies (each with its own soft dependencies), then
 	// the module's pre: soft dependencies, the module, its post: ones.
 	for _, d := range m.Depends {
@@ -114,6 +117,16 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	return j
 }
 
+// job returns the job of the module name, or nil.
+func (l *loader) job(name string) *job {
+	for _, j := range l.jobs {
+		if j.m.Name == name {
+			return j
+		}
+	}
+	return nil
+}
+
 // installCommand is m's install command, unless m has soft dependencies
 // that name modules: kmod lets softdep take precedence over install.
 func (l *loader) installCommand(m *modinfo.Module, pre, post []string) string {
@@ -145,7 +158,7 @@ func (l *loader) harden(j *job) {
 	}
 	j.soft = false
 	for _, d := range j.m.Depends {
-		if dj := l.jobs[d]; dj != nil {
+		if dj := l.job(d); dj != nil {
 			l.harden(dj)
 		}
 	}
