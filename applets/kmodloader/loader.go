@@ -62,7 +62,7 @@ type loader struct {
 
 func newLoader(ix *modinfo.Index, conf *modinfo.Conf, live map[string]bool) *loader {
 	if conf == nil {
-		conf = modinfo.NewConf()
+		conf = new(modinfo.Conf) // only read: nil maps read as empty ones
 	}
 	return &loader{ix: ix, conf: conf, live: live,
 		logf: func(int, string, ...any) {}}
