@@ -134,9 +134,11 @@ func (l *loader) installCommand(m *modinfo.Module, pre, post []string) string {
 	if !ok {
 		return ""
 	}
-	for _, s := range append(append([]string(nil), pre...), post...) {
-		if len(l.ix.Lookup(s)) > 0 {
-			return ""
+	for _, list := range [...][]string{pre, post} {
+		for _, s := range list {
+			if len(l.ix.Lookup(s)) > 0 {
+				return ""
+			}
 		}
 	}
 	return cmd
