@@ -141,7 +141,11 @@ type File struct {
 	shdrs     []byte // the section header table, shnum*shentsize bytes
 	shentsize int
 	shnum     int
-	strtab    *Section // section names, nil when e_shstrndx is SHN_UNDEF
+	// The section name table's bytes (held as two numbers: a *Section would
+	// bring Section's type descriptor); names is false when e_shstrndx is
+	// SHN_UNDEF.
+	names           bool
+	strOff, strSize uint64
 }
 
 const (
@@ -256,7 +260,7 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 		if s.Type == SHT_NOBITS || !f.fits(s) {
 			return nil, malformed("section name table (section %d: %d bytes at %d) does not lie within the file", link, s.Size, s.Offset)
 		}
-		f.strtab = &s
+		f.names, f.strOff, f.strSize = true, s.Offset, s.Size
 	}
 	return f, nil
 }
@@ -332,15 +336,15 @@ func (f *File) Section(i int) (Section, error) {
 // name reads the NUL-terminated string at off in the section name table, a
 // chunk at a time: nothing but the name itself is kept.
 func (f *File) name(off uint32) (string, error) {
-	if f.strtab == nil {
+	if !f.names {
 		return "", nil // no name table: every section is nameless
 	}
-	if uint64(off) >= f.strtab.Size {
-		return "", malformed("name offset %d outside the section name table (%d bytes)", off, f.strtab.Size)
+	if uint64(off) >= f.strSize {
+		return "", malformed("name offset %d outside the section name table (%d bytes)", off, f.strSize)
 	}
 	var out []byte
 	var chunk [64]byte
-	pos, end := f.strtab.Offset+uint64(off), f.strtab.Offset+f.strtab.Size
+	pos, end := f.strOff+uint64(off), f.strOff+f.strSize
 	for pos < end {
 		n := uint64(len(chunk))
 		if end-pos < n {
@@ -363,11 +367,11 @@ func (f *File) name(off uint32) (string, error) {
 // nameIs reports whether the name at off is exactly want, reading only
 // len(want)+1 bytes.
 func (f *File) nameIs(off uint32, want string, buf []byte) bool {
-	if f.strtab == nil || uint64(off) >= f.strtab.Size || f.strtab.Size-uint64(off) < uint64(len(want))+1 {
+	if !f.names || uint64(off) >= f.strSize || f.strSize-uint64(off) < uint64(len(want))+1 {
 		return false
 	}
 	b := buf[:len(want)+1]
-	if readFull(f.r, b, int64(f.strtab.Offset+uint64(off))) != nil {
+	if readFull(f.r, b, int64(f.strOff+uint64(off))) != nil {
 		return false
 	}
 	return b[len(want)] == 0 && string(b[:len(want)]) == want
@@ -376,7 +380,7 @@ func (f *File) nameIs(off uint32, want string, buf []byte) bool {
 // Lookup returns the first section named name. Sections whose name cannot be
 // read do not match; ok is false when none does.
 func (f *File) Lookup(name string) (s Section, ok bool) {
-	if f.strtab == nil {
+	if !f.names {
 		return Section{}, false
 	}
 	var small [64]byte
