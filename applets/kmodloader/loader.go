@@ -117,7 +117,10 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	return j
 }
 
-// job returns the job of the module name, or nil.
+// job returns the job of the module name, or nil. Kept out of line
+// (go:noinline): inlined at each caller it costs more than a call.
+//
+//go:noinline
 func (l *loader) job(name string) *job {
 	for _, j := range l.jobs {
 		if j.m.Name == name {
