@@ -129,26 +129,28 @@ func (s *System) isBuiltin(name string) bool {
 	return m != nil && m.Builtin
 }
 
+// modinfoShort are kmod's shorthands for -F (a variable, not a local: no
+// code builds or copies it).
+var modinfoShort = [...]struct{ flag, field string }{
+	{"a", "author"}, {"d", "description"}, {"l", "license"}, {"n", "filename"}, {"p", "parm"},
+}
+
 // modinfo [-F field] NAME|FILE...
 func (s *System) modinfo(args []string) int {
 	fs := s.flags("modinfo", ModinfoUsage)
 	field := fs.String("F", "")
 	rel := fs.String("k", "")
 	base := fs.String("b", "")
-	// kmod's shorthands for -F.
-	short := [...]struct{ flag, field string }{
-		{"a", "author"}, {"d", "description"}, {"l", "license"}, {"n", "filename"}, {"p", "parm"},
-	}
-	var set [len(short)]*bool
-	for i, x := range short {
-		set[i] = fs.Bool(x.flag)
+	var set [len(modinfoShort)]*bool
+	for i := range modinfoShort {
+		set[i] = fs.Bool(modinfoShort[i].flag)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}
-	for i, x := range short {
+	for i := range modinfoShort {
 		if *set[i] {
-			*field = x.field
+			*field = modinfoShort[i].field
 		}
 	}
 	if fs.NArg() < 1 {
@@ -185,12 +187,11 @@ func (s *System) modinfo(args []string) int {
 				status = 1
 				continue
 			}
+			fields := m.Fields
 			if !m.Builtin {
-				mm := *m // the index's module stays as it is
-				mm.Fields = withSignature(m.Fields, m.Path)
-				m = &mm
+				fields = withSignature(fields, m.Path)
 			}
-			printModinfo(w, m, *field)
+			printModinfo(w, m, fields, *field)
 		}
 	}
 	s.flush(w)
@@ -225,10 +226,11 @@ type param struct {
 }
 
 // printModinfo prints in kmod's layout: "key:" padded to 16 columns, filename
-// first, parameters last (parm and parmtype merged, in kmod's order).
-func printModinfo(w io.Writer, m *modinfo.Module, field string) {
+// first, parameters last (parm and parmtype merged, in kmod's order). fields
+// are m's, and its signature's (m itself is the index's, left as it is).
+func printModinfo(w io.Writer, m *modinfo.Module, fields []modinfo.Field, field string) {
 	var params []*param // a list, not a map: a module has a few parameters
-	for _, f := range m.Fields {
+	for _, f := range fields {
 		if f.Key != "parm" && f.Key != "parmtype" {
 			continue
 		}
@@ -266,8 +268,10 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 			if field == "name" && m.Builtin {
 				printf.Fprintln(w, m.Name)
 			}
-			for _, v := range m.Values(field) {
-				printf.Fprintln(w, v)
+			for _, f := range fields {
+				if f.Key == field {
+					printf.Fprintln(w, f.Value)
+				}
 			}
 		}
 		return
@@ -276,7 +280,7 @@ func printModinfo(w io.Writer, m *modinfo.Module, field string) {
 		modinfoLine(w, "name", m.Name)
 	}
 	modinfoLine(w, "filename", filename)
-	for _, f := range m.Fields {
+	for _, f := range fields {
 		if f.Key != "parm" && f.Key != "parmtype" {
 			modinfoLine(w, f.Key, f.Value)
 		}
