@@ -68,11 +68,14 @@ func firstCommand(list []ConfCommand, name string) (string, bool) {
 // (normalised): kmod's modprobe then knows the name even when no module file
 // has it, and runs the command.
 func (c *Conf) commandNames(name string) bool {
-	for _, l := range [][]ConfCommand{c.Install, c.Remove} {
-		for _, x := range l {
-			if x.Module == name {
-				return true
-			}
+	for _, x := range c.Install {
+		if x.Module == name {
+			return true
+		}
+	}
+	for _, x := range c.Remove {
+		if x.Module == name {
+			return true
 		}
 	}
 	return false
