@@ -126,7 +126,7 @@ func formatMismatch(path string) string {
 		return err.Error()
 	}
 	if want := hostMachine(); want != 0 && mach != want {
-		return printf.Sprintf("built for %v, this machine is %s", mach, runtime.GOARCH)
+		return "built for " + mach.String() + ", this machine is " + runtime.GOARCH
 	}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
