@@ -189,7 +189,7 @@ func readELF(r io.ReaderAt, size int64) (fields []Field, machine elfsect.Machine
 // Readers and their blocks are recycled (blockPool): nothing read through one
 // outlives ReadFile, the fields are copied out as strings.
 type blockReader struct {
-	r    fdReader
+	r    int // an fdReader (as an int, fdReader's type descriptor stays out of the binary)
 	size int64
 	// blocks and idx are the blocks read and their numbers: a list (a module
 	// takes a handful of blocks) searched linearly, where a map of this type
@@ -205,7 +205,7 @@ var blockPool = sync.Pool{New: func() any { return new(blockReader) }}
 
 func getBlockReader(r fdReader, size int64) *blockReader {
 	b := blockPool.Get().(*blockReader)
-	b.r, b.size = r, size
+	b.r, b.size = int(r), size
 	return b
 }
 
@@ -248,7 +248,7 @@ func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
 			} else {
 				blk = make([]byte, l, blockSize)
 			}
-			m, err := b.r.ReadAt(blk, start)
+			m, err := fdReader(b.r).ReadAt(blk, start)
 			if m < len(blk) {
 				b.free = append(b.free, blk[:cap(blk)])
 				if err == nil {
