@@ -428,13 +428,11 @@ func (ix *Index) loadDepmod() error {
 		c := NewConf()
 		c.Parse(f.Name(), f)
 		f.Close()
-		for name, l := range c.SoftPre {
-			if m := ix.mods[name]; m != nil {
+		for name, m := range ix.mods { // one loop for both maps
+			if l, ok := c.SoftPre[name]; ok {
 				m.SoftPre = l
 			}
-		}
-		for name, l := range c.SoftPost {
-			if m := ix.mods[name]; m != nil {
+			if l, ok := c.SoftPost[name]; ok {
 				m.SoftPost = l
 			}
 		}
