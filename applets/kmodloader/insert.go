@@ -219,11 +219,14 @@ func (w kmsgWatch) linesAbout(module string) []string {
 			rec = rec[:i]
 		}
 		line := string(rec)
-		if strings.Contains(line, module) || strings.Contains(line, alt) {
-			out = append(out, line)
-		} else if len(all) < 4 {
-			all = append(all, line)
+		to := &out // one append for both lists
+		if !strings.Contains(line, module) && !strings.Contains(line, alt) {
+			if len(all) >= 4 {
+				continue
+			}
+			to = &all
 		}
+		*to = append(*to, line)
 		if len(out) >= 4 {
 			break
 		}
