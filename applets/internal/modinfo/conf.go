@@ -106,20 +106,20 @@ func LoadConf(paths ...string) *Conf {
 			continue
 		}
 		if !st.IsDir() {
-			files = append(files, p)
+			files = addString(files, p)
 			continue
 		}
 		matches, _ := filepath.Glob(filepath.Join(p, "*.conf"))
 		for _, m := range matches {
 			if b := filepath.Base(m); confs[b] == "" {
 				confs[b] = m
-				bases = append(bases, b)
+				bases = addString(bases, b)
 			}
 		}
 	}
 	sort.Strings(bases)
 	for _, b := range bases {
-		files = append(files, confs[b])
+		files = addString(files, confs[b])
 	}
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -139,7 +139,7 @@ func LoadConf(paths ...string) *Conf {
 //
 //go:noinline
 func (c *Conf) problem(format string, args ...any) {
-	c.Problems = append(c.Problems, printf.Sprintf(format, args...))
+	c.Problems = addString(c.Problems, printf.Sprintf(format, args...))
 }
 
 // maxConfFile bounds what one configuration file may make us read.

@@ -51,7 +51,7 @@ func (m *Module) Values(key string) []string {
 	var out []string
 	for _, f := range m.Fields {
 		if f.Key == key {
-			out = append(out, f.Value)
+			out = addString(out, f.Value)
 		}
 	}
 	return out
@@ -106,7 +106,14 @@ type aliasEntry struct {
 // inlined copy at each of its callers costs more than a call.
 //
 //go:noinline
-func (ix *Index) problem(err error) { ix.Problems = append(ix.Problems, err.Error()) }
+func (ix *Index) problem(err error) { ix.Problems = addString(ix.Problems, err.Error()) }
+
+// addString is append(s, v), kept out of line (go:noinline): some twenty
+// call sites append a string, and an inlined append (its growth path, its
+// write barriers) costs more than a call.
+//
+//go:noinline
+func addString(s []string, v string) []string { return append(s, v) }
 
 // Depmod reports whether dependencies come from a fresh modules.dep.
 func (ix *Index) Depmod() bool { return ix.depmod }
@@ -132,7 +139,7 @@ func OpenAll(dirs []string, conf *Conf) (*Index, error) {
 	var firstErr error
 	for _, d := range dirs {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			found = append(found, d)
+			found = addString(found, d)
 		} else if firstErr == nil {
 			firstErr = err
 			if err == nil {
@@ -399,7 +406,7 @@ func (ix *Index) loadDepmod() error {
 		var ds []string
 		fl := strings.Fields(rest)
 		for i := len(fl) - 1; i >= 0; i-- {
-			ds = append(ds, Normalize(filepath.Base(fl[i])))
+			ds = addString(ds, Normalize(filepath.Base(fl[i])))
 		}
 		deps[name] = ds
 	}
@@ -418,7 +425,7 @@ func (ix *Index) loadDepmod() error {
 			if len(w) == 3 && w[0] == "alias" {
 				ix.addAlias(w[1], Normalize(w[2]))
 				if m := ix.mods[Normalize(w[2])]; m != nil {
-					m.Aliases = append(m.Aliases, w[1])
+					m.Aliases = addString(m.Aliases, w[1])
 				}
 			}
 		}
@@ -477,7 +484,7 @@ func (ix *Index) loadBuiltins(dir string) {
 		}
 		m.Fields = append(m.Fields, Field{Key: key, Value: val})
 		if key == "alias" {
-			m.Aliases = append(m.Aliases, val)
+			m.Aliases = addString(m.Aliases, val)
 			ix.addAlias(val, m.Name)
 		}
 	}
@@ -505,7 +512,7 @@ func (ix *Index) addAlias(pattern, module string) {
 	if isGlob(p) {
 		ix.aliasGlob = append(ix.aliasGlob, aliasEntry{pattern: p, module: module})
 	} else {
-		ix.aliasExact[p] = append(ix.aliasExact[p], module)
+		ix.aliasExact[p] = addString(ix.aliasExact[p], module)
 	}
 }
 
@@ -546,11 +553,11 @@ func (m *Module) load() {
 		case "depends":
 			for _, d := range strings.Split(f.Value, ",") {
 				if d = strings.TrimSpace(d); d != "" && d != "-" {
-					m.Depends = append(m.Depends, Normalize(d))
+					m.Depends = addString(m.Depends, Normalize(d))
 				}
 			}
 		case "alias":
-			m.Aliases = append(m.Aliases, f.Value)
+			m.Aliases = addString(m.Aliases, f.Value)
 		case "softdep":
 			pre, post := softLists(strings.Fields(f.Value))
 			m.SoftPre = append(m.SoftPre, pre...)
@@ -574,7 +581,7 @@ func softLists(words []string) (pre, post []string) {
 			cur = &post
 		default:
 			if cur != nil {
-				*cur = append(*cur, w)
+				*cur = addString(*cur, w)
 			}
 		}
 	}
@@ -643,7 +650,7 @@ func (ix *Index) scanAllLocked() {
 	}
 	names := make([]string, 0, len(ix.mods))
 	for n := range ix.mods {
-		names = append(names, n)
+		names = addString(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
@@ -676,7 +683,7 @@ func (ix *Index) lookupLocked(name string) []*Module {
 	if ix.Conf != nil {
 		for _, a := range ix.Conf.Aliases {
 			if Match(a.Pattern, want) {
-				names = append(names, a.Module)
+				names = addString(names, a.Module)
 			}
 		}
 	}
@@ -692,7 +699,7 @@ func (ix *Index) lookupLocked(name string) []*Module {
 		names = append(names, ix.aliasExact[want]...)
 		for _, a := range ix.aliasGlob {
 			if Match(a.pattern, want) {
-				names = append(names, a.module)
+				names = addString(names, a.module)
 			}
 		}
 	}
@@ -730,7 +737,7 @@ func (ix *Index) Names() []string {
 	defer ix.mu.Unlock()
 	out := make([]string, 0, len(ix.mods))
 	for n := range ix.mods {
-		out = append(out, n)
+		out = addString(out, n)
 	}
 	sort.Strings(out)
 	return out
