@@ -73,7 +73,7 @@ func (s *System) insmod(args []string) int {
 		var missing []string
 		for _, d := range m.Depends {
 			if !live[d] {
-				missing = append(missing, d)
+				missing = addString(missing, d)
 			}
 		}
 		if len(missing) > 0 {
@@ -533,7 +533,7 @@ func joinParams(args []string) string {
 		if k, v, ok := strings.Cut(a, "="); ok && strings.Contains(v, " ") && !strings.HasPrefix(v, `"`) && !strings.HasPrefix(v, "'") {
 			a = k + "=\"" + v + "\""
 		}
-		out = append(out, a)
+		out = addString(out, a)
 	}
 	return strings.Join(out, " ")
 }

@@ -63,7 +63,7 @@ func modulesFiles(dir string) ([]string, error) {
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
 			continue
 		}
-		out = append(out, p)
+		out = addString(out, p)
 	}
 	return out, nil
 }

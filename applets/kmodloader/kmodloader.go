@@ -176,7 +176,7 @@ func (s *System) conf() *modinfo.Conf {
 	root := filepath.Dir(filepath.Dir(s.ModulesRoot)) // "/" of /lib/modules
 	paths := []string{filepath.Join(s.Etc, "modules.conf"), filepath.Join(s.Etc, "modprobe.d")}
 	for _, d := range []string{"run", "usr/local/lib", "usr/lib", "lib"} {
-		paths = append(paths, filepath.Join(root, d, "modprobe.d"))
+		paths = addString(paths, filepath.Join(root, d, "modprobe.d"))
 	}
 	return modinfo.LoadConf(paths...)
 }
@@ -207,7 +207,7 @@ func (s *System) openIndex(conf *modinfo.Conf) (*modinfo.Index, error) {
 	var dirs []string
 	for _, d := range strings.Split(s.LibraryPath, ":") {
 		if d != "" {
-			dirs = append(dirs, filepath.Join(d, "modules", s.Release))
+			dirs = addString(dirs, filepath.Join(d, "modules", s.Release))
 		}
 	}
 	ix, err := modinfo.OpenAll(append(dirs, s.ModDir()), conf)

@@ -83,13 +83,13 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 		return j
 	}
 	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), extra: strings.TrimSpace(params), soft: soft, building: true}
-	l.jobs = append(l.jobs, j) // before recursing: a dependency cycle ends here
+	l.jobs = addJob(l.jobs, j) // before recursing: a dependency cycle ends here
 	// kmod's order: dependencies (each with its own soft dependencies), then
 	// the module's pre: soft dependencies, the module, its post: ones.
 	for _, d := range m.Depends {
 		dm := l.ix.Get(d)
 		if dm == nil {
-			j.missing = append(j.missing, d)
+			j.missing = addString(j.missing, d)
 			continue
 		}
 		l.want(dm, "", soft)
@@ -101,15 +101,15 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	for _, s := range pre {
 		for _, pj := range l.wantSoft(s) {
 			if !pj.building { // a soft dependency cycle: do not wait on it
-				j.waitFor = append(j.waitFor, pj)
+				j.waitFor = addJob(j.waitFor, pj)
 			}
 		}
 	}
-	l.order = append(l.order, j)
+	l.order = addJob(l.order, j)
 	for _, s := range post {
 		for _, pj := range l.wantSoft(s) {
 			if !pj.building {
-				pj.waitFor = append(pj.waitFor, j)
+				pj.waitFor = addJob(pj.waitFor, j)
 			}
 		}
 	}
@@ -185,7 +185,7 @@ func (l *loader) wantSoft(name string) []*job {
 			continue
 		}
 		if j := l.want(m, "", true); j != nil {
-			out = append(out, j)
+			out = addJob(out, j)
 		}
 	}
 	return out
@@ -319,10 +319,20 @@ func (l *loader) leftovers() []string {
 		if why == "" {
 			why = ", not loaded"
 		}
-		out = append(out, j.m.Name+": "+why[2:])
+		out = addString(out, j.m.Name+": "+why[2:])
 	}
 	return out
 }
+
+// addJob and addString are append(s, v), kept out of line (go:noinline):
+// an inlined append (its growth path, its write barriers) at each of their
+// call sites costs more than a call.
+//
+//go:noinline
+func addJob(s []*job, v *job) []*job { return append(s, v) }
+
+//go:noinline
+func addString(s []string, v string) []string { return append(s, v) }
 
 func joinWords(a, b string) string {
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)

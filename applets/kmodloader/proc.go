@@ -37,7 +37,7 @@ func parseProcModules(r io.Reader) []procModule {
 		if len(f) > 3 && f[3] != "-" {
 			for _, h := range strings.Split(f[3], ",") {
 				if h != "" {
-					m.Holders = append(m.Holders, h)
+					m.Holders = addString(m.Holders, h)
 				}
 			}
 		}
