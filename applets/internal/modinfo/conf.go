@@ -244,12 +244,11 @@ func (c *Conf) parseLine(raw string) string {
 		if !ok {
 			return f[0] + " needs a module name and a command"
 		}
-		x := ConfCommand{Module: normalizeAlias(mod), Command: cmd}
+		to := &c.Remove // one append for both lists
 		if f[0] == "install" {
-			c.Install = append(c.Install, x)
-		} else {
-			c.Remove = append(c.Remove, x)
+			to = &c.Install
 		}
+		*to = append(*to, ConfCommand{Module: normalizeAlias(mod), Command: cmd})
 	default:
 		return printf.Sprintf("unknown keyword %q", f[0])
 	}
