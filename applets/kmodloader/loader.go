@@ -267,12 +267,13 @@ func (l *loader) settle(retry bool) {
 			if !l.ready(j) {
 				continue
 			}
+			opts := l.opts(j)
 			if l.verbose != nil {
-				l.verbose(j.m, j.cmd, l.opts(j))
+				l.verbose(j.m, j.cmd, opts)
 			}
 			var err error
 			if j.cmd != "" {
-				err = l.install(j.m, j.cmd, l.opts(j))
+				err = l.install(j.m, j.cmd, opts)
 			} else {
 				err = l.insert(j.m, j.params)
 			}

@@ -21,7 +21,7 @@ type procModule struct {
 	Size    string
 	Refs    string // "-" without CONFIG_MODULE_UNLOAD
 	Holders []string
-	State   string
+	// (the state and address columns are not kept: nothing reads them)
 }
 
 // parseProcModules reads /proc/modules lines; malformed ones are skipped.
@@ -40,9 +40,6 @@ func parseProcModules(r io.Reader) []procModule {
 					m.Holders = addString(m.Holders, h)
 				}
 			}
-		}
-		if len(f) > 4 {
-			m.State = f[4]
 		}
 		out = append(out, m)
 	}
