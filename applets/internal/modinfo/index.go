@@ -383,14 +383,19 @@ func (ix *Index) loadDepmod() error {
 	if err != nil {
 		return err
 	}
-	deps := map[string][]string{}
+	// Each listed module gets its Depends and depmod at once (the count of
+	// modules listed is the count of depmod flags set); a stale file undoes
+	// them all below.
+	listed := 0
+	var stale error
 	for n, line := range strings.Split(string(data), "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
 		file, rest, ok := strings.Cut(line, ":")
 		if !ok {
-			return printf.Errorf("%s:%d: no colon: stale or foreign file, reading .modinfo instead", depPath, n+1)
+			stale = printf.Errorf("%s:%d: no colon: stale or foreign file, reading .modinfo instead", depPath, n+1)
+			break
 		}
 		name := Normalize(filepath.Base(file))
 		m := ix.mods[name]
@@ -399,7 +404,8 @@ func (ix *Index) loadDepmod() error {
 			want = relTo(ix.Dir, file)
 		}
 		if m == nil || m.Builtin || relTo(ix.Dir, m.Path) != want {
-			return printf.Errorf("%s:%d: %s is not in the module tree: stale, reading .modinfo instead", depPath, n+1, file)
+			stale = printf.Errorf("%s:%d: %s is not in the module tree: stale, reading .modinfo instead", depPath, n+1, file)
+			break
 		}
 		// modules.dep lists every dependency, users before what they use;
 		// keep Depends in load order (kmod loads the list from its end).
@@ -408,14 +414,20 @@ func (ix *Index) loadDepmod() error {
 		for i := len(fl) - 1; i >= 0; i-- {
 			ds = addString(ds, Normalize(filepath.Base(fl[i])))
 		}
-		deps[name] = ds
+		if !m.depmod {
+			m.depmod = true
+			listed++
+		}
+		m.Depends = ds // a module listed twice: the last line wins
 	}
-	if len(deps) != len(ix.mods) {
-		return printf.Errorf("%s lists %d modules, the tree holds %d: stale, reading .modinfo instead", depPath, len(deps), len(ix.mods))
+	if stale == nil && listed != len(ix.mods) {
+		stale = printf.Errorf("%s lists %d modules, the tree holds %d: stale, reading .modinfo instead", depPath, listed, len(ix.mods))
 	}
-	for name, ds := range deps {
-		m := ix.mods[name]
-		m.Depends, m.depmod = ds, true
+	if stale != nil {
+		for _, m := range ix.mods { // as they were: nothing read yet
+			m.Depends, m.depmod = nil, false
+		}
+		return stale
 	}
 	if f, err := os.Open(filepath.Join(ix.Dir, "modules.alias")); err == nil {
 		sc := bufio.NewScanner(f)
