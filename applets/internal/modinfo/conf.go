@@ -283,7 +283,7 @@ func cutWord(s string) (word, rest string, ok bool) {
 
 // addSoft adds a softdep line's pre: and post: modules to m's.
 func (c *Conf) addSoft(m string, words []string) {
-	pre, post := softLists(words)
+	pre, post := softLists(words, nil, nil)
 	// Several softdep lines for one module add up: the kernel's
 	// MODULE_SOFTDEP makes one line each (btrfs has four), and depmod copies
 	// them so. (kmod 30 honours only the first: we honour them all.)

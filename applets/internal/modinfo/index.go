@@ -571,19 +571,18 @@ func (m *Module) load() {
 		case "alias":
 			m.Aliases = addString(m.Aliases, f.Value)
 		case "softdep":
-			pre, post := softLists(strings.Fields(f.Value))
-			m.SoftPre = append(m.SoftPre, pre...)
-			m.SoftPost = append(m.SoftPost, post...)
+			m.SoftPre, m.SoftPost = softLists(strings.Fields(f.Value), m.SoftPre, m.SoftPost)
 		}
 	}
 }
 
-// softLists splits the words "pre: a b post: c" into their lists.
+// softLists appends the lists of the words "pre: a b post: c" to pre and
+// post.
 // Kept out of line (go:noinline): inlined at each caller it costs more
 // than a call.
 //
 //go:noinline
-func softLists(words []string) (pre, post []string) {
+func softLists(words, pre, post []string) ([]string, []string) {
 	var cur *[]string
 	for _, w := range words {
 		switch w {
