@@ -244,7 +244,7 @@ func printModinfo(w io.Writer, m *modinfo.Module, fields []modinfo.Field, field 
 		}
 		if p == nil {
 			p = &param{name: n}
-			params = append([]*param{p}, params...) // kmod lists them last seen first
+			params = append(params, p) // kmod lists them last seen first: printed from the end
 		}
 		if f.Key == "parm" {
 			p.desc, p.hasDesc = rest, true
@@ -261,8 +261,8 @@ func printModinfo(w io.Writer, m *modinfo.Module, fields []modinfo.Field, field 
 		case "filename":
 			printf.Fprintln(w, filename)
 		case "parm":
-			for _, p := range params {
-				printf.Fprintln(w, p.text(true))
+			for i := len(params) - 1; i >= 0; i-- {
+				printf.Fprintln(w, params[i].text(true))
 			}
 		default:
 			if field == "name" && m.Builtin {
@@ -285,8 +285,8 @@ func printModinfo(w io.Writer, m *modinfo.Module, fields []modinfo.Field, field 
 			modinfoLine(w, f.Key, f.Value)
 		}
 	}
-	for _, p := range params {
-		modinfoLine(w, "parm", p.text(false))
+	for i := len(params) - 1; i >= 0; i-- {
+		modinfoLine(w, "parm", params[i].text(false))
 	}
 }
 
