@@ -659,13 +659,8 @@ func (ix *Index) scanAllLocked() {
 			<-done
 		}
 	}
-	names := make([]string, 0, len(ix.mods))
-	for n := range ix.mods {
-		names = addString(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		m := ix.mods[n]
+	// In map order: Lookup sorts what the alias tables give.
+	for _, m := range ix.mods {
 		if m.Builtin {
 			continue // their aliases came with modules.builtin.modinfo
 		}
