@@ -193,7 +193,7 @@ type blockReader struct {
 	size int64
 	// blocks and idx are the blocks read and their numbers: a list (a module
 	// takes a handful of blocks) searched linearly, where a map of this type
-	// would be 600 bytes of binary.
+	// would be some 450 bytes of binary.
 	blocks [][]byte
 	idx    []int64
 	free   [][]byte // spare blocks of blockSize bytes
