@@ -47,27 +47,6 @@ func numbered(file string) bool {
 	return b != "" && b[0] <= '9'
 }
 
-// modulesFiles lists DIR's files in lexical order (dirlist.Read sorts by
-// name), following symlinks.
-func modulesFiles(dir string) ([]string, error) {
-	ents, err := dirlist.Read(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		if st, err := os.Stat(p); err != nil || st.IsDir() {
-			continue
-		}
-		out = addString(out, p)
-	}
-	return out, nil
-}
-
 // boot is the loader mode: kmodloader [DIR].
 func (s *System) boot(args []string) int {
 	fs := getopt.New("kmodloader", Usage, s.Stderr)
@@ -106,7 +85,7 @@ func (s *System) boot(args []string) int {
 	for _, p := range ix.Problems {
 		log.Debugf("%s", p)
 	}
-	files, err := modulesFiles(dir)
+	files, err := dirlist.Files(dir)
 	if err != nil {
 		log.Warnf("%v", err)
 		return 0

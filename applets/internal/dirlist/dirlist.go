@@ -10,6 +10,8 @@ package dirlist
 import (
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Read returns the entries of dir sorted by name (byte order). Like
@@ -24,6 +26,29 @@ func Read(dir string) ([]fs.DirEntry, error) {
 	f.Close()
 	Sort(ents)
 	return ents, err
+}
+
+// Files returns the full paths of the regular files in dir, links to one
+// included (as the shell's [ -f ] sees them), in name order, leaving out
+// names that start with a dot: the scripts of /etc/hotplug.d/SUBSYSTEM, the
+// lists of /etc/modules.d. A directory, a device or a FIFO among them is
+// skipped: reading a FIFO would block the boot.
+func Files(dir string) ([]string, error) {
+	ents, err := Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // Sort sorts ents by name, in place.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -88,5 +89,41 @@ func TestSortIsAPermutationInOrder(t *testing.T) {
 		if got := names(ents); !slices.Equal(got, want) {
 			t.Fatalf("n=%d: got %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestFiles: regular files and links to them, in name order, full paths;
+// not dot files, directories, links to directories, dangling links or FIFOs.
+func TestFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"20-b", "10-a", ".hidden", "30-c"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Mkdir(filepath.Join(dir, "15-dir"), 0o755))
+	must(os.Symlink("10-a", filepath.Join(dir, "25-link")))
+	must(os.Symlink("15-dir", filepath.Join(dir, "26-dirlink")))
+	must(os.Symlink("absent", filepath.Join(dir, "27-dangling")))
+	must(syscall.Mkfifo(filepath.Join(dir, "28-fifo"), 0o644))
+	got, err := Files(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range []string{"10-a", "20-b", "25-link", "30-c"} {
+		want = append(want, filepath.Join(dir, f))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Files = %q, want %q", got, want)
+	}
+	if _, err := Files(filepath.Join(dir, "absent")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Files of a missing directory: %v, want ErrNotExist", err)
 	}
 }

@@ -46,25 +46,11 @@ func (c *Caller) Scripts(subsystem string) ([]string, error) {
 		return nil, printf.Errorf("%w: %q", ErrBadSubsystem, subsystem)
 	}
 	dir := filepath.Join(c.Etc, "hotplug.d", subsystem)
-	ents, err := dirlist.Read(dir) // sorted by name, byte order
+	out, err := dirlist.Files(dir) // sorted by name, byte order
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		// Stat, not the entry type: a link to a regular file counts ([ -f ]).
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 // Command returns the shell command that runs scripts for subsystem with env
