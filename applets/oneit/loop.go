@@ -73,8 +73,9 @@ type initState struct {
 
 	shutdownSig   syscall.Signal // 0 until a shutdown begins
 	shutdownTimer *time.Timer
-	finish        bool // run the final sequence now
-	flushStuck    bool // a sync or the unmounting of the final sequence hangs
+	finish        bool      // run the final sequence now
+	flushStuck    bool      // a sync or the unmounting of the final sequence hangs
+	_             [0]func() // not comparable: no generated equality function
 }
 
 func newInit(o *options, sigs chan os.Signal) *initState {

@@ -87,7 +87,7 @@ func Errorf(format string, a ...any) error {
 	case 0:
 		return &plainError{msg}
 	case 1:
-		return &wrapError{msg, p.wrapped[0]}
+		return &wrapError{msg: msg, err: p.wrapped[0]}
 	}
 	return &wrapErrors{msg, p.wrapped}
 }
@@ -99,6 +99,7 @@ func (e *plainError) Error() string { return e.msg }
 type wrapError struct {
 	msg string
 	err error
+	_   [0]func() // not comparable: no generated equality function
 }
 
 func (e *wrapError) Error() string { return e.msg }

@@ -37,6 +37,7 @@ var ErrDot = errors.New("cannot run executable found relative to current directo
 type Error struct {
 	Name string
 	Err  error
+	_    [0]func() // not comparable: no generated equality function
 }
 
 func (e *Error) Error() string { return "exec: " + strconv.Quote(e.Name) + ": " + e.Err.Error() }
@@ -60,7 +61,7 @@ func (e *ExitError) Error() string { return e.ProcessState.String() }
 func LookPath(name string) (string, error) {
 	if strings.Contains(name, "/") {
 		if err := executable(name); err != nil {
-			return "", &Error{name, err}
+			return "", &Error{Name: name, Err: err}
 		}
 		return name, nil
 	}
@@ -73,11 +74,11 @@ func LookPath(name string) (string, error) {
 			continue
 		}
 		if !filepath.IsAbs(p) {
-			return p, &Error{name, ErrDot}
+			return p, &Error{Name: name, Err: ErrDot}
 		}
 		return p, nil
 	}
-	return "", &Error{name, ErrNotFound}
+	return "", &Error{Name: name, Err: ErrNotFound}
 }
 
 // executable reports why path cannot be executed: nil for a regular file this

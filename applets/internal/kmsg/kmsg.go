@@ -37,6 +37,7 @@ type Logger struct {
 	kmsg     bool // records carry the "<prio>" prefix
 	fellBack bool // on stderr only because /dev/kmsg could not be opened
 	tag      string
+	_        [0]func() // not comparable: no generated equality function
 }
 
 // devKmsg is the kernel log device (a variable for tests).
