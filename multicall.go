@@ -217,6 +217,9 @@ func followLinks(path string) *applet {
 }
 
 // listApplets prints "install-path" per applet, the format install.sh reads.
+// It is kept out of line (go:noinline): run calls it from three places.
+//
+//go:noinline
 func listApplets(w io.Writer) {
 	for _, a := range applets {
 		printf.Fprintln(w, a.path)
