@@ -24,11 +24,11 @@ type printer struct {
 func (p *printer) println(a []any) {
 	for i, arg := range a {
 		if i > 0 {
-			p.buf = append(p.buf, ' ')
+			p.add(" ")
 		}
 		p.value(arg, 'v', spec{})
 	}
-	p.buf = append(p.buf, '\n')
+	p.add("\n")
 }
 
 // printf interprets format as fmt.Printf does: flags, width, precision, verb.
@@ -40,7 +40,7 @@ func (p *printer) printf(format string, a []any) {
 			for j < len(format) && format[j] != '%' {
 				j++
 			}
-			p.buf = append(p.buf, format[i:j]...)
+			p.add(format[i:j])
 			i = j
 			continue
 		}
@@ -67,7 +67,7 @@ func (p *printer) printf(format string, a []any) {
 			i++
 			s.wid, s.widPresent, argNum = intArg(a, argNum)
 			if !s.widPresent {
-				p.buf = append(p.buf, "%!(BADWIDTH)"...)
+				p.add("%!(BADWIDTH)")
 			} else if s.wid < 0 {
 				s.wid, s.minus, s.zero = -s.wid, true, false
 			}
@@ -83,7 +83,7 @@ func (p *printer) printf(format string, a []any) {
 					s.prec, s.precPresent = 0, false
 				}
 				if !s.precPresent {
-					p.buf = append(p.buf, "%!(BADPREC)"...)
+					p.add("%!(BADPREC)")
 				}
 			} else {
 				s.prec, _, i = number(format, i)
@@ -91,7 +91,7 @@ func (p *printer) printf(format string, a []any) {
 			}
 		}
 		if i >= len(format) {
-			p.buf = append(p.buf, "%!(NOVERB)"...)
+			p.add("%!(NOVERB)")
 			break
 		}
 		verb, size := rune(format[i]), 1
@@ -101,11 +101,10 @@ func (p *printer) printf(format string, a []any) {
 		i += size
 		switch {
 		case verb == '%':
-			p.buf = append(p.buf, '%')
+			p.add("%")
 		case argNum >= len(a):
-			p.buf = append(p.buf, '%', '!')
-			p.buf = utf8.AppendRune(p.buf, verb)
-			p.buf = append(p.buf, "(MISSING)"...)
+			p.bang(verb)
+			p.add("(MISSING)")
 		case verb == 'w':
 			p.wrap(a[argNum], s)
 			argNum++
@@ -118,18 +117,18 @@ func (p *printer) printf(format string, a []any) {
 		}
 	}
 	if argNum < len(a) {
-		p.buf = append(p.buf, "%!(EXTRA "...)
+		p.add("%!(EXTRA ")
 		for i, arg := range a[argNum:] {
 			if i > 0 {
-				p.buf = append(p.buf, ", "...)
+				p.add(", ")
 			}
-			p.buf = append(p.buf, typeName(arg)...)
+			p.add(typeName(arg))
 			if arg != nil {
-				p.buf = append(p.buf, '=')
+				p.add("=")
 				p.value(arg, 'v', spec{})
 			}
 		}
-		p.buf = append(p.buf, ')')
+		p.add(")")
 	}
 }
 
@@ -204,24 +203,24 @@ func (p *printer) basic(arg any, verb rune, s spec) bool {
 		if strings.ContainsRune("sqxX", verb) {
 			return p.str(string(v), verb, s)
 		}
-		p.buf = append(p.buf, '[')
+		p.add("[")
 		for i, c := range v {
 			if i > 0 {
-				p.buf = append(p.buf, ' ')
+				p.add(" ")
 			}
 			p.value(c, verb, s)
 		}
-		p.buf = append(p.buf, ']')
+		p.add("]")
 		return true
 	case []string:
-		p.buf = append(p.buf, '[')
+		p.add("[")
 		for i, e := range v {
 			if i > 0 {
-				p.buf = append(p.buf, ' ')
+				p.add(" ")
 			}
 			p.value(e, verb, s)
 		}
-		p.buf = append(p.buf, ']')
+		p.add("]")
 		return true
 	case bool:
 		return p.boolean(v, verb, s)
@@ -286,20 +285,19 @@ func panicText(r any) string {
 // badVerb prints %!verb(TYPE=VALUE) for an operand the verb does not fit,
 // as fmt does, or %!verb(?) for an operand of a type printf does not know.
 func (p *printer) badVerb(verb rune, arg any, s spec) {
-	p.buf = append(p.buf, '%', '!')
-	p.buf = utf8.AppendRune(p.buf, verb)
-	p.buf = append(p.buf, '(')
+	p.bang(verb)
+	p.add("(")
 	switch name := typeName(arg); name {
 	case "?", "<nil>":
-		p.buf = append(p.buf, name...)
+		p.add(name)
 	default:
-		p.buf = append(p.buf, name...)
-		p.buf = append(p.buf, '=')
+		p.add(name)
+		p.add("=")
 		p.erroring = true
 		p.basic(arg, 'v', s)
 		p.erroring = false
 	}
-	p.buf = append(p.buf, ')')
+	p.add(")")
 }
 
 // typeName names the types basic formats, as fmt names them, and "?" others.
@@ -488,21 +486,27 @@ func (p *printer) pad(b []byte, s spec) {
 	if s.widPresent {
 		n = s.wid - utf8.RuneCount(b)
 	}
-	if n <= 0 {
-		p.buf = append(p.buf, b...)
-		return
-	}
-	fill := byte(' ')
+	fill := " "
 	if s.zero {
-		fill = '0'
+		fill = "0"
 	}
-	if !s.minus {
-		for ; n > 0; n-- {
-			p.buf = append(p.buf, fill)
-		}
+	for ; n > 0 && !s.minus; n-- {
+		p.add(fill)
 	}
 	p.buf = append(p.buf, b...)
 	for ; n > 0; n-- {
-		p.buf = append(p.buf, ' ')
+		p.add(" ")
 	}
+}
+
+// add appends str to the output. It is kept out of line (go:noinline): an
+// inlined append at each of its many sites costs more than the call.
+//
+//go:noinline
+func (p *printer) add(str string) { p.buf = append(p.buf, str...) }
+
+// bang writes the "%!verb" that starts fmt's error notes.
+func (p *printer) bang(verb rune) {
+	p.add("%!")
+	p.buf = utf8.AppendRune(p.buf, verb)
 }
