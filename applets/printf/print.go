@@ -26,7 +26,7 @@ func (p *printer) println(a []any) {
 		if i > 0 {
 			p.add(" ")
 		}
-		p.value(arg, 'v', spec{})
+		p.value(arg, 'v', &spec{})
 	}
 	p.add("\n")
 }
@@ -106,13 +106,13 @@ func (p *printer) printf(format string, a []any) {
 			p.bang(verb)
 			p.add("(MISSING)")
 		case verb == 'w':
-			p.wrap(a[argNum], s)
+			p.wrap(a[argNum], &s)
 			argNum++
 		default:
 			if verb == 'v' {
 				s.plus, s.sharp = false, false // %+v and %#v are about structs and Go syntax
 			}
-			p.value(a[argNum], verb, s)
+			p.value(a[argNum], verb, &s)
 			argNum++
 		}
 	}
@@ -125,7 +125,7 @@ func (p *printer) printf(format string, a []any) {
 			p.add(typeName(arg))
 			if arg != nil {
 				p.add("=")
-				p.value(arg, 'v', spec{})
+				p.value(arg, 'v', &spec{})
 			}
 		}
 		p.add(")")
@@ -154,7 +154,7 @@ func intArg(a []any, n int) (v int, ok bool, next int) {
 
 // wrap formats a %w operand: in Errorf an error is printed as %v and
 // recorded; anything else, or %w outside Errorf, is a bad verb, as in fmt.
-func (p *printer) wrap(arg any, s spec) {
+func (p *printer) wrap(arg any, s *spec) {
 	err, ok := arg.(error)
 	if !ok || err == nil || !p.wrapping {
 		p.badVerb('w', arg, s)
@@ -165,7 +165,7 @@ func (p *printer) wrap(arg any, s spec) {
 }
 
 // value formats one operand with verb.
-func (p *printer) value(arg any, verb rune, s spec) {
+func (p *printer) value(arg any, verb rune, s *spec) {
 	if arg == nil {
 		if verb == 'v' {
 			p.pad([]byte("<nil>"), s)
@@ -195,7 +195,7 @@ func (p *printer) value(arg any, verb rune, s spec) {
 
 // basic formats the operand types printf knows, reporting false, having
 // written nothing, when verb does not fit arg or arg is of another type.
-func (p *printer) basic(arg any, verb rune, s spec) bool {
+func (p *printer) basic(arg any, verb rune, s *spec) bool {
 	switch v := arg.(type) {
 	case string:
 		return p.str(v, verb, s)
@@ -284,7 +284,7 @@ func panicText(r any) string {
 
 // badVerb prints %!verb(TYPE=VALUE) for an operand the verb does not fit,
 // as fmt does, or %!verb(?) for an operand of a type printf does not know.
-func (p *printer) badVerb(verb rune, arg any, s spec) {
+func (p *printer) badVerb(verb rune, arg any, s *spec) {
 	p.bang(verb)
 	p.add("(")
 	switch name := typeName(arg); name {
@@ -320,7 +320,7 @@ func typeName(arg any) string {
 	return "?"
 }
 
-func (p *printer) boolean(b bool, verb rune, s spec) bool {
+func (p *printer) boolean(b bool, verb rune, s *spec) bool {
 	if verb != 'v' && verb != 't' {
 		return false
 	}
@@ -329,7 +329,7 @@ func (p *printer) boolean(b bool, verb rune, s spec) bool {
 }
 
 // str formats a string with %v %s %q %x %X.
-func (p *printer) str(str string, verb rune, s spec) bool {
+func (p *printer) str(str string, verb rune, s *spec) bool {
 	switch verb {
 	case 'v', 's':
 		p.pad([]byte(truncate(str, s)), s)
@@ -354,7 +354,7 @@ func (p *printer) str(str string, verb rune, s spec) bool {
 }
 
 // truncate keeps the first s.prec runes of str when a precision is given.
-func truncate(str string, s spec) string {
+func truncate(str string, s *spec) string {
 	if s.precPresent {
 		n := 0
 		for i := range str {
@@ -369,7 +369,7 @@ func truncate(str string, s spec) string {
 
 // hexBytes writes b in hex, two digits a byte; a precision limits the bytes
 // read, '#' adds 0x and ' ' separates the bytes (each with its 0x under '#').
-func (p *printer) hexBytes(b []byte, verb rune, s spec) {
+func (p *printer) hexBytes(b []byte, verb rune, s *spec) {
 	if s.precPresent && s.prec < len(b) {
 		b = b[:s.prec]
 	}
@@ -393,7 +393,7 @@ func (p *printer) hexBytes(b []byte, verb rune, s spec) {
 // integer formats u (a two's complement int64 when signed) with %v %d %x %X
 // %o %b %c %q, with fmt's rules for sign, '#' prefixes, precision and zero
 // padding.
-func (p *printer) integer(u uint64, signed bool, verb rune, s spec) bool {
+func (p *printer) integer(u uint64, signed bool, verb rune, s *spec) bool {
 	base := 10
 	switch verb {
 	case 'v', 'd':
@@ -416,6 +416,8 @@ func (p *printer) integer(u uint64, signed bool, verb rune, s spec) bool {
 	default:
 		return false
 	}
+	s0 := *s // the zeros are written here, not by pad
+	s0.zero = false
 	negative := signed && int64(u) < 0
 	if negative {
 		u = -u
@@ -424,8 +426,7 @@ func (p *printer) integer(u uint64, signed bool, verb rune, s spec) bool {
 	if s.precPresent {
 		prec = s.prec
 		if prec == 0 && u == 0 {
-			s.zero = false
-			p.pad(nil, s)
+			p.pad(nil, &s0)
 			return true
 		}
 	} else if s.zero && s.widPresent {
@@ -467,8 +468,7 @@ func (p *printer) integer(u uint64, signed bool, verb rune, s spec) bool {
 		out = append(out, '0')
 	}
 	out = append(out, digits...)
-	s.zero = false // the zeros are already there
-	p.pad(out, s)
+	p.pad(out, &s0)
 	return true
 }
 
@@ -481,7 +481,7 @@ func runeOf(u uint64, signed bool) rune {
 
 // pad writes b, padded to the width with spaces (or zeros under '0') on the
 // left, or with spaces on the right under '-'.
-func (p *printer) pad(b []byte, s spec) {
+func (p *printer) pad(b []byte, s *spec) {
 	n := 0
 	if s.widPresent {
 		n = s.wid - utf8.RuneCount(b)

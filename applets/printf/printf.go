@@ -40,7 +40,7 @@ func Sprint(a ...any) string {
 		if i > 0 && !isString(arg) && !isString(a[i-1]) {
 			p.buf = append(p.buf, ' ')
 		}
-		p.value(arg, 'v', spec{})
+		p.value(arg, 'v', &spec{})
 	}
 	return string(p.buf)
 }
