@@ -168,7 +168,7 @@ func (p *printer) wrap(arg any, s *spec) {
 func (p *printer) value(arg any, verb rune, s *spec) {
 	if arg == nil {
 		if verb == 'v' {
-			p.pad([]byte("<nil>"), s)
+			p.pad("<nil>", s)
 		} else {
 			p.badVerb(verb, nil, s)
 		}
@@ -324,7 +324,7 @@ func (p *printer) boolean(b bool, verb rune, s *spec) bool {
 	if verb != 'v' && verb != 't' {
 		return false
 	}
-	p.pad(strconv.AppendBool(nil, b), s)
+	p.pad(strconv.FormatBool(b), s)
 	return true
 }
 
@@ -332,21 +332,20 @@ func (p *printer) boolean(b bool, verb rune, s *spec) bool {
 func (p *printer) str(str string, verb rune, s *spec) bool {
 	switch verb {
 	case 'v', 's':
-		p.pad([]byte(truncate(str, s)), s)
+		p.pad(truncate(str, s), s)
 	case 'q':
 		str = truncate(str, s)
-		var q []byte
 		switch {
 		case s.sharp && strconv.CanBackquote(str):
-			q = append(append(append(q, '`'), str...), '`')
+			str = "`" + str + "`"
 		case s.plus:
-			q = strconv.AppendQuoteToASCII(q, str)
+			str = strconv.QuoteToASCII(str)
 		default:
-			q = strconv.AppendQuote(q, str)
+			str = strconv.Quote(str)
 		}
-		p.pad(q, s)
+		p.pad(str, s)
 	case 'x', 'X':
-		p.hexBytes([]byte(str), verb, s)
+		p.hexBytes(str, verb, s)
 	default:
 		return false
 	}
@@ -369,7 +368,7 @@ func truncate(str string, s *spec) string {
 
 // hexBytes writes b in hex, two digits a byte; a precision limits the bytes
 // read, '#' adds 0x and ' ' separates the bytes (each with its 0x under '#').
-func (p *printer) hexBytes(b []byte, verb rune, s *spec) {
+func (p *printer) hexBytes(b string, verb rune, s *spec) {
 	if s.precPresent && s.prec < len(b) {
 		b = b[:s.prec]
 	}
@@ -378,23 +377,23 @@ func (p *printer) hexBytes(b []byte, verb rune, s *spec) {
 		digits = "0123456789ABCDEF"
 	}
 	var out []byte
-	for i, c := range b {
+	for i := 0; i < len(b); i++ {
 		if s.space && i > 0 {
 			out = append(out, ' ')
 		}
 		if s.sharp && (s.space || i == 0) {
 			out = append(out, '0', byte(verb))
 		}
-		out = append(out, digits[c>>4], digits[c&0xf])
+		out = append(out, digits[b[i]>>4], digits[b[i]&0xf])
 	}
-	p.pad(out, s)
+	p.pad(string(out), s)
 }
 
 // integer formats u (a two's complement int64 when signed) with %v %d %x %X
 // %o %b %c %q, with fmt's rules for sign, '#' prefixes, precision and zero
 // padding.
 func (p *printer) integer(u uint64, signed bool, verb rune, s *spec) bool {
-	base := 10
+	base := uint64(10)
 	switch verb {
 	case 'v', 'd':
 	case 'x', 'X':
@@ -404,13 +403,13 @@ func (p *printer) integer(u uint64, signed bool, verb rune, s *spec) bool {
 	case 'b':
 		base = 2
 	case 'c':
-		p.pad(utf8.AppendRune(nil, runeOf(u, signed)), s)
+		p.pad(string(runeOf(u, signed)), s)
 		return true
 	case 'q':
 		if s.plus {
-			p.pad(strconv.AppendQuoteRuneToASCII(nil, runeOf(u, signed)), s)
+			p.pad(strconv.QuoteRuneToASCII(runeOf(u, signed)), s)
 		} else {
-			p.pad(strconv.AppendQuoteRune(nil, runeOf(u, signed)), s)
+			p.pad(strconv.QuoteRune(runeOf(u, signed)), s)
 		}
 		return true
 	default:
@@ -426,7 +425,7 @@ func (p *printer) integer(u uint64, signed bool, verb rune, s *spec) bool {
 	if s.precPresent {
 		prec = s.prec
 		if prec == 0 && u == 0 {
-			p.pad(nil, &s0)
+			p.pad("", &s0)
 			return true
 		}
 	} else if s.zero && s.widPresent {
@@ -435,40 +434,52 @@ func (p *printer) integer(u uint64, signed bool, verb rune, s *spec) bool {
 			prec-- // room for the sign
 		}
 	}
-	digits := strconv.AppendUint(nil, u, base)
+	// Right to left: digits, zeros up to the precision, prefix, sign.
+	out := make([]byte, 67+max(prec, 0)) // 64 binary digits, 0x, a sign
+	i := len(out)
+	upper := uint64(0)
 	if verb == 'X' {
-		for i, c := range digits {
-			if 'a' <= c && c <= 'f' {
-				digits[i] = c - 'a' + 'A'
-			}
+		upper = 16
+	}
+	for {
+		i--
+		out[i] = "0123456789abcdef0123456789ABCDEF"[u%base+upper]
+		u /= base
+		if u == 0 {
+			break
 		}
 	}
-	var out []byte
-	switch {
-	case negative:
-		out = append(out, '-')
-	case s.plus:
-		out = append(out, '+')
-	case s.space:
-		out = append(out, ' ')
+	for n := len(out) - i; n < prec; n++ {
+		i--
+		out[i] = '0'
 	}
 	if s.sharp {
 		switch base {
-		case 2:
-			out = append(out, '0', 'b')
-		case 8:
-			if prec <= len(digits) && digits[0] != '0' {
-				out = append(out, '0')
+		case 2, 16:
+			i -= 2
+			out[i], out[i+1] = '0', 'b'
+			if base == 16 {
+				out[i+1] = byte(verb)
 			}
-		case 16:
-			out = append(out, '0', byte(verb))
+		case 8:
+			if out[i] != '0' {
+				i--
+				out[i] = '0'
+			}
 		}
 	}
-	for n := len(digits); n < prec; n++ {
-		out = append(out, '0')
+	switch {
+	case negative:
+		i--
+		out[i] = '-'
+	case s.plus:
+		i--
+		out[i] = '+'
+	case s.space:
+		i--
+		out[i] = ' '
 	}
-	out = append(out, digits...)
-	p.pad(out, &s0)
+	p.pad(string(out[i:]), &s0)
 	return true
 }
 
@@ -481,10 +492,10 @@ func runeOf(u uint64, signed bool) rune {
 
 // pad writes b, padded to the width with spaces (or zeros under '0') on the
 // left, or with spaces on the right under '-'.
-func (p *printer) pad(b []byte, s *spec) {
+func (p *printer) pad(b string, s *spec) {
 	n := 0
 	if s.widPresent {
-		n = s.wid - utf8.RuneCount(b)
+		n = s.wid - utf8.RuneCountInString(b)
 	}
 	fill := " "
 	if s.zero {
@@ -493,7 +504,7 @@ func (p *printer) pad(b []byte, s *spec) {
 	for ; n > 0 && !s.minus; n-- {
 		p.add(fill)
 	}
-	p.buf = append(p.buf, b...)
+	p.add(b)
 	for ; n > 0; n-- {
 		p.add(" ")
 	}
