@@ -134,7 +134,6 @@ type Cmd struct {
 	closeAfterWait  []io.Closer // our ends of pipes
 	copies          []func() error
 	copyDone        chan error
-	childStdout     *os.File
 	waited          bool
 }
 
@@ -167,14 +166,14 @@ func (c *Cmd) Start() error {
 		c.closeAll()
 		return errors.New("command: no program to run")
 	}
-	files := make([]*os.File, 0, 3+len(c.ExtraFiles))
-	for _, setup := range []func() (*os.File, error){c.stdin, c.stdout, c.stderr} {
-		f, err := setup()
+	files := make([]*os.File, 3, 3+len(c.ExtraFiles))
+	for i := range files {
+		f, err := c.child(i, files)
 		if err != nil {
 			c.closeAll()
 			return err
 		}
-		files = append(files, f)
+		files[i] = f
 	}
 	files = append(files, c.ExtraFiles...)
 	args := c.Args
@@ -262,82 +261,92 @@ func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 	if c.Process != nil {
 		return nil, errors.New("command: " + c.Path + ": StdoutPipe after Start")
 	}
-	r, w, err := os.Pipe()
+	w, r, err := c.pipe(false)
 	if err != nil {
 		return nil, err
 	}
 	c.Stdout = w
-	c.closeAfterStart = append(c.closeAfterStart, w)
-	c.closeAfterWait = append(c.closeAfterWait, r)
 	return r, nil
 }
 
-func (c *Cmd) stdin() (*os.File, error) {
-	switch r := c.Stdin.(type) {
-	case nil:
-		return c.devNull(os.O_RDONLY)
-	case *os.File:
-		return r, nil
+// child gives the child's descriptor i (0, 1 or 2) for Stdin, Stdout or
+// Stderr; files holds those already given.
+func (c *Cmd) child(i int, files []*os.File) (*os.File, error) {
+	var w io.Writer
+	switch i {
+	case 0:
+		switch r := c.Stdin.(type) {
+		case nil:
+			return c.devNull(os.O_RDONLY)
+		case *os.File:
+			return r, nil
+		}
+	case 1:
+		w = c.Stdout
+	default:
+		if c.Stderr != nil && sameWriter(c.Stderr, c.Stdout) {
+			return files[1], nil // 2>&1: one descriptor, output in the order written
+		}
+		w = c.Stderr
 	}
-	pr, pw, err := os.Pipe()
+	if i > 0 {
+		switch f := w.(type) {
+		case nil:
+			return c.devNull(os.O_WRONLY)
+		case *os.File:
+			return f, nil
+		}
+	}
+	theirs, ours, err := c.pipe(i == 0)
 	if err != nil {
 		return nil, err
 	}
-	c.closeAfterStart = append(c.closeAfterStart, pr)
-	c.closeAfterWait = append(c.closeAfterWait, pw)
-	src := c.Stdin
+	// Copy from Stdin into the pipe, or from the pipe into w.
+	var dst io.Writer = ours
+	var src io.Reader = ours
+	if i == 0 {
+		src = c.Stdin
+	} else {
+		dst = w
+	}
 	c.copies = append(c.copies, func() error {
-		_, err := iocopy.Copy(pw, src)
-		if errors.Is(err, syscall.EPIPE) {
-			err = nil // the program did not want all of its input
-		}
-		if cerr := pw.Close(); err == nil && !errors.Is(cerr, os.ErrClosed) {
-			err = cerr
+		_, err := iocopy.Copy(dst, src)
+		// Closing our read end: a writer that failed must not leave the
+		// child blocked.
+		cerr := ours.Close()
+		if i == 0 {
+			if errors.Is(err, syscall.EPIPE) {
+				err = nil // the program did not want all of its input
+			}
+			if err == nil && !errors.Is(cerr, os.ErrClosed) {
+				err = cerr
+			}
 		}
 		return err
 	})
-	return pr, nil
+	return theirs, nil
 }
 
-func (c *Cmd) stdout() (*os.File, error) {
-	f, err := c.output(c.Stdout)
-	c.childStdout = f
-	return f, err
-}
-
-func (c *Cmd) stderr() (*os.File, error) {
-	if c.Stderr != nil && sameWriter(c.Stderr, c.Stdout) {
-		return c.childStdout, nil // 2>&1: one descriptor, output in the order written
+// pipe makes a pipe whose child's end Start closes and whose other end Wait
+// closes; childReads says which end is the child's.
+func (c *Cmd) pipe(childReads bool) (theirs, ours *os.File, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
 	}
-	return c.output(c.Stderr)
+	theirs, ours = w, r
+	if childReads {
+		theirs, ours = r, w
+	}
+	c.closeAfterStart = append(c.closeAfterStart, theirs)
+	c.closeAfterWait = append(c.closeAfterWait, ours)
+	return theirs, ours, nil
 }
 
 // sameWriter compares two writers without panicking on incomparable types.
 func sameWriter(a, b io.Writer) (same bool) {
 	defer func() { _ = recover() }()
 	return a == b
-}
-
-// output gives the child's end for w.
-func (c *Cmd) output(w io.Writer) (*os.File, error) {
-	switch f := w.(type) {
-	case nil:
-		return c.devNull(os.O_WRONLY)
-	case *os.File:
-		return f, nil
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	c.closeAfterStart = append(c.closeAfterStart, pw)
-	c.closeAfterWait = append(c.closeAfterWait, pr)
-	c.copies = append(c.copies, func() error {
-		_, err := iocopy.Copy(w, pr)
-		pr.Close() // a writer that failed must not leave the child blocked
-		return err
-	})
-	return pw, nil
 }
 
 func (c *Cmd) devNull(flag int) (*os.File, error) {
