@@ -156,7 +156,7 @@ func Command(name string, args ...string) *Cmd {
 // resources. Errors name the program.
 func (c *Cmd) Start() error {
 	if c.Process != nil {
-		return errors.New("command: " + c.Path + ": already started")
+		return c.misuse("already started")
 	}
 	if c.Err != nil {
 		c.closeAll()
@@ -207,10 +207,10 @@ func (c *Cmd) Start() error {
 // reaped the child) is returned as is, with ProcessState nil.
 func (c *Cmd) Wait() error {
 	if c.Process == nil {
-		return errors.New("command: " + c.Path + ": not started")
+		return c.misuse("not started")
 	}
 	if c.waited {
-		return errors.New("command: " + c.Path + ": Wait was already called")
+		return c.misuse("Wait was already called")
 	}
 	c.waited = true
 	state, err := c.Process.Wait()
@@ -244,7 +244,7 @@ func (c *Cmd) Run() error {
 // stderr, in the order written.
 func (c *Cmd) CombinedOutput() ([]byte, error) {
 	if c.Stdout != nil || c.Stderr != nil {
-		return nil, errors.New("command: " + c.Path + ": Stdout or Stderr already set")
+		return nil, c.misuse("Stdout or Stderr already set")
 	}
 	var b bytes.Buffer
 	c.Stdout, c.Stderr = &b, &b
@@ -256,10 +256,10 @@ func (c *Cmd) CombinedOutput() ([]byte, error) {
 // the program has exited, so read everything before calling Wait.
 func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 	if c.Stdout != nil {
-		return nil, errors.New("command: " + c.Path + ": Stdout already set")
+		return nil, c.misuse("Stdout already set")
 	}
 	if c.Process != nil {
-		return nil, errors.New("command: " + c.Path + ": StdoutPipe after Start")
+		return nil, c.misuse("StdoutPipe after Start")
 	}
 	w, r, err := c.pipe(false)
 	if err != nil {
@@ -356,6 +356,14 @@ func (c *Cmd) devNull(flag int) (*os.File, error) {
 	}
 	c.closeAfterStart = append(c.closeAfterStart, f)
 	return f, nil
+}
+
+// misuse is the error of a call the Cmd's state does not allow. It is kept
+// out of line (go:noinline): an inlined copy at each caller costs more.
+//
+//go:noinline
+func (c *Cmd) misuse(what string) error {
+	return errors.New("command: " + c.Path + ": " + what)
 }
 
 // closeAll closes everything Start opened, when it fails.
