@@ -101,12 +101,12 @@ func (s *initState) flush(what string, f func()) {
 	}()
 	stall := stallTime()
 	tick := time.NewTicker(max(min(stall/4, time.Second), time.Millisecond))
-	defer tick.Stop()
 	last, progress := dirtyMemory(), time.Now()
+wait:
 	for {
 		select {
 		case <-done:
-			return
+			break wait
 		case <-s.sigs:
 			s.reapAll()
 		case <-tick.C:
@@ -116,10 +116,11 @@ func (s *initState) flush(what string, f func()) {
 				s.flushStuck = true
 				say("%s made no progress for %v: going on without it", what, stall)
 				s.log.Warnf("%s made no progress for %v (%d kB dirty or in writeback): going on without it", what, stall, last)
-				return
+				break wait
 			}
 		}
 	}
+	tick.Stop()
 }
 
 // dirtyMemory is Dirty + Writeback from /proc/meminfo in kB, -1 when it
@@ -171,11 +172,11 @@ func (s *initState) waitSignal(d time.Duration) {
 		return
 	}
 	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
 	case <-s.sigs:
 	case <-t.C:
 	}
+	t.Stop()
 }
 
 // reapFor keeps reaping for d, or, with untilNone, until no child is left.

@@ -322,7 +322,6 @@ func (s *initState) forkExec(path string) (int, error) {
 			return 0, printf.Errorf("heartbeat pipe: %w", err)
 		}
 		hbWrite = w
-		defer hbWrite.Close()
 		files = append(files, w.Fd())
 		s.watchHeartbeat(r, s.generation)
 	}
@@ -331,7 +330,11 @@ func (s *initState) forkExec(path string) (int, error) {
 		Files: files,
 		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: s.ttyCon, Ctty: 0},
 	}
-	return syscall.ForkExec(path, s.o.argv, attr)
+	pid, err := syscall.ForkExec(path, s.o.argv, attr)
+	if hbWrite != nil {
+		hbWrite.Close() // the child has its copy
+	}
+	return pid, err
 }
 
 // watchHeartbeat forwards each read from the heartbeat pipe as a beat of this
@@ -385,17 +388,19 @@ func (s *initState) setupConsole() error {
 // shared, so that writes to a file keep one offset.
 func (s *initState) ownStdio(f *os.File) {
 	fd := int(f.Fd())
+	nb := -1
 	if s.ttyCon {
-		nb, err := unix.Open(s.consolePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-		if err == nil {
-			defer unix.Close(nb)
-			fd = nb
+		if n, err := unix.Open(s.consolePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+			nb, fd = n, n
 		}
 	}
 	for i := 0; i <= 2; i++ {
 		if fd != i {
 			_ = unix.Dup2(fd, i)
 		}
+	}
+	if nb >= 0 {
+		unix.Close(nb)
 	}
 }
 
