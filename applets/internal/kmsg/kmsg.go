@@ -61,16 +61,14 @@ func New(tag string) *Logger {
 // reports whether the logger now writes to the kernel log.
 func (l *Logger) Retry() bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.kmsg || !l.fellBack {
-		return l.kmsg
+	if !l.kmsg && l.fellBack {
+		if f, err := os.OpenFile(devKmsg, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			l.w, l.kmsg, l.fellBack = f, true, false
+		}
 	}
-	f, err := os.OpenFile(devKmsg, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return false
-	}
-	l.w, l.kmsg, l.fellBack = f, true, false
-	return true
+	k := l.kmsg
+	l.mu.Unlock()
+	return k
 }
 
 // NewWriter returns a logger writing plain records (no priority prefix) to w.
@@ -81,8 +79,9 @@ func NewWriter(tag string, w io.Writer) *Logger {
 // ToKmsg reports whether records go to the kernel log.
 func (l *Logger) ToKmsg() bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.kmsg
+	k := l.kmsg
+	l.mu.Unlock()
+	return k
 }
 
 // Log writes one message at priority prio; a message with several lines or longer
@@ -91,7 +90,6 @@ func (l *Logger) Log(prio int, format string, args ...any) {
 	msg := strings.TrimRight(printf.Sprintf(format, args...), "\n")
 	prefix := l.tag + "[" + strconv.Itoa(os.Getpid()) + "]: "
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.kmsg {
 		prefix = "<" + strconv.Itoa(prio) + ">" + prefix
 	}
@@ -109,6 +107,7 @@ func (l *Logger) Log(prio int, format string, args ...any) {
 			}
 		}
 	}
+	l.mu.Unlock()
 }
 
 // The level methods below are kept out of line (go:noinline): each is one call
