@@ -143,9 +143,15 @@ func (s *Set) parse(args []string) error {
 		}
 		var err error
 		if strings.HasPrefix(a, "--") {
-			i, err = s.long(args, i)
+			name, value, hasValue := strings.Cut(a[2:], "=")
+			i, _, err = s.option(args, i, "--", name, value, hasValue)
 		} else {
-			i, err = s.short(args, i)
+			// A cluster "-abc": a value-taking option takes the rest of
+			// it, or the next argument.
+			used := false
+			for j := 1; j < len(a) && !used && err == nil; j++ {
+				i, used, err = s.option(args, i, "-", a[j:j+1], a[j+1:], j+1 < len(a))
+			}
 		}
 		if err != nil {
 			return err
@@ -155,64 +161,35 @@ func (s *Set) parse(args []string) error {
 	return nil
 }
 
-// long handles args[i] = "--name" or "--name=value" and returns the index of
-// the last argument it used.
-func (s *Set) long(args []string, i int) (int, error) {
-	name, value, hasValue := strings.Cut(args[i][2:], "=")
+// option handles the option name, written after dash ("-" or "--"), in
+// args[i]; value is what follows it there when hasValue. It returns the index
+// of the last argument it used and whether it took a value.
+func (s *Set) option(args []string, i int, dash, name, value string, hasValue bool) (int, bool, error) {
 	o := s.opts[name]
-	if o == nil || len(name) < 2 {
-		if name == "help" {
-			return i, ErrHelp
+	if o == nil || (len(dash) == 2 && len(name) < 2) {
+		help := "h"
+		if len(dash) == 2 {
+			help = "help"
 		}
-		return i, printf.Errorf("unknown option --%s", name)
+		if name == help {
+			return i, false, ErrHelp
+		}
+		return i, false, printf.Errorf("unknown option %s%s", dash, name)
 	}
 	if !o.takesValue {
-		if hasValue {
-			return i, printf.Errorf("option --%s takes no value", name)
+		if hasValue && len(dash) == 2 {
+			return i, false, printf.Errorf("option --%s takes no value", name)
 		}
-		return i, s.apply(name, o, "")
+		return i, false, s.apply(name, o, "")
 	}
 	if !hasValue {
 		if i+1 >= len(args) {
-			return i, printf.Errorf("option --%s needs a value", name)
+			return i, true, printf.Errorf("option %s%s needs a value", dash, name)
 		}
 		i++
 		value = args[i]
 	}
-	return i, s.apply(name, o, value)
-}
-
-// short handles a cluster args[i] = "-abc" (a value-taking option takes the
-// rest of the cluster, or the next argument) and returns the index of the last
-// argument it used.
-func (s *Set) short(args []string, i int) (int, error) {
-	a := args[i]
-	for j := 1; j < len(a); j++ {
-		name := a[j : j+1]
-		o := s.opts[name]
-		if o == nil {
-			if name == "h" {
-				return i, ErrHelp
-			}
-			return i, printf.Errorf("unknown option -%s", name)
-		}
-		if !o.takesValue {
-			if err := s.apply(name, o, ""); err != nil {
-				return i, err
-			}
-			continue
-		}
-		value := a[j+1:]
-		if value == "" {
-			if i+1 >= len(args) {
-				return i, printf.Errorf("option -%s needs a value", name)
-			}
-			i++
-			value = args[i]
-		}
-		return i, s.apply(name, o, value)
-	}
-	return i, nil
+	return i, true, s.apply(name, o, value)
 }
 
 func (s *Set) apply(name string, o *option, value string) error {
