@@ -85,6 +85,8 @@ func (s *Set) String(name, def string) *string {
 
 // Func makes name an option with a value handed to fn each time it appears;
 // an error from fn is a usage error naming the option.
+//
+//go:noinline
 func (s *Set) Func(name string, fn func(string) error) {
 	s.opts[name] = &option{takesValue: true, set: fn}
 }
