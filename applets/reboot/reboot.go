@@ -31,28 +31,21 @@ type action struct {
 	cmd uint32 // the kernel's magic numbers do not fit an int on 32-bit targets
 }
 
-// actionOf returns what the applet named name does; ok is false for a name
-// that is none of the three.
-func actionOf(name string) (a action, ok bool) {
+// actionOf returns what the applet named name does, and the name to go by:
+// "reboot" for a name that is none of the three.
+func actionOf(name string) (string, action) {
 	switch name {
-	case "reboot":
-		return action{syscall.SIGTERM, unix.LINUX_REBOOT_CMD_RESTART}, true
 	case "halt":
-		return action{syscall.SIGUSR1, unix.LINUX_REBOOT_CMD_HALT}, true
+		return name, action{syscall.SIGUSR1, unix.LINUX_REBOOT_CMD_HALT}
 	case "poweroff":
-		return action{syscall.SIGUSR2, unix.LINUX_REBOOT_CMD_POWER_OFF}, true
+		return name, action{syscall.SIGUSR2, unix.LINUX_REBOOT_CMD_POWER_OFF}
 	}
-	return action{}, false
+	return "reboot", action{syscall.SIGTERM, unix.LINUX_REBOOT_CMD_RESTART}
 }
 
 // Main runs reboot, halt or poweroff, chosen by the name it was invoked as.
 func Main(args []string) int {
-	name := filepath.Base(args[0])
-	a, ok := actionOf(name)
-	if !ok {
-		name = "reboot"
-		a, _ = actionOf(name)
-	}
+	name, a := actionOf(filepath.Base(args[0]))
 	fs := getopt.New(name, Usage, os.Stderr)
 	var delay time.Duration
 	fs.Func("d", func(v string) (err error) {
