@@ -59,13 +59,12 @@ func parseSet(v string) (Set, error) {
 	split := max(len(v)-16, 0)
 	var s Set
 	var err error
-	if s[0], err = strconv.ParseUint(v[split:], 16, 64); err != nil {
-		return Set{}, printf.Errorf("bad signal mask %q: %w", v, err)
+	s[0], err = strconv.ParseUint(v[split:], 16, 64)
+	if err == nil && split > 0 {
+		s[1], err = strconv.ParseUint(v[:split], 16, 64)
 	}
-	if split > 0 {
-		if s[1], err = strconv.ParseUint(v[:split], 16, 64); err != nil {
-			return Set{}, printf.Errorf("bad signal mask %q: %w", v, err)
-		}
+	if err != nil {
+		return Set{}, printf.Errorf("bad signal mask %q: %w", v, err)
 	}
 	return s, nil
 }
