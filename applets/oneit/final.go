@@ -250,11 +250,15 @@ func unmountAll(warnf func(string, ...any)) {
 	}
 }
 
+// keepMounted reports whether mp is /proc, /sys or /dev or below one of them.
 func keepMounted(mp string) bool {
-	for _, keep := range []string{"/proc", "/sys", "/dev"} {
-		if mp == keep || strings.HasPrefix(mp, keep+"/") {
-			return true
-		}
+	top := mp // the first component: "/proc" of "/proc/sys/fs/binfmt_misc"
+	if i := strings.IndexByte(mp[min(1, len(mp)):], '/'); i >= 0 {
+		top = mp[:i+1]
+	}
+	switch top {
+	case "/proc", "/sys", "/dev":
+		return true
 	}
 	return false
 }

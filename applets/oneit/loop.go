@@ -149,12 +149,9 @@ func (s *initState) run() int {
 // step handles one event. A panic in it is logged and the loop goes on: PID 1
 // never dies of a bug.
 func (s *initState) step() (code int, done bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Errorf("recovered panic in the main loop: %v\n%s", r, debug.Stack())
-			code, done = 0, false
-		}
-	}()
+	// After a panic the results are still 0, false: a panicking final()
+	// has not returned its code.
+	defer s.recoverPanic("main loop")
 	if s.finish {
 		return s.final(), true
 	}

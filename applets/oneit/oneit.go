@@ -163,7 +163,10 @@ func openConsole(path string) (*os.File, error) {
 }
 
 // say writes a line to the console: PID 1's stderr after redirection, which
-// never blocks on a tty console (see ownStdio).
+// never blocks on a tty console (see ownStdio). It is kept out of line
+// (go:noinline): an inlined copy at each caller costs more than the call.
+//
+//go:noinline
 func say(format string, args ...any) {
 	printf.Fprintf(os.Stderr, "oneit: "+format+"\n", args...)
 }
