@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"toybox-go/applets/internal/kmsg"
 	"toybox-go/applets/internal/mountinfo"
 	"toybox-go/applets/printf"
 	"toybox-go/applets/selfexec"
@@ -65,7 +66,7 @@ func (s *initState) final() int {
 	s.killAll(unix.SIGKILL, termGrace)
 	s.flush("sync", unix.Sync)
 	if initialPIDNamespace() {
-		s.flush("unmounting", func() { unmountAll(s.log.Warnf) })
+		s.flush("unmounting", func() { unmountAll(s.log) })
 		s.flush("sync", unix.Sync)
 	}
 	s.log.Noticef("%s", action)
@@ -224,15 +225,15 @@ func (s *initState) runRebootHelper(action string) error {
 // read-only those that stay busy, so that nothing written is lost at reboot.
 // /proc, /sys and /dev stay: they hold no data and the reboot helper needs
 // /proc/self/exe.
-func unmountAll(warnf func(string, ...any)) {
+func unmountAll(log *kmsg.Logger) {
 	mounts, err := mountinfo.Read("/proc/self/mountinfo", nil)
 	if err != nil {
 		// No mount table (oneit as the kernel's init, /proc never mounted):
 		// the root is the one mount there surely is.
 		if rerr := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); rerr != nil {
-			warnf("unmount: %v; remounting / read-only: %v", err, rerr)
+			log.Warnf("unmount: %v; remounting / read-only: %v", err, rerr)
 		} else {
-			warnf("unmount: %v; remounted / read-only", err)
+			log.Warnf("unmount: %v; remounted / read-only", err)
 		}
 		return
 	}
@@ -245,7 +246,7 @@ func unmountAll(warnf func(string, ...any)) {
 			continue
 		}
 		if err := unix.Mount("", mp, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil && mp == "/" {
-			warnf("remounting / read-only: %v", err)
+			log.Warnf("remounting / read-only: %v", err)
 		}
 	}
 }
