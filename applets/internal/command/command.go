@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,26 +58,30 @@ func (e *ExitError) Error() string { return e.ProcessState.String() }
 // only relative to the current directory is returned with an error wrapping
 // ErrDot, as os/exec does by default.
 func LookPath(name string) (string, error) {
+	p, err := name, error(nil)
 	if strings.Contains(name, "/") {
-		if err := executable(name); err != nil {
-			return "", &Error{Name: name, Err: err}
+		if err = executable(name); err != nil {
+			p = ""
 		}
-		return name, nil
+	} else {
+		p, err = "", ErrNotFound
+		for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+			if dir == "" {
+				dir = "."
+			}
+			if q := filepath.Join(dir, name); executable(q) == nil {
+				p, err = q, nil
+				if !filepath.IsAbs(q) {
+					err = ErrDot
+				}
+				break
+			}
+		}
 	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if executable(p) != nil {
-			continue
-		}
-		if !filepath.IsAbs(p) {
-			return p, &Error{Name: name, Err: ErrDot}
-		}
-		return p, nil
+	if err != nil {
+		return p, &Error{Name: name, Err: err}
 	}
-	return "", &Error{Name: name, Err: ErrNotFound}
+	return p, nil
 }
 
 // executable reports why path cannot be executed: nil for a regular file this
@@ -384,7 +387,8 @@ func closeEach(cs []io.Closer) {
 // sees then depends on how it searches).
 func dedupEnv(env []string) []string {
 	seen := make(map[string]bool, len(env))
-	out := make([]string, 0, len(env))
+	out := make([]string, len(env)) // filled from the end
+	j := len(out)
 	for i := len(env) - 1; i >= 0; i-- {
 		kv := env[i]
 		if kv == "" {
@@ -398,8 +402,8 @@ func dedupEnv(env []string) []string {
 			continue
 		}
 		seen[k] = true
-		out = append(out, kv)
+		j--
+		out[j] = kv
 	}
-	slices.Reverse(out)
-	return out
+	return out[j:]
 }
