@@ -15,6 +15,7 @@
 package printf
 
 import (
+	"errors"
 	"io"
 	"os"
 )
@@ -85,16 +86,12 @@ func Errorf(format string, a ...any) error {
 	msg := string(p.buf)
 	switch len(p.wrapped) {
 	case 0:
-		return &plainError{msg}
+		return errors.New(msg)
 	case 1:
 		return &wrapError{msg: msg, err: p.wrapped[0]}
 	}
 	return &wrapErrors{msg, p.wrapped}
 }
-
-type plainError struct{ msg string }
-
-func (e *plainError) Error() string { return e.msg }
 
 type wrapError struct {
 	msg string
