@@ -164,7 +164,7 @@ func (s *initState) killAll(sig syscall.Signal, grace time.Duration) {
 }
 
 // reapAll reaps what is ready and reports whether no child is left at all.
-func (s *initState) reapAll() bool { return reapReady(nil) }
+func (s *initState) reapAll() bool { return s.reapReady(false) }
 
 // waitSignal waits for the next signal (SIGCHLD, usually) or the timeout. The
 // final sequence does not act on further shutdown signals.

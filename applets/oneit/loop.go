@@ -202,19 +202,11 @@ func (s *initState) signal(sig syscall.Signal) {
 
 // reap collects every zombie: the child's exit is acted on, every other PID goes
 // to the -3 pipe.
-func (s *initState) reap() {
-	reapReady(func(pid int, ws unix.WaitStatus) {
-		if pid == s.child {
-			s.childGone(syscall.WaitStatus(ws))
-		} else if s.queue != nil {
-			s.queue.push(pid)
-		}
-	})
-}
+func (s *initState) reap() { s.reapReady(true) }
 
 // reapReady is the one wait4(-1) loop: it reaps every child that has ended,
-// handing each to ended (when not nil), and reports whether no child is left.
-func reapReady(ended func(pid int, ws unix.WaitStatus)) bool {
+// acting on each when act is set, and reports whether no child is left.
+func (s *initState) reapReady(act bool) bool {
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -226,8 +218,13 @@ func reapReady(ended func(pid int, ws unix.WaitStatus)) bool {
 		case err != nil || pid <= 0:
 			return false
 		}
-		if ended != nil {
-			ended(pid, ws)
+		if !act {
+			continue
+		}
+		if pid == s.child {
+			s.childGone(syscall.WaitStatus(ws))
+		} else if s.queue != nil {
+			s.queue.push(pid)
 		}
 	}
 }
