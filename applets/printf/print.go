@@ -380,13 +380,18 @@ func (p *printer) hexBytes(b string, verb rune, s *spec) {
 	}
 	var out []byte
 	for i := 0; i < len(b); i++ {
+		var w [5]byte // [' '] ['0' 'x'] and two digits
+		k := 0
 		if s.space && i > 0 {
-			out = append(out, ' ')
+			w[k] = ' '
+			k++
 		}
 		if s.sharp && (s.space || i == 0) {
-			out = append(out, '0', byte(verb))
+			w[k], w[k+1] = '0', byte(verb)
+			k += 2
 		}
-		out = append(out, digits[b[i]>>4], digits[b[i]&0xf])
+		w[k], w[k+1] = digits[b[i]>>4], digits[b[i]&0xf]
+		out = append(out, w[:k+2]...)
 	}
 	p.pad(string(out), s)
 }
