@@ -333,10 +333,15 @@ func (p *printer) boolean(b bool, verb rune, s *spec) bool {
 // str formats a string with %v %s %q %x %X.
 func (p *printer) str(str string, verb rune, s *spec) bool {
 	switch verb {
-	case 'v', 's':
-		p.pad(truncate(str, s), s)
-	case 'q':
-		str = truncate(str, s)
+	case 'x', 'X':
+		p.hexBytes(str, verb, s)
+		return true
+	case 'v', 's', 'q':
+	default:
+		return false
+	}
+	str = truncate(str, s)
+	if verb == 'q' {
 		switch {
 		case s.sharp && strconv.CanBackquote(str):
 			str = "`" + str + "`"
@@ -345,12 +350,8 @@ func (p *printer) str(str string, verb rune, s *spec) bool {
 		default:
 			str = strconv.Quote(str)
 		}
-		p.pad(str, s)
-	case 'x', 'X':
-		p.hexBytes(str, verb, s)
-	default:
-		return false
 	}
+	p.pad(str, s)
 	return true
 }
 
