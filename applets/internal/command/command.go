@@ -376,6 +376,9 @@ func (c *Cmd) closeAll() {
 	c.closeAfterStart, c.closeAfterWait, c.copies = nil, nil, nil
 }
 
+// closeEach is kept out of line (go:noinline): it has four callers.
+//
+//go:noinline
 func closeEach(cs []io.Closer) {
 	for _, c := range cs {
 		c.Close()
