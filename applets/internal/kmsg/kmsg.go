@@ -46,13 +46,15 @@ var devKmsg = "/dev/kmsg"
 // New returns a logger for applet tag writing to /dev/kmsg, or to stderr when
 // /dev/kmsg cannot be opened for writing or TOYBOX_GO_LOG=stderr.
 func New(tag string) *Logger {
+	l := &Logger{w: os.Stderr, tag: tag}
 	if os.Getenv("TOYBOX_GO_LOG") != "stderr" {
 		if f, err := os.OpenFile(devKmsg, os.O_WRONLY|os.O_APPEND, 0); err == nil {
-			return &Logger{w: f, kmsg: true, tag: tag}
+			l.w, l.kmsg = f, true
+		} else {
+			l.fellBack = true
 		}
-		return &Logger{w: os.Stderr, tag: tag, fellBack: true}
 	}
-	return &Logger{w: os.Stderr, tag: tag}
+	return l
 }
 
 // Retry moves a logger that fell back to stderr because /dev/kmsg could not
