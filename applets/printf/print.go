@@ -410,15 +410,18 @@ func (p *printer) integer(u uint64, signed bool, verb rune, s *spec) bool {
 		base = 8
 	case 'b':
 		base = 2
-	case 'c':
-		p.pad(string(runeOf(u, signed)), s)
-		return true
-	case 'q':
-		if s.plus {
-			p.pad(strconv.QuoteRuneToASCII(runeOf(u, signed)), s)
-		} else {
-			p.pad(strconv.QuoteRune(runeOf(u, signed)), s)
+	case 'c', 'q':
+		r := runeOf(u, signed)
+		var str string
+		switch {
+		case verb == 'c':
+			str = string(r)
+		case s.plus:
+			str = strconv.QuoteRuneToASCII(r)
+		default:
+			str = strconv.QuoteRune(r)
 		}
+		p.pad(str, s)
 		return true
 	default:
 		return false
