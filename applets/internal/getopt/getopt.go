@@ -33,9 +33,11 @@ type Set struct {
 	args  []string
 }
 
+// option is one of: a flag (b), a string (str), or a value handed to fn.
 type option struct {
-	takesValue bool
-	set        func(string) error
+	b   *bool
+	str *string
+	fn  func(string) error
 }
 
 // New and the methods that declare or read options are kept out of line
@@ -54,7 +56,7 @@ func New(name, usage string, out io.Writer) *Set {
 //
 //go:noinline
 func (s *Set) BoolVar(p *bool, name string) {
-	s.opts[name] = &option{set: func(string) error { *p = true; return nil }}
+	s.opts[name] = &option{b: p}
 }
 
 // Bool makes name an option without a value and returns its variable.
@@ -71,7 +73,7 @@ func (s *Set) Bool(name string) *bool {
 //go:noinline
 func (s *Set) StringVar(p *string, name, def string) {
 	*p = def
-	s.opts[name] = &option{takesValue: true, set: func(v string) error { *p = v; return nil }}
+	s.opts[name] = &option{str: p}
 }
 
 // String makes name an option with a value and returns its variable.
@@ -88,7 +90,7 @@ func (s *Set) String(name, def string) *string {
 //
 //go:noinline
 func (s *Set) Func(name string, fn func(string) error) {
-	s.opts[name] = &option{takesValue: true, set: fn}
+	s.opts[name] = &option{fn: fn}
 }
 
 // Seen reports whether the option name (under that name) was given.
@@ -178,7 +180,7 @@ func (s *Set) option(args []string, i int, dash, name, value string, hasValue bo
 		}
 		return i, false, printf.Errorf("unknown option %s%s", dash, name)
 	}
-	if !o.takesValue {
+	if o.b != nil {
 		if hasValue && len(dash) == 2 {
 			return i, false, printf.Errorf("option --%s takes no value", name)
 		}
@@ -196,7 +198,16 @@ func (s *Set) option(args []string, i int, dash, name, value string, hasValue bo
 
 func (s *Set) apply(name string, o *option, value string) error {
 	s.seen[name] = true
-	if err := o.set(value); err != nil {
+	var err error
+	switch {
+	case o.b != nil:
+		*o.b = true
+	case o.str != nil:
+		*o.str = value
+	default:
+		err = o.fn(value)
+	}
+	if err != nil {
 		dash := "-"
 		if len(name) > 1 {
 			dash = "--"
