@@ -29,15 +29,15 @@ type Set struct {
 	usage string
 	out   io.Writer
 	opts  map[string]*option
-	seen  map[string]bool
 	args  []string
 }
 
 // option is one of: a flag (b), a string (str), or a value handed to fn.
 type option struct {
-	b   *bool
-	str *string
-	fn  func(string) error
+	b    *bool
+	str  *string
+	fn   func(string) error
+	seen bool // given on the command line, under this name
 }
 
 // New and the methods that declare or read options are kept out of line
@@ -49,7 +49,7 @@ type option struct {
 //
 //go:noinline
 func New(name, usage string, out io.Writer) *Set {
-	return &Set{name: name, usage: usage, out: out, opts: map[string]*option{}, seen: map[string]bool{}}
+	return &Set{name: name, usage: usage, out: out, opts: map[string]*option{}}
 }
 
 // BoolVar makes name an option without a value that sets *p.
@@ -94,7 +94,10 @@ func (s *Set) Func(name string, fn func(string) error) {
 }
 
 // Seen reports whether the option name (under that name) was given.
-func (s *Set) Seen(name string) bool { return s.seen[name] }
+func (s *Set) Seen(name string) bool {
+	o := s.opts[name]
+	return o != nil && o.seen
+}
 
 // Args returns the operands after the options.
 //
@@ -197,7 +200,7 @@ func (s *Set) option(args []string, i int, dash, name, value string, hasValue bo
 }
 
 func (s *Set) apply(name string, o *option, value string) error {
-	s.seen[name] = true
+	o.seen = true
 	var err error
 	switch {
 	case o.b != nil:
