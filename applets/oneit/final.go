@@ -197,8 +197,9 @@ func (s *initState) reapFor(d time.Duration, untilNone bool) {
 // reboot(2) here: always safe for a restart, and for the machine's own PID 1
 // a failed halt ends in a panic, which is still better than exiting.
 func (s *initState) runRebootHelper(action string) error {
+	con := s.console.Fd()
 	pid, err := syscall.ForkExec(selfexec.Exe(), []string{"oneit", rebootHelperFlag, action}, &syscall.ProcAttr{
-		Files: []uintptr{s.console.Fd(), s.console.Fd(), s.console.Fd()},
+		Files: []uintptr{con, con, con},
 	})
 	if err != nil {
 		s.log.Warnf("starting the reboot helper: %v; calling reboot(2) directly", err)
