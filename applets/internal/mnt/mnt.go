@@ -6,8 +6,6 @@
 package mnt
 
 import (
-	"strings"
-
 	"golang.org/x/sys/unix"
 
 	"toybox-go/applets/printf"
@@ -72,15 +70,15 @@ func FlagString(flags uintptr) string {
 	if flags == 0 {
 		return "0"
 	}
-	var names []string
+	s := ""
 	for _, f := range flagNames {
 		if flags&f.bit != 0 {
-			names = append(names, f.name)
+			s += "|" + f.name
 			flags &^= f.bit
 		}
 	}
 	if flags != 0 {
-		names = append(names, printf.Sprintf("%#x", uint64(flags)))
+		s += "|" + printf.Sprintf("%#x", uint64(flags))
 	}
-	return strings.Join(names, "|")
+	return s[1:]
 }
