@@ -135,7 +135,7 @@ type Cmd struct {
 
 	closeAfterStart []io.Closer // the child's ends of pipes, /dev/null
 	closeAfterWait  []io.Closer // our ends of pipes
-	copies          []func() error
+	copies          []func()    // each sends its error to copyDone
 	copyDone        chan error
 	waited          bool
 }
@@ -198,7 +198,7 @@ func (c *Cmd) Start() error {
 	if len(c.copies) > 0 {
 		c.copyDone = make(chan error, len(c.copies))
 		for _, copy := range c.copies {
-			go func() { c.copyDone <- copy() }()
+			go copy()
 		}
 	}
 	return nil
@@ -312,7 +312,7 @@ func (c *Cmd) child(i int, files []*os.File) (*os.File, error) {
 	} else {
 		dst = w
 	}
-	c.copies = append(c.copies, func() error {
+	c.copies = append(c.copies, func() {
 		_, err := iocopy.Copy(dst, src)
 		// Closing our read end: a writer that failed must not leave the
 		// child blocked.
@@ -325,7 +325,7 @@ func (c *Cmd) child(i int, files []*os.File) (*os.File, error) {
 				err = cerr
 			}
 		}
-		return err
+		c.copyDone <- err
 	})
 	return theirs, nil
 }
