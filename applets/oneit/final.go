@@ -56,7 +56,7 @@ func reboot(cmd uint32) error { return unix.Reboot(int(int32(cmd))) }
 // 127+signal like toybox. It returns only when the reboot did not happen.
 func (s *initState) final() int {
 	sig := s.shutdownSig
-	s.flush("sync", unix.Sync)
+	s.flush("sync")
 	if !s.pid1 {
 		return 127 + int(sig)
 	}
@@ -64,10 +64,10 @@ func (s *initState) final() int {
 	s.log.Noticef("%s: stopping every process", action)
 	s.killAll(unix.SIGTERM, termGrace)
 	s.killAll(unix.SIGKILL, termGrace)
-	s.flush("sync", unix.Sync)
+	s.flush("sync")
 	if initialPIDNamespace() {
-		s.flush("unmounting", func() { unmountAll(s.log) })
-		s.flush("sync", unix.Sync)
+		s.flush("unmounting")
+		s.flush("sync")
 	}
 	s.log.Noticef("%s", action)
 	err := s.runRebootHelper(action)
@@ -84,13 +84,13 @@ func (s *initState) final() int {
 // without progress too).
 const defaultStall = 10 * time.Second
 
-// flush runs f (sync(2), the unmounting), which may block for ever on a dead
-// disk or NFS server, in a goroutine, and waits for it while reaping. It
-// gives up once Dirty + Writeback in /proc/meminfo has not shrunk for the
-// stall time: a slow flash still gets all the time it needs, a dead device
-// does not keep reboot(2) from happening. After one gave up, a later sync
-// would only block behind it, so later ones are skipped.
-func (s *initState) flush(what string, f func()) {
+// flush runs what, "sync" (sync(2)) or "unmounting" (unmountAll), which may
+// block for ever on a dead disk or NFS server, in a goroutine, and waits for
+// it while reaping. It gives up once Dirty + Writeback in /proc/meminfo has
+// not shrunk for the stall time: a slow flash still gets all the time it
+// needs, a dead device does not keep reboot(2) from happening. After one gave
+// up, a later sync would only block behind it, so later ones are skipped.
+func (s *initState) flush(what string) {
 	if s.flushStuck && what == "sync" {
 		return
 	}
@@ -98,7 +98,11 @@ func (s *initState) flush(what string, f func()) {
 	go func() {
 		defer s.recoverPanic(what)
 		defer close(done)
-		f()
+		if what == "sync" {
+			unix.Sync()
+		} else {
+			unmountAll(s.log)
+		}
 	}()
 	stall := stallTime()
 	tick := time.NewTicker(max(min(stall/4, time.Second), time.Millisecond))
