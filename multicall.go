@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 
 	"toybox-go/applets/hotplugcall"
 	"toybox-go/applets/initd"
@@ -101,10 +100,15 @@ func main() {
 // ran is the applet run, "" when none (for main's PID 1 check).
 var ran string
 
+// find returns the applet called name, nil if none is: a plain scan, the
+// table being short. It is kept out of line (go:noinline): it has six callers.
+//
+//go:noinline
 func find(name string) *applet {
-	i := sort.Search(len(applets), func(i int) bool { return applets[i].name >= name })
-	if i < len(applets) && applets[i].name == name {
-		return &applets[i]
+	for i := range applets {
+		if applets[i].name == name {
+			return &applets[i]
+		}
 	}
 	return nil
 }
