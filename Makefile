@@ -4,14 +4,17 @@
 GO        ?= go
 BUILD     := build
 BIN       := $(BUILD)/toybox-go
+# make oneit: a container's init, oneit with reboot/halt/poweroff only
+# (go build -tags oneit_only), 1.6 MiB instead of 2.45.
+ONEIT_BIN := $(BUILD)/oneit
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 # Size (issue #2): nothing is inlined (-l), and on x86, which needs no
 # instruction alignment, functions are packed without padding (-funcalign=1;
 # the linker still honours an assembly function's own alignment). Together
-# about 240 KB; the reap and respawn benchmarks show no cost (PID 1's and
+# about 120 KB; the reap and respawn benchmarks show no cost (PID 1's and
 # pid2's work is system calls), the rules engine runs about 20% slower.
-# `go build .` works too and gives a larger binary (2.78 MiB, not 2.57).
+# `go build .` works too and gives a larger binary (2.56 MiB, not 2.45).
 GCFLAGS   := all=-l
 GOARCH    ?= $(shell $(GO) env GOARCH)
 x86_ldflags = $(if $(filter amd64 386,$(1)), -funcalign=1)
@@ -23,7 +26,7 @@ CROSS_ARCHES := arm arm64 mips mipsle riscv64
 # Packages whose unit tests also run on mipsle under qemu-mipsel-static.
 CROSS_TEST_PKGS := ./applets/oneit/ ./applets/printf/ ./applets/internal/...
 
-.PHONY: all build deps test test-unit test-cross demo run bench lint install uninstall initramfs cross clean
+.PHONY: all build oneit deps test test-unit test-cross demo run bench lint install uninstall initramfs cross clean
 
 all: build
 
@@ -31,6 +34,11 @@ build:
 	@mkdir -p $(BUILD)
 	$(GOBUILD) -o $(BIN) .
 	@echo "built $(BIN) ($$(stat -c %s $(BIN)) bytes)"
+
+oneit:
+	@mkdir -p $(BUILD)
+	$(GOBUILD) -tags oneit_only -o $(ONEIT_BIN) .
+	@echo "built $(ONEIT_BIN) ($$(stat -c %s $(ONEIT_BIN)) bytes)"
 
 deps:
 	scripts/deps.sh
@@ -74,8 +82,8 @@ demo: deps build
 run: demo
 	scripts/run-vm.sh $(BUILD)/demo.cpio $(BUILD)/demo-data.img
 
-bench: deps build
-	TOYBOX_GO_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./... | tee $(BUILD)/bench.txt
+bench: deps build oneit
+	TOYBOX_GO_BIN=$(CURDIR)/$(BIN) TOYBOX_GO_ONEIT_BIN=$(CURDIR)/$(ONEIT_BIN) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./... | tee $(BUILD)/bench.txt
 	@echo "binary: $$(stat -c %s $(BIN)) bytes stripped static (amd64)" | tee -a $(BUILD)/bench.txt
 
 install: build

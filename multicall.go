@@ -2,8 +2,9 @@
 // OpenWrt way. It dispatches on the base name of argv[0], busybox style, so that
 // /sbin/oneit -> toybox-go runs oneit; `toybox-go APPLET ARGS...` works too.
 //
-// Every applet is listed once, in sorted order, in the table below: no init()
-// registration, so what is in the binary can be read in one place.
+// Every applet is listed once, in sorted order, in one table (applets_all.go;
+// applets_oneit.go for the oneit_only build): no init() registration, so what
+// is in the binary can be read in one place.
 package main
 
 import (
@@ -12,16 +13,8 @@ import (
 	"os/signal"
 	"path/filepath"
 
-	"toybox-go/applets/hotplugcall"
-	"toybox-go/applets/initd"
-	"toybox-go/applets/kmodloader"
-	"toybox-go/applets/mountroot"
-	"toybox-go/applets/oneit"
-	"toybox-go/applets/pid2"
 	"toybox-go/applets/printf"
-	"toybox-go/applets/reboot"
 	"toybox-go/applets/selfexec"
-	"toybox-go/applets/udevtrigger"
 )
 
 // applet is one entry of the dispatch table.
@@ -32,26 +25,6 @@ type applet struct {
 	// main runs the applet. args[0] is the name it was invoked as (aliases
 	// share a main and tell themselves apart by it); it returns the exit code.
 	main func(args []string) int
-}
-
-// applets is sorted by name; multicall_test.go fails on an unsorted or duplicate
-// entry.
-var applets = []applet{
-	{"halt", "sbin/halt", reboot.Usage, reboot.Main},
-	{"hotplug-call", "sbin/hotplug-call", hotplugcall.Usage, hotplugcall.Main},
-	{"init", "sbin/init", initd.Usage, initd.Main},
-	{"insmod", "sbin/insmod", kmodloader.InsmodUsage, kmodloader.Main},
-	{"kmodloader", "sbin/kmodloader", kmodloader.Usage, kmodloader.Main},
-	{"lsmod", "sbin/lsmod", kmodloader.LsmodUsage, kmodloader.Main},
-	{"modinfo", "sbin/modinfo", kmodloader.ModinfoUsage, kmodloader.Main},
-	{"modprobe", "sbin/modprobe", kmodloader.ModprobeUsage, kmodloader.Main},
-	{"mount_root", "sbin/mount_root", mountroot.Usage, mountroot.Main},
-	{"oneit", "sbin/oneit", oneit.Usage, oneit.Main},
-	{"pid2", "sbin/pid2", pid2.Usage, pid2.Main},
-	{"poweroff", "sbin/poweroff", reboot.Usage, reboot.Main},
-	{"reboot", "sbin/reboot", reboot.Usage, reboot.Main},
-	{"rmmod", "sbin/rmmod", kmodloader.RmmodUsage, kmodloader.Main},
-	{"udevtrigger", "sbin/udevtrigger", udevtrigger.Usage, udevtrigger.Main},
 }
 
 const selfName = "toybox-go"
@@ -82,17 +55,18 @@ func init() {
 func main() {
 	selfexec.Known = func(name string) bool { return find(name) != nil }
 	code := run(os.Args, os.Stdout, os.Stderr)
-	if os.Getpid() == 1 && ran != "init" && ran != "oneit" {
+	if boot := find("init"); os.Getpid() == 1 && ran != "init" && ran != "oneit" && boot != nil {
 		// As PID 1, exiting would panic the kernel. Either no applet ran
 		// (rdinit=/bin/toybox-go, /linuxrc, leftover kernel parameters as
 		// arguments) or another one returned (init=/sbin/lsmod): boot the
-		// system instead.
+		// system instead. (The oneit_only build has no init: it is a
+		// container's init, and a container may end.)
 		if ran == "" {
 			printf.Fprintf(os.Stderr, "toybox-go: started as PID 1 as %q: running init\n", os.Args[0])
 		} else {
 			printf.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
 		}
-		code = runApplet(find("init"), []string{"init"}, os.Stdout)
+		code = runApplet(boot, []string{"init"}, os.Stdout)
 	}
 	os.Exit(code)
 }

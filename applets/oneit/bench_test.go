@@ -20,6 +20,10 @@ import (
 // pid1s returns the argv prefix of each implementation, before the child.
 func pid1s(b *testing.B, con string) map[string][]string {
 	m := map[string][]string{"toybox-go": {testbin.Applet(b, "oneit"), "-c", con}}
+	// make bench also passes the oneit_only build (make oneit).
+	if p := os.Getenv("TOYBOX_GO_ONEIT_BIN"); p != "" {
+		m["toybox-go-oneit-only"] = []string{p, "oneit", "-c", con}
+	}
 	if p, err := exec.LookPath("toybox"); err == nil {
 		m["toybox"] = []string{p, "oneit", "-c", con}
 	}
