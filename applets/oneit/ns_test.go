@@ -883,7 +883,7 @@ func TestStuckSyncStillReboots(t *testing.T) {
 	}
 	run(mkfs, "-q", "-F", imgA)
 	run("mount", "-o", "loop", imgA, a)
-	t.Cleanup(func() { _ = exec.Command("umount", "-d", a).Run() })
+	t.Cleanup(func() { unmountEventually(t, a) })
 	imgB := filepath.Join(a, "b.img")
 	if err := os.WriteFile(imgB, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -893,7 +893,7 @@ func TestStuckSyncStillReboots(t *testing.T) {
 	}
 	run(mkfs, "-q", "-F", imgB)
 	run("mount", "-o", "loop", imgB, b)
-	t.Cleanup(func() { _ = exec.Command("umount", "-d", b).Run() })
+	t.Cleanup(func() { unmountEventually(t, b) })
 	if err := os.WriteFile(filepath.Join(b, "dirty"), make([]byte, 4<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -928,6 +928,25 @@ func TestStuckSyncStillReboots(t *testing.T) {
 	r.expect(60*time.Second, nstest.Rebooted)
 	if !strings.Contains(r.console(), "going on without it") {
 		t.Errorf("no word about the stuck sync on the console:\n%s", r.console())
+	}
+}
+
+// unmountEventually unmounts dir (and detaches its loop device), retrying
+// for up to 20 s while it is busy: the copies of a and b in the namespace of
+// a PID 1 that just ended go away after it, asynchronously, and until then
+// b's loop device keeps b.img open on a. There is no event to wait for.
+func unmountEventually(t *testing.T, dir string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := exec.Command("umount", "-d", dir).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "busy") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("umount %s still fails: %v\n%s", dir, err, out)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
