@@ -169,16 +169,22 @@ func (c *Cmd) Start() error {
 		c.closeAll()
 		return errors.New("command: no program to run")
 	}
-	files := make([]*os.File, 3, 3+len(c.ExtraFiles))
-	for i := range files {
-		f, err := c.child(i, files)
-		if err != nil {
-			c.closeAll()
-			return err
-		}
-		files[i] = f
+	stdin, err := c.input()
+	var stdout, stderr *os.File
+	if err == nil {
+		stdout, err = c.output(c.Stdout)
 	}
-	files = append(files, c.ExtraFiles...)
+	if err == nil {
+		stderr = stdout // 2>&1: one descriptor, output in the order written
+		if c.Stderr == nil || !sameWriter(c.Stderr, c.Stdout) {
+			stderr, err = c.output(c.Stderr)
+		}
+	}
+	if err != nil {
+		c.closeAll()
+		return err
+	}
+	files := append([]*os.File{stdin, stdout, stderr}, c.ExtraFiles...)
 	args := c.Args
 	if len(args) == 0 {
 		args = []string{c.Path}
@@ -272,59 +278,49 @@ func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 	return r, nil
 }
 
-// child gives the child's descriptor i (0, 1 or 2) for Stdin, Stdout or
-// Stderr; files holds those already given.
-func (c *Cmd) child(i int, files []*os.File) (*os.File, error) {
-	var w io.Writer
-	switch i {
-	case 0:
-		switch r := c.Stdin.(type) {
-		case nil:
-			return c.devNull(os.O_RDONLY)
-		case *os.File:
-			return r, nil
-		}
-	case 1:
-		w = c.Stdout
-	default:
-		if c.Stderr != nil && sameWriter(c.Stderr, c.Stdout) {
-			return files[1], nil // 2>&1: one descriptor, output in the order written
-		}
-		w = c.Stderr
+// input gives the child's standard input for Stdin: /dev/null, the file
+// itself, or a pipe that a goroutine fills from Stdin.
+func (c *Cmd) input() (*os.File, error) {
+	switch r := c.Stdin.(type) {
+	case nil:
+		return c.devNull(os.O_RDONLY)
+	case *os.File:
+		return r, nil
 	}
-	if i > 0 {
-		switch f := w.(type) {
-		case nil:
-			return c.devNull(os.O_WRONLY)
-		case *os.File:
-			return f, nil
-		}
-	}
-	theirs, ours, err := c.pipe(i == 0)
+	theirs, ours, err := c.pipe(true)
 	if err != nil {
 		return nil, err
 	}
-	// Copy from Stdin into the pipe, or from the pipe into w.
-	var dst io.Writer = ours
-	var src io.Reader = ours
-	if i == 0 {
-		src = c.Stdin
-	} else {
-		dst = w
+	src := c.Stdin
+	c.copies = append(c.copies, func() {
+		_, err := iocopy.Copy(ours, src)
+		if errors.Is(err, syscall.EPIPE) {
+			err = nil // the program did not want all of its input
+		}
+		if cerr := ours.Close(); err == nil && !errors.Is(cerr, os.ErrClosed) {
+			err = cerr
+		}
+		c.copyDone <- err
+	})
+	return theirs, nil
+}
+
+// output gives the child's end for w: /dev/null, the file itself, or a pipe
+// that a goroutine drains into w.
+func (c *Cmd) output(w io.Writer) (*os.File, error) {
+	switch f := w.(type) {
+	case nil:
+		return c.devNull(os.O_WRONLY)
+	case *os.File:
+		return f, nil
+	}
+	theirs, ours, err := c.pipe(false)
+	if err != nil {
+		return nil, err
 	}
 	c.copies = append(c.copies, func() {
-		_, err := iocopy.Copy(dst, src)
-		// Closing our read end: a writer that failed must not leave the
-		// child blocked.
-		cerr := ours.Close()
-		if i == 0 {
-			if errors.Is(err, syscall.EPIPE) {
-				err = nil // the program did not want all of its input
-			}
-			if err == nil && !errors.Is(cerr, os.ErrClosed) {
-				err = cerr
-			}
-		}
+		_, err := iocopy.Copy(w, ours)
+		ours.Close() // a writer that failed must not leave the child blocked
 		c.copyDone <- err
 	})
 	return theirs, nil
