@@ -114,22 +114,19 @@ func checkName(name string) error {
 // checkRequest validates a request's command, option and name.
 func checkRequest(r request) error {
 	arity := arity(r.Cmd)
-	var format string // of the error, with r.Cmd for its verb
 	switch {
 	case arity == 0:
-		format = "unknown command %q"
+		return printf.Errorf("unknown command %q", r.Cmd)
 	case r.JSON && r.Cmd != "status":
-		format = "%s: -j is for status only"
+		return printf.Errorf("%s: -j is for status only", r.Cmd)
 	case arity == 'r' && r.Name == "":
-		format = "%s: NAME missing"
+		return printf.Errorf("%s: NAME missing", r.Cmd)
 	case arity == 'n' && r.Name != "":
-		format = "%s takes no NAME"
+		return printf.Errorf("%s takes no NAME", r.Cmd)
 	case r.Name != "":
 		return checkName(r.Name)
-	default:
-		return nil
 	}
-	return printf.Errorf(format, r.Cmd)
+	return nil
 }
 
 func escapeWord(b []byte, w string, name bool) []byte {
@@ -444,10 +441,8 @@ func call(stateDir string, r request) (reply, error) {
 func client(stateDir string, args []string, stdout, stderr io.Writer) int {
 	r := request{Cmd: args[0]}
 	rest := args[1:]
-	usage := "" // the format of a usage error about r.Cmd
 	switch arity(r.Cmd) {
 	case 'o':
-	words:
 		for _, a := range rest {
 			switch {
 			case r.Cmd == "status" && (a == "--json" || a == "-j"):
@@ -455,33 +450,27 @@ func client(stateDir string, args []string, stdout, stderr io.Writer) int {
 			case strings.HasPrefix(a, "-"):
 				return errorf(stderr, "%s: unknown option %s", r.Cmd, a)
 			case r.Name != "":
-				usage = "%s: one NAME at most"
-				break words
+				return errorf(stderr, "%s: one NAME at most", r.Cmd)
 			default:
 				r.Name = a
 			}
 		}
 	case 'r':
 		if len(rest) != 1 {
-			usage = "usage: pid2 %s NAME"
-		} else {
-			r.Name = rest[0]
+			return errorf(stderr, "usage: pid2 %s NAME", r.Cmd)
 		}
+		r.Name = rest[0]
 	case 'n':
 		if len(rest) != 0 {
-			usage = "usage: pid2 %s"
+			return errorf(stderr, "usage: pid2 %s", r.Cmd)
 		}
 	default:
-		usage = "unknown command %q (see pid2 --help)"
+		return errorf(stderr, "unknown command %q (see pid2 --help)", r.Cmd)
 	}
-	if usage != "" {
-		return errorf(stderr, usage, r.Cmd)
+	if err := checkRequest(r); err != nil {
+		return errorf(stderr, "%v", err)
 	}
-	var rep reply
-	err := checkRequest(r)
-	if err == nil {
-		rep, err = call(stateDir, r)
-	}
+	rep, err := call(stateDir, r)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
