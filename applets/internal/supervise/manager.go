@@ -806,11 +806,11 @@ func (m *Manager) fork(spec *Spec, stdio []uintptr, tty bool, env []string, pidF
 			return 0, 0, err
 		}
 		path = m.cfg.Self
-		argv = []string{"pid2", HelperArg, "-s", "-a", "-t", "--", spec.Path}
-		if !tty {
-			argv = append(argv[:4], argv[5:]...)
+		argv = []string{"pid2", HelperArg, "-s", "-a"}
+		if tty {
+			argv = append(argv, "-t")
 		}
-		argv = append(argv, spec.Argv...)
+		argv = append(append(argv, "--", spec.Path), spec.Argv...)
 		stdio = append(stdio, uintptr(p[0]))
 	}
 	if err == nil {
