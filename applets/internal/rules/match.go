@@ -44,14 +44,14 @@ func compileMatcher(pattern string) (matcher, error) {
 		body = body[:len(body)-1]
 	}
 	if !strings.ContainsAny(body, `.[]()*+?{}|^$\`) {
-		// matchContains, then matchPrefix for a start anchor, matchSuffix
-		// for an end anchor, matchEqual for both.
 		kind := matchContains
-		if anchorStart {
-			kind++
-		}
-		if anchorEnd {
-			kind += 2
+		switch {
+		case anchorStart && anchorEnd:
+			kind = matchEqual
+		case anchorStart:
+			kind = matchPrefix
+		case anchorEnd:
+			kind = matchSuffix
 		}
 		return matcher{kind: kind, lit: body}, nil
 	}
