@@ -287,12 +287,11 @@ func (c *Conf) addSoft(m string, words []string) {
 	// Several softdep lines for one module add up: the kernel's
 	// MODULE_SOFTDEP makes one line each (btrfs has four), and depmod copies
 	// them so. (kmod 30 honours only the first: we honour them all.)
-	to := c.SoftPre // pre into SoftPre, then post into SoftPost: one append
-	for _, l := range [...][]string{pre, post} {
-		if l != nil {
-			to[m] = append(to[m], l...)
-		}
-		to = c.SoftPost
+	if pre != nil {
+		c.SoftPre[m] = append(c.SoftPre[m], pre...)
+	}
+	if post != nil {
+		c.SoftPost[m] = append(c.SoftPost[m], post...)
 	}
 }
 

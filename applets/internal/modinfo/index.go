@@ -447,11 +447,15 @@ func (ix *Index) loadDepmod() error {
 		c := NewConf()
 		c.Parse(f.Name(), f)
 		f.Close()
-		for name, m := range ix.mods { // one loop for both maps
-			if l, ok := c.SoftPre[name]; ok {
+		// modules.softdep names a few modules: look those up, rather
+		// than look every module up in it.
+		for name, l := range c.SoftPre {
+			if m := ix.mods[name]; m != nil {
 				m.SoftPre = l
 			}
-			if l, ok := c.SoftPost[name]; ok {
+		}
+		for name, l := range c.SoftPost {
+			if m := ix.mods[name]; m != nil {
 				m.SoftPost = l
 			}
 		}
