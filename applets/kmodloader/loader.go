@@ -36,14 +36,11 @@ type job struct {
 // loader resolves and loads modules: dependencies first, soft dependencies
 // around them, each module at most once, failures recorded with their reason.
 type loader struct {
-	ix   *modinfo.Index
-	conf *modinfo.Conf
-	live map[string]bool // loaded or built-in
-	// jobs is every job, in the order want() met them: a list searched
-	// linearly (a boot loads some hundreds of modules at most), where a map
-	// of this type would be the binary's only one.
-	jobs   []*job
-	order  []*job // dependencies before their users
+	ix     *modinfo.Index
+	conf   *modinfo.Conf
+	live   map[string]bool // loaded or built-in
+	jobs   map[string]*job // by module name
+	order  []*job          // dependencies before their users
 	loads  int
 	insert func(m *modinfo.Module, params string) error
 	// install, when set, makes modprobe.d install commands apply (modprobe:
@@ -64,7 +61,7 @@ func newLoader(ix *modinfo.Index, conf *modinfo.Conf, live map[string]bool) *loa
 	if conf == nil {
 		conf = new(modinfo.Conf) // only read: nil maps read as empty ones
 	}
-	return &loader{ix: ix, conf: conf, live: live,
+	return &loader{ix: ix, conf: conf, live: live, jobs: map[string]*job{},
 		logf: func(int, string, ...any) {}}
 }
 
@@ -74,7 +71,7 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	if m.Builtin || l.live[m.Name] {
 		return nil
 	}
-	if j := l.job(m.Name); j != nil {
+	if j := l.jobs[m.Name]; j != nil {
 		j.params = joinWords(j.params, params)
 		j.extra = joinWords(j.extra, params)
 		if !soft {
@@ -83,7 +80,7 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 		return j
 	}
 	j := &job{m: m, params: joinWords(l.conf.Options[m.Name], params), extra: strings.TrimSpace(params), soft: soft, building: true}
-	l.jobs = addJob(l.jobs, j) // before recursing: a dependency cycle ends here
+	l.jobs[m.Name] = j // before recursing: a dependency cycle ends here
 	// kmod's order: dependencies (each with its own soft dependencies), then
 	// the module's pre: soft dependencies, the module, its post: ones.
 	for _, d := range m.Depends {
@@ -115,19 +112,6 @@ func (l *loader) want(m *modinfo.Module, params string, soft bool) *job {
 	}
 	j.building = false
 	return j
-}
-
-// job returns the job of the module name, or nil. Kept out of line
-// (go:noinline): inlined at each caller it costs more than a call.
-//
-//go:noinline
-func (l *loader) job(name string) *job {
-	for _, j := range l.jobs {
-		if j.m.Name == name {
-			return j
-		}
-	}
-	return nil
 }
 
 // installCommand is m's install command, unless m has soft dependencies
@@ -163,7 +147,7 @@ func (l *loader) harden(j *job) {
 	}
 	j.soft = false
 	for _, d := range j.m.Depends {
-		if dj := l.job(d); dj != nil {
+		if dj := l.jobs[d]; dj != nil {
 			l.harden(dj)
 		}
 	}
