@@ -56,7 +56,7 @@ func reboot(cmd uint32) error { return unix.Reboot(int(int32(cmd))) }
 // 127+signal like toybox. It returns only when the reboot did not happen.
 func (s *initState) final() int {
 	sig := s.shutdownSig
-	s.flush("sync")
+	s.flush("sync", unix.Sync)
 	if !s.pid1 {
 		return 127 + int(sig)
 	}
@@ -64,10 +64,10 @@ func (s *initState) final() int {
 	s.log.Noticef("%s: stopping every process", action)
 	s.killAll(unix.SIGTERM, termGrace)
 	s.killAll(unix.SIGKILL, termGrace)
-	s.flush("sync")
+	s.flush("sync", unix.Sync)
 	if initialPIDNamespace() {
-		s.flush("unmounting")
-		s.flush("sync")
+		s.flush("unmounting", func() { unmountAll(s.log) })
+		s.flush("sync", unix.Sync)
 	}
 	s.log.Noticef("%s", action)
 	err := s.runRebootHelper(action)
@@ -84,13 +84,13 @@ func (s *initState) final() int {
 // without progress too).
 const defaultStall = 10 * time.Second
 
-// flush runs what, "sync" (sync(2)) or "unmounting" (unmountAll), which may
-// block for ever on a dead disk or NFS server, in a goroutine, and waits for
-// it while reaping. It gives up once Dirty + Writeback in /proc/meminfo has
-// not shrunk for the stall time: a slow flash still gets all the time it
-// needs, a dead device does not keep reboot(2) from happening. After one gave
-// up, a later sync would only block behind it, so later ones are skipped.
-func (s *initState) flush(what string) {
+// flush runs f (sync(2), the unmounting), which may block for ever on a dead
+// disk or NFS server, in a goroutine, and waits for it while reaping. It
+// gives up once Dirty + Writeback in /proc/meminfo has not shrunk for the
+// stall time: a slow flash still gets all the time it needs, a dead device
+// does not keep reboot(2) from happening. After one gave up, a later sync
+// would only block behind it, so later ones are skipped.
+func (s *initState) flush(what string, f func()) {
 	if s.flushStuck && what == "sync" {
 		return
 	}
@@ -98,20 +98,16 @@ func (s *initState) flush(what string) {
 	go func() {
 		defer s.recoverPanic(what)
 		defer close(done)
-		if what == "sync" {
-			unix.Sync()
-		} else {
-			unmountAll(s.log)
-		}
+		f()
 	}()
 	stall := stallTime()
 	tick := time.NewTicker(max(min(stall/4, time.Second), time.Millisecond))
+	defer tick.Stop()
 	last, progress := dirtyMemory(), time.Now()
-wait:
 	for {
 		select {
 		case <-done:
-			break wait
+			return
 		case <-s.sigs:
 			s.reapAll()
 		case <-tick.C:
@@ -121,11 +117,10 @@ wait:
 				s.flushStuck = true
 				say("%s made no progress for %v: going on without it", what, stall)
 				s.log.Warnf("%s made no progress for %v (%d kB dirty or in writeback): going on without it", what, stall, last)
-				break wait
+				return
 			}
 		}
 	}
-	tick.Stop()
 }
 
 // dirtyMemory is Dirty + Writeback from /proc/meminfo in kB, -1 when it
@@ -258,13 +253,10 @@ func unmountAll(log *kmsg.Logger) {
 
 // keepMounted reports whether mp is /proc, /sys or /dev or below one of them.
 func keepMounted(mp string) bool {
-	top := mp // the first component: "/proc" of "/proc/sys/fs/binfmt_misc"
-	if i := strings.IndexByte(mp[min(1, len(mp)):], '/'); i >= 0 {
-		top = mp[:i+1]
-	}
-	switch top {
-	case "/proc", "/sys", "/dev":
-		return true
+	for _, keep := range []string{"/proc", "/sys", "/dev"} {
+		if mp == keep || strings.HasPrefix(mp, keep+"/") {
+			return true
+		}
 	}
 	return false
 }
