@@ -55,18 +55,20 @@ func init() {
 func main() {
 	selfexec.Known = func(name string) bool { return find(name) != nil }
 	code := run(os.Args, os.Stdout, os.Stderr)
-	if boot := find("init"); os.Getpid() == 1 && ran != "init" && ran != "oneit" && boot != nil {
+	if os.Getpid() == 1 && ran != "init" && ran != "oneit" {
 		// As PID 1, exiting would panic the kernel. Either no applet ran
 		// (rdinit=/bin/toybox-go, /linuxrc, leftover kernel parameters as
 		// arguments) or another one returned (init=/sbin/lsmod): boot the
 		// system instead. (The oneit_only build has no init: it is a
 		// container's init, and a container may end.)
-		if ran == "" {
-			printf.Fprintf(os.Stderr, "toybox-go: started as PID 1 as %q: running init\n", os.Args[0])
-		} else {
-			printf.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
+		if boot := find("init"); boot != nil {
+			if ran == "" {
+				printf.Fprintf(os.Stderr, "toybox-go: started as PID 1 as %q: running init\n", os.Args[0])
+			} else {
+				printf.Fprintf(os.Stderr, "toybox-go: %s ended (status %d) as PID 1: running init\n", ran, code)
+			}
+			code = runApplet(boot, []string{"init"}, os.Stdout)
 		}
-		code = runApplet(boot, []string{"init"}, os.Stdout)
 	}
 	os.Exit(code)
 }
