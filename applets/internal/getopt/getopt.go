@@ -172,10 +172,11 @@ func (s *Set) parse(args []string) error {
 // args[i]; value is what follows it there when hasValue. It returns the index
 // of the last argument it used and whether it took a value.
 func (s *Set) option(args []string, i int, dash, name, value string, hasValue bool) (int, bool, error) {
+	long := dash == "--"
 	o := s.opts[name]
-	if o == nil || (len(dash) == 2 && len(name) < 2) {
+	if o == nil || (long && len(name) < 2) {
 		help := "h"
-		if len(dash) == 2 {
+		if long {
 			help = "help"
 		}
 		if name == help {
@@ -184,7 +185,7 @@ func (s *Set) option(args []string, i int, dash, name, value string, hasValue bo
 		return i, false, printf.Errorf("unknown option %s%s", dash, name)
 	}
 	if o.b != nil {
-		if hasValue && len(dash) == 2 {
+		if hasValue && long {
 			return i, false, printf.Errorf("option --%s takes no value", name)
 		}
 		return i, false, s.apply(name, o, "")
