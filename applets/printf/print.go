@@ -196,7 +196,6 @@ func (p *printer) value(arg any, verb rune, s *spec) {
 // basic formats the operand types printf knows, reporting false, having
 // written nothing, when verb does not fit arg or arg is of another type.
 func (p *printer) basic(arg any, verb rune, s *spec) bool {
-	n := -1 // the length of a slice operand
 	switch v := arg.(type) {
 	case string:
 		return p.str(v, verb, s)
@@ -204,28 +203,27 @@ func (p *printer) basic(arg any, verb rune, s *spec) bool {
 		if strings.ContainsRune("sqxX", verb) {
 			return p.str(string(v), verb, s)
 		}
-		n = len(v)
-	case []string:
-		n = len(v)
-	case bool:
-		return p.boolean(v, verb, s)
-	}
-	if n >= 0 {
 		p.add("[")
-		for i := range n {
+		for i, c := range v {
 			if i > 0 {
 				p.add(" ")
 			}
-			var e any
-			if b, ok := arg.([]byte); ok {
-				e = b[i]
-			} else {
-				e = arg.([]string)[i]
+			p.value(c, verb, s)
+		}
+		p.add("]")
+		return true
+	case []string:
+		p.add("[")
+		for i, e := range v {
+			if i > 0 {
+				p.add(" ")
 			}
 			p.value(e, verb, s)
 		}
 		p.add("]")
 		return true
+	case bool:
+		return p.boolean(v, verb, s)
 	}
 	if u, signed, _, ok := integer(arg); ok {
 		return p.integer(u, signed, verb, s)
